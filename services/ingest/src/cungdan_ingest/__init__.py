@@ -1,0 +1,1 @@
+"""cungdan ingest: validates activity reports and appends them to NATS JetStream."""

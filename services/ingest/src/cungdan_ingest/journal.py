@@ -1,0 +1,187 @@
+"""The JetStream side of ingest: append events, and say which were stored before.
+
+Each event is published with ``Nats-Expected-Last-Subject-Sequence: 0`` over
+the subjects that can carry its id (``Nats-Expected-Last-Subject-Sequence-Subject``),
+so the server refuses, atomically and forever, a second event with the same id
+and names the first one's sequence (error 10071). ``Nats-Msg-Id`` adds the
+usual dedup window on top.
+
+Publishes are pipelined on one reply inbox rather than through nats-py's
+``publish_async``, whose futures never settle when the server answers with an
+API error (nats-py 2.16 raises inside its reply callback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+
+_WRONG_LAST_SEQUENCE = 10071
+_WRONG_LAST_RE = re.compile(r"wrong last sequence: (\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    subject: str
+    payload: bytes
+    headers: dict[str, str]
+    id_filter: str
+    """Subjects that may already carry this message's id."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyStored:
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotStored:
+    reason: str
+
+
+AppendResult = Stored | AlreadyStored | NotStored
+
+
+def stream_config(name: str, subjects: Sequence[str], duplicate_window: float,
+                  replicas: int) -> StreamConfig:
+    """The activity stream: the source of truth, kept forever on disk."""
+    return StreamConfig(
+        name=name,
+        subjects=list(subjects),
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=0,
+        duplicate_window=duplicate_window,
+        num_replicas=replicas,
+        allow_direct=True,
+        deny_delete=True,
+        deny_purge=True,
+    )
+
+
+async def ensure_stream(nc: Client, config: StreamConfig) -> None:
+    js = nc.jetstream()
+    try:
+        await js.stream_info(config.name or "")
+    except NotFoundError:
+        await js.add_stream(config)
+        log.info("created stream %s", config.name)
+        return
+    await js.update_stream(config)
+
+
+class Journal:
+    """Appends messages to one stream and reads back what an id already stored."""
+
+    def __init__(self, nc: Client, stream: str, *, timeout: float, max_in_flight: int) -> None:
+        self._nc = nc
+        self._stream = stream
+        self._timeout = timeout
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._pending: dict[str, asyncio.Future[AppendResult]] = {}
+        self._tokens = itertools.count()
+        self._inbox = ""
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._nc.is_connected)
+
+    async def start(self) -> None:
+        self._inbox = self._nc.new_inbox()
+        await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_reply)
+
+    async def _on_reply(self, msg: Msg) -> None:
+        future = self._pending.pop(msg.subject.rpartition(".")[2], None)
+        if future is not None and not future.done():
+            future.set_result(_parse_ack(msg))
+
+    async def append_many(self, messages: Sequence[Outgoing]) -> list[AppendResult]:
+        """Publish all, wait (bounded) for every acknowledgement; never raises for the broker."""
+        if not messages:
+            return []
+        if not self.connected:
+            return [NotStored("not connected to NATS")] * len(messages)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        futures: list[asyncio.Future[AppendResult]] = []
+        try:
+            for message in messages:
+                futures.append(await self._send(message, deadline))
+            await asyncio.wait(futures, timeout=max(0.0, deadline - loop.time()))
+        except (TimeoutError, OSError) as exc:
+            log.warning("publish interrupted: %s", exc)
+        results: list[AppendResult] = []
+        for i in range(len(messages)):
+            future = futures[i] if i < len(futures) else None
+            if future is not None and future.done() and not future.cancelled():
+                results.append(future.result())
+            else:
+                if future is not None:
+                    future.cancel()
+                results.append(NotStored("no acknowledgement from JetStream in time"))
+        return results
+
+    async def _send(self, message: Outgoing, deadline: float) -> asyncio.Future[AppendResult]:
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(self._in_flight.acquire(), max(0.0, deadline - loop.time()))
+        token = str(next(self._tokens))
+        future: asyncio.Future[AppendResult] = loop.create_future()
+        future.add_done_callback(lambda _: self._release(token))
+        self._pending[token] = future
+        headers = {
+            **message.headers,
+            "Nats-Expected-Stream": self._stream,
+            "Nats-Expected-Last-Subject-Sequence": "0",
+            "Nats-Expected-Last-Subject-Sequence-Subject": message.id_filter,
+        }
+        try:
+            await self._nc.publish(message.subject, message.payload,
+                                   reply=f"{self._inbox}.{token}", headers=headers)
+        except BaseException:
+            future.cancel()
+            raise
+        return future
+
+    def _release(self, token: str) -> None:
+        self._pending.pop(token, None)
+        self._in_flight.release()
+
+    async def header_at(self, seq: int, header: str) -> str | None:
+        """A header of the message stored at ``seq`` (``None`` if absent)."""
+        msg = await self._nc.jetstream().get_msg(self._stream, seq, direct=True)
+        return (msg.headers or {}).get(header)
+
+
+def _parse_ack(msg: Msg) -> AppendResult:
+    if msg.headers and msg.headers.get("Status") == "503":
+        return NotStored("no JetStream stream answers on this subject")
+    try:
+        reply = json.loads(msg.data)
+    except ValueError:
+        return NotStored("unreadable acknowledgement")
+    error = reply.get("error")
+    if error is None:
+        seq = int(reply["seq"])
+        return AlreadyStored(seq) if reply.get("duplicate") else Stored(seq)
+    match = _WRONG_LAST_RE.search(str(error.get("description", "")))
+    if error.get("err_code") == _WRONG_LAST_SEQUENCE and match:
+        return AlreadyStored(int(match.group(1)))
+    return NotStored(f"JetStream refused the message: {error.get('description')}")

@@ -1,0 +1,19 @@
+"""Ingest metrics on a registry of the app's own (never the global one)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+
+class IngestMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.reports = Counter(
+            "cungdan_ingest_reports_total", "Reports by outcome and source province.",
+            ["outcome", "province"], registry=registry)
+        self.rejections = Counter(
+            "cungdan_ingest_rejected_fields_total", "Rejected report fields by field.",
+            ["field"], registry=registry)
+        self.requests = Counter(
+            "cungdan_ingest_requests_total", "HTTP requests by route and status code.",
+            ["route", "status"], registry=registry)

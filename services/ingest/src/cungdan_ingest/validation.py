@@ -1,0 +1,75 @@
+"""Turn a raw report into a valid :class:`ActivityReport` or a list of field problems.
+
+Pure: the gazetteer and today's date are passed in. Structure, catalogs and
+quantities are checked by the contract model; the rules that need the
+gazetteer or the clock (locality known in the map in force on the date, date
+not in the future) are checked here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from cungdan_contracts import ActivityReport, AdminMap, Gazetteer, map_for_date
+
+VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    field: str
+    reason: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"field": self.field, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class ValidReport:
+    report: ActivityReport
+    map: AdminMap
+    province: str
+
+
+def today_in_vietnam(now: dt.datetime | None = None) -> dt.date:
+    return (now or dt.datetime.now(dt.UTC)).astimezone(VIETNAM).date()
+
+
+def problems_of(error: ValidationError) -> list[FieldProblem]:
+    """One problem per pydantic error, naming the field as a dotted path."""
+    problems = []
+    for err in error.errors(include_url=False):
+        path = [str(part) for part in err["loc"] if part != "[key]"]
+        ctx = err.get("ctx") or {}
+        if err["type"] == "too_precise" and "indicator" in ctx:
+            path.append(str(ctx["indicator"]))
+        problems.append(FieldProblem(".".join(path) or "(body)", err["msg"]))
+    return problems
+
+
+def validate_report(
+    raw: Any, gazetteer: Gazetteer, today: dt.date
+) -> ValidReport | list[FieldProblem]:
+    if not isinstance(raw, dict):
+        return [FieldProblem("(body)", "a report must be a JSON object")]
+    try:
+        report = ActivityReport.model_validate(raw)
+    except ValidationError as exc:
+        return problems_of(exc)
+    problems = []
+    if report.date > today:
+        problems.append(FieldProblem(
+            "date", f"{report.date} is in the future (today is {today} in Vietnam)"))
+    admin_map = map_for_date(report.date)
+    if gazetteer.get(admin_map, report.locality) is None:
+        problems.append(FieldProblem(
+            "locality",
+            f"unknown locality '{report.locality}' in the {admin_map.value} map, "
+            f"the map in force on {report.date}"))
+    if problems:
+        return problems
+    return ValidReport(report, admin_map, gazetteer.province_of(admin_map, report.locality))
