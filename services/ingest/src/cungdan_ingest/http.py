@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from cungdan_contracts import ActivityReport, MalformedJSONError, loads_exact
+from cungdan_service.problems import problem
 
 from .metrics import IngestMetrics
-from .problems import problem
 from .service import IngestService, Outcome
 from .validation import FieldProblem
 
@@ -51,7 +51,7 @@ def _retry_after(request: Request) -> dict[str, str]:
 
 def _malformed(exc: MalformedJSONError) -> JSONResponse:
     return problem(422, "malformed-json", "The body is not valid JSON",
-                   errors=[FieldProblem("(body)", str(exc))])
+                   errors=[FieldProblem("(body)", str(exc)).as_json()])
 
 
 @router.post("/v1/activities", openapi_extra=_BODY, status_code=202,
@@ -64,19 +64,20 @@ async def post_activity(request: Request) -> Response:
         return _malformed(exc)
     outcome = await _service(request).submit(raw)
     _count(_metrics(request), [outcome])
+    errors = [p.as_json() for p in outcome.problems]
     match outcome.status:
         case "accepted" | "duplicate":
             return JSONResponse({"id": outcome.id, "status": outcome.status, "seq": outcome.seq},
                                 status_code=202 if outcome.status == "accepted" else 200)
         case "rejected":
             return problem(422, "invalid-report", "The report is invalid",
-                           errors=outcome.problems, id=outcome.id)
+                           errors=errors, id=outcome.id)
         case "conflict":
             return problem(409, "id-conflict", "This id already names a different report",
-                           errors=outcome.problems, id=outcome.id, seq=outcome.seq)
+                           errors=errors, id=outcome.id, seq=outcome.seq)
         case "unavailable":
             return problem(503, "broker-unavailable", "The event store is unavailable",
-                           errors=outcome.problems, headers=_retry_after(request),
+                           errors=errors, headers=_retry_after(request),
                            id=outcome.id)
 
 
@@ -89,10 +90,10 @@ async def post_batch(request: Request) -> Response:
     limit = request.app.state.settings.max_batch
     if not isinstance(raw, list):
         return problem(422, "invalid-batch", "A batch must be a JSON array of reports",
-                       errors=[FieldProblem("(body)", "expected a JSON array")])
+                       errors=[FieldProblem("(body)", "expected a JSON array").as_json()])
     if not 1 <= len(raw) <= limit:
         return problem(422, "invalid-batch", "Batch size out of range", errors=[FieldProblem(
-            "(body)", f"a batch holds 1 to {limit} reports; got {len(raw)}")])
+            "(body)", f"a batch holds 1 to {limit} reports; got {len(raw)}").as_json()])
     outcomes = await _service(request).submit_many(raw)
     _count(_metrics(request), outcomes)
     results = [_item(i, o) for i, o in enumerate(outcomes)]

@@ -14,6 +14,3 @@ class IngestMetrics:
         self.rejections = Counter(
             "cungdan_ingest_rejected_fields_total", "Rejected report fields by field.",
             ["field"], registry=registry)
-        self.requests = Counter(
-            "cungdan_ingest_requests_total", "HTTP requests by route and status code.",
-            ["route", "status"], registry=registry)

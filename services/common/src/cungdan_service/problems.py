@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi.responses import JSONResponse
-
-from .validation import FieldProblem
 
 PROBLEM_JSON = "application/problem+json"
 
 
 def problem(status: int, kind: str, title: str, *, detail: str | None = None,
-            errors: Iterable[FieldProblem] = (), headers: dict[str, str] | None = None,
+            errors: Iterable[Mapping[str, str]] = (), headers: dict[str, str] | None = None,
             **extra: Any) -> JSONResponse:
+    """A problem+json response; ``errors`` are ``{"field", "reason"}`` pairs."""
     body: dict[str, Any] = {"type": f"urn:cungdan:problem:{kind}", "title": title,
                             "status": status}
-    listed = [e.as_json() for e in errors]
+    listed = [dict(e) for e in errors]
     if detail is None and listed:
         detail = "; ".join(f"{e['field']}: {e['reason']}" for e in listed)
     if detail is not None:

@@ -1,0 +1,1 @@
+"""Plumbing shared by cungdan's services (HTTP problem details, health, metrics, NATS)."""

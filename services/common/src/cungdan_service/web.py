@@ -1,0 +1,60 @@
+"""What every cungdan HTTP service serves besides its API: health, readiness, metrics,
+request counting, and problem details instead of stack traces."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+
+from .problems import problem
+
+log = logging.getLogger("cungdan")
+
+Readiness = Callable[[Request], str | None]
+"""Returns why the service is not ready, or ``None`` when it is."""
+
+
+def install_common(app: FastAPI, *, service: str, registry: CollectorRegistry,
+                   readiness: Readiness) -> None:
+    requests = Counter(f"cungdan_{service}_http_requests_total",
+                       "HTTP requests by route and status code.", ["route", "status"],
+                       registry=registry)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> Response:
+        reason = readiness(request)
+        if reason is not None:
+            return problem(503, "not-ready", "Not ready", detail=reason)
+        return Response('{"status":"ready"}', media_type="application/json")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.middleware("http")
+    async def count_requests(request: Request,
+                             call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        route = request.scope.get("route")
+        requests.labels(getattr(route, "path", "unmatched"), str(response.status_code)).inc()
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> Response:
+        return problem(422, "invalid-request", "The request is invalid", errors=[
+            {"field": ".".join(str(p) for p in e["loc"] if p not in ("query", "path", "body")),
+             "reason": str(e["msg"])} for e in exc.errors()])
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        log.error("unexpected error", exc_info=exc)
+        return problem(500, "internal", "Internal error",
+                       detail="the error was logged; the request may be retried")

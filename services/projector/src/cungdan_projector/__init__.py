@@ -1,0 +1,1 @@
+"""cungdan projector: folds the activity stream into SQL totals and serves them."""

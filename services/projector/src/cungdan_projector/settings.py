@@ -1,0 +1,22 @@
+"""Projector configuration, from ``CUNGDAN_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ProjectorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CUNGDAN_", extra="ignore")
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    projector_host: str = "127.0.0.1"
+    projector_port: int = Field(default=8001, ge=1, le=65535)
+    database_url: str = "sqlite:///var/readmodel.sqlite3"
+    """SQLAlchemy URL of the read model: SQLite (embedded default) or PostgreSQL."""
+    batch_max: int = Field(default=5000, ge=1)
+    """Most events applied in one transaction."""
+    queue_max: int = Field(default=20000, ge=1)
+    """Events buffered between the stream and the database (back-pressure beyond)."""
+    retry_max_seconds: float = Field(default=10.0, gt=0)
+    nats_connect_timeout_seconds: float = Field(default=30.0, gt=0)

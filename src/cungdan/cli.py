@@ -1,0 +1,92 @@
+"""The ``cungdan`` operator command.
+
+- ``cungdan run``: start nats-server, ingest and projector, load the demo data,
+  print the URLs and stay up until Ctrl-C (what ``make run`` does).
+- ``cungdan demo load``: load the article-based demo data into a running ingest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .client import post_batches, wait_until_projected
+from .demo import demo_reports
+from .stack import Stack, StackConfig
+
+
+class RunSettings(BaseSettings):
+    """Where ``cungdan run`` puts things; each can be moved by a CUNGDAN_* variable."""
+
+    model_config = SettingsConfigDict(env_prefix="CUNGDAN_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    nats_port: int = Field(default=4222, ge=1, le=65535)
+    nats_http_port: int = Field(default=8222, ge=1, le=65535)
+    ingest_port: int = Field(default=8000, ge=1, le=65535)
+    projector_port: int = Field(default=8001, ge=1, le=65535)
+    database_url: str | None = None
+
+
+def _examples(projector: str) -> list[str]:
+    return [
+        f"{projector}/v1/totals/137?map=legacy&campaign=ngay-cuoi-tuan-cung-dan",
+        f"{projector}/v1/totals/061?map=legacy&campaign=dan-van-kheo",
+        f"{projector}/v1/totals/14836?map=legacy",
+        f"{projector}/v1/totals/VN?map=legacy&period=2023",
+        f"{projector}/v1/localities/15?map=2025",
+    ]
+
+
+def run(load_demo: bool) -> int:
+    settings = RunSettings()
+    stack = Stack(StackConfig(
+        data_dir=settings.data_dir, nats_port=settings.nats_port,
+        nats_http_port=settings.nats_http_port, ingest_port=settings.ingest_port,
+        projector_port=settings.projector_port, database_url=settings.database_url))
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    print(f"starting nats-server, ingest and projector (data in {settings.data_dir}/) ...",
+          flush=True)
+    with stack:
+        if load_demo:
+            counts = post_batches(stack.ingest_url, demo_reports())
+            wait_until_projected(stack.projector_url, counts["last_seq"])
+            print(f"demo data: {counts['accepted']} accepted, {counts['duplicate']} already "
+                  f"there, {counts.get('rejected', 0)} rejected")
+        print(f"\nNATS       {stack.nats.url}\n"
+              f"ingest     {stack.ingest_url}   (POST /v1/activities, /v1/activities/batch; "
+              f"docs at /docs)\n"
+              f"projector  {stack.projector_url}   (GET /v1/totals/{{locality}}, "
+              f"/v1/localities/{{code}})\n"
+              f"logs       {settings.data_dir}/logs/\n\ntry:")
+        for url in _examples(stack.projector_url):
+            print(f"  curl -s '{url}'")
+        print("\nCtrl-C stops everything.", flush=True)
+        stopping.wait()
+        print("stopping ...", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cungdan", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_cmd = commands.add_parser("run", help="run the whole system locally with demo data")
+    run_cmd.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+    demo = commands.add_parser("demo", help="demo data")
+    demo_cmds = demo.add_subparsers(dest="demo_command", required=True)
+    load = demo_cmds.add_parser("load", help="load the demo data into a running ingest")
+    load.add_argument("--ingest", default="http://127.0.0.1:8000")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(load_demo=not args.no_demo)
+    counts = post_batches(args.ingest, demo_reports())
+    print(counts)
+    return 0

