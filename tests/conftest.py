@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from cungdan.processes import NatsServer, PostgresCluster
@@ -27,3 +29,21 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         )
     with PostgresCluster() as cluster:
         yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty read-model database: one SQLite file, or one PostgreSQL database.
+
+    Tests using it run once per store, the same body against both.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'readmodel.sqlite3'}"
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(cluster.conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield cluster.dsn.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(cluster.conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,144 @@
+"""End to end: the system started as `make run` starts it, driven over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from tests.factories import report
+
+from cungdan.client import post_batches, wait_until_projected
+from cungdan.demo import demo_reports
+from cungdan.processes import free_port
+from cungdan.stack import Stack, StackConfig
+
+pytestmark = pytest.mark.e2e
+
+MCC = "137"  # Mù Cang Chải district, legacy map
+NCD = "ngay-cuoi-tuan-cung-dan"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    config = StackConfig(
+        data_dir=tmp_path_factory.mktemp("stack"), nats_port=free_port(),
+        nats_http_port=free_port(), ingest_port=free_port(), projector_port=free_port())
+    with Stack(config) as running:
+        counts = post_batches(running.ingest_url, demo_reports())
+        wait_until_projected(running.projector_url, counts["last_seq"])
+        yield running
+
+
+@pytest.fixture
+def ingest(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.ingest_url, timeout=10, trust_env=False) as client:
+        yield client
+
+
+@pytest.fixture
+def projector(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.projector_url, timeout=10, trust_env=False) as client:
+        yield client
+
+
+def totals(projector: httpx.Client, code: str, min_position: int = 0,
+           **params: str) -> dict[str, Any]:
+    if min_position:
+        wait_until_projected(str(projector.base_url), min_position)
+    response = projector.get(f"/v1/totals/{code}", params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_the_demo_shows_the_articles_figures(projector: httpx.Client) -> None:
+    mcc = totals(projector, MCC, map="legacy", campaign=NCD)
+    assert mcc["locality"]["level"] == "district"
+    assert {k: mcc["totals"][k] for k in ("road_km", "houses_built", "trees_planted",
+                                           "donations_vnd", "toilets_built", "cement_tonnes")} == {
+        "road_km": "150", "houses_built": "98", "trees_planted": "15000",
+        "donations_vnd": "2400000000", "toilets_built": "1700", "cement_tonnes": "2110"}
+    assert sum(int(c["totals"].get("houses_built", 0)) for c in mcc["children"]) <= 98
+    assert totals(projector, "061", map="legacy", campaign="dan-van-kheo")["totals"][
+        "models_registered"] == "128"
+    ward = totals(projector, "14836", map="legacy")["totals"]
+    assert (ward["flower_pots"], ward["models_recognised"]) == ("310", "7")
+
+
+def test_report_duplicate_conflict_batch_and_district_level(
+    ingest: httpx.Client, projector: httpx.Client
+) -> None:
+    # Fresh localities the demo does not touch: Sìn Hồ district (Lai Châu), 2023.
+    commune, district = _first_commune_of(projector, "109")
+    before = totals(projector, district, map="legacy")["totals"]
+    assert before == {}
+    single = report(locality=commune, measures={"road_km": "0.1", "trees_planted": 10})
+    accepted = ingest.post("/v1/activities", json=single)
+    assert accepted.status_code == 202, accepted.text
+    seq = accepted.json()["seq"]
+    assert accepted.json() == {"id": single["id"], "status": "accepted", "seq": seq}
+    again = ingest.post("/v1/activities", json=single)
+    assert (again.status_code, again.json()) == (200, {"id": single["id"],
+                                                      "status": "duplicate", "seq": seq})
+    clash = ingest.post("/v1/activities", json={**single, "measures": {"road_km": "9"}})
+    assert clash.status_code == 409
+    assert clash.headers["content-type"] == "application/problem+json"
+    batch = [
+        report(locality=commune, measures={"road_km": "0.2"}),
+        report(locality=commune, measures={"road_km": "-1"}),
+        single,
+        report(locality=district, measures={"road_km": "3", "houses_built": 2}),
+        report(locality="99999", date="2023-02-01"),
+    ]
+    response = ingest.post("/v1/activities/batch", json=batch)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [r["status"] for r in body["results"]] == [
+        "accepted", "rejected", "duplicate", "accepted", "rejected"]
+    assert body["counts"] == {"accepted": 2, "duplicate": 1, "rejected": 2, "unavailable": 0}
+    assert body["results"][1]["errors"][0]["field"] == "measures.road_km"
+    assert "legacy map" in body["results"][4]["errors"][0]["reason"]
+    last = max(r.get("seq", 0) for r in body["results"])
+    after = totals(projector, district, min_position=last, map="legacy")
+    assert after["totals"] == {"houses_built": "2", "road_km": "3.3", "trees_planted": "10"}
+    child = next(c for c in after["children"] if c["code"] == commune)
+    assert child["totals"] == {"road_km": "0.3", "trees_planted": "10"}
+    province = totals(projector, after["locality"]["parent"], map="legacy")
+    assert province["totals"]["road_km"] == "3.3"
+
+
+def test_bad_input_gets_problem_details_never_a_500(ingest: httpx.Client) -> None:
+    cases = [b'{"id": ', b"[]", b'"text"', b"\xff\xfe", b'{"measures": {"road_km": NaN}}']
+    for body in cases:
+        response = ingest.post("/v1/activities", content=body,
+                               headers={"content-type": "application/json"})
+        assert response.status_code == 422, (body, response.text)
+        problem = response.json()
+        assert problem["status"] == 422 and problem["errors"], problem
+    future = ingest.post("/v1/activities", json=report(date="2999-01-01"))
+    assert future.status_code == 422
+    assert future.json()["errors"][0]["field"] == "date"
+
+
+def test_duplicates_are_recognised_after_every_process_restarted(
+    stack: Stack, ingest: httpx.Client, projector: httpx.Client
+) -> None:
+    body = report(id=str(uuid.uuid4()), locality="01894", date="2023-03-04",
+                  campaign="dan-van-kheo", measures={"models_registered": 1})
+    first = ingest.post("/v1/activities", json=body)
+    assert first.status_code == 202
+    wait_until_projected(stack.projector_url, first.json()["seq"])
+    before = totals(projector, "01894", map="legacy")["totals"]["models_registered"]
+    stack.stop()
+    stack.start()
+    again = ingest.post("/v1/activities", json=body)
+    assert (again.status_code, again.json()["seq"]) == (200, first.json()["seq"])
+    assert totals(projector, "01894", map="legacy")["totals"]["models_registered"] == before
+
+
+def _first_commune_of(projector: httpx.Client, district: str) -> tuple[str, str]:
+    locality = projector.get(f"/v1/localities/{district}", params={"map": "legacy"}).json()
+    return locality["children"][0]["code"], district

@@ -1,0 +1,139 @@
+"""Ingest's journal against a real nats-server: stored once, forever, and honest when down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import nats
+import pytest
+from nats.aio.client import Client
+from tests.factories import report
+
+from cungdan.processes import NatsServer
+from cungdan_contracts import load_gazetteer
+from cungdan_contracts.subjects import HEADER_FINGERPRINT, STREAM, STREAM_SUBJECTS
+from cungdan_ingest.journal import (
+    AlreadyStored,
+    Journal,
+    NotStored,
+    Stored,
+    ensure_stream,
+    stream_config,
+)
+from cungdan_ingest.service import IngestService, to_outgoing
+from cungdan_ingest.validation import ValidReport, today_in_vietnam, validate_report
+
+pytestmark = pytest.mark.integration
+
+
+async def _connect(server: NatsServer) -> Client:
+    return await nats.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2,
+                              connect_timeout=2)
+
+
+@pytest.fixture
+async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
+    client = await _connect(nats_server)
+    await ensure_stream(client, stream_config(STREAM, STREAM_SUBJECTS, 1.0, 1))
+    yield client
+    with contextlib.suppress(ConnectionError):  # the server may be down by now
+        await client.close()
+
+
+@pytest.fixture
+async def journal(nc: Client) -> Journal:
+    j = Journal(nc, STREAM, timeout=2.0, max_in_flight=100)
+    await j.start()
+    return j
+
+
+def _valid(**overrides: object) -> ValidReport:
+    checked = validate_report(report(**overrides), load_gazetteer(), today_in_vietnam())
+    assert isinstance(checked, ValidReport), checked
+    return checked
+
+
+async def test_append_assigns_sequences_and_refuses_a_known_id(journal: Journal) -> None:
+    first, second = _valid(), _valid()
+    results = await journal.append_many([to_outgoing(first, _now()), to_outgoing(second, _now())])
+    assert results == [Stored(1), Stored(2)]
+    again = await journal.append_many([to_outgoing(first, _now())])
+    assert again == [AlreadyStored(1)]
+    stored = await journal.header_at(1, HEADER_FINGERPRINT)
+    assert stored == first.report.fingerprint()
+
+
+async def test_known_id_is_refused_after_the_dedup_window_and_with_other_routing(
+    journal: Journal, nc: Client
+) -> None:
+    original = _valid()
+    assert await journal.append_many([to_outgoing(original, _now())]) == [Stored(1)]
+    await asyncio.sleep(1.5)  # the stream's duplicate window is 1 s in this test
+    # Same id, different campaign and province: another subject, still the same id.
+    moved = _valid(id=str(original.report.id), campaign="dan-van-kheo", locality="01894")
+    assert await journal.append_many([to_outgoing(moved, _now())]) == [AlreadyStored(1)]
+    info = await nc.jetstream().stream_info(STREAM)
+    assert info.state.messages == 1
+
+
+async def test_known_id_survives_a_broker_restart(nats_server: NatsServer) -> None:
+    nc = await _connect(nats_server)
+    await ensure_stream(nc, stream_config(STREAM, STREAM_SUBJECTS, 1.0, 1))
+    journal = Journal(nc, STREAM, timeout=2.0, max_in_flight=10)
+    await journal.start()
+    original = _valid()
+    assert await journal.append_many([to_outgoing(original, _now())]) == [Stored(1)]
+    await nc.close()
+    nats_server.kill()
+    nats_server.restart()
+    nc = await _connect(nats_server)
+    journal = Journal(nc, STREAM, timeout=2.0, max_in_flight=10)
+    await journal.start()
+    assert await journal.append_many([to_outgoing(original, _now())]) == [AlreadyStored(1)]
+    await nc.close()
+
+
+async def test_broker_down_means_not_stored_within_the_timeout(
+    nats_server: NatsServer, journal: Journal, nc: Client
+) -> None:
+    nats_server.stop()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    results = await journal.append_many([to_outgoing(_valid(), _now()) for _ in range(3)])
+    assert all(isinstance(r, NotStored) for r in results)
+    assert loop.time() - started < 5.0
+
+
+async def test_service_reports_duplicates_and_conflicts_from_the_real_stream(
+    journal: Journal,
+) -> None:
+    service = IngestService(journal, load_gazetteer())
+    body = report()
+    first = await service.submit(body)
+    assert (first.status, first.seq) == ("accepted", 1)
+    rewritten = {**body, "measures": {"citizen_turns": "120.0", "road_km": Decimal("1.50")}}
+    duplicate = await service.submit(rewritten)
+    assert (duplicate.status, duplicate.seq) == ("duplicate", 1)
+    conflict = await service.submit({**body, "measures": {"road_km": "2"}})
+    assert (conflict.status, conflict.seq) == ("conflict", 1)
+    batch = await service.submit_many([report(), body, report(locality="99999"), report()])
+    assert [o.status for o in batch] == ["accepted", "duplicate", "rejected", "accepted"]
+    assert [o.seq for o in batch] == [2, 1, None, 3]
+
+
+async def test_ids_repeated_inside_one_batch_are_stored_once(journal: Journal,
+                                                            nc: Client) -> None:
+    service = IngestService(journal, load_gazetteer())
+    body = report(id=str(uuid.uuid4()))
+    outcomes = await service.submit_many([body, body, {**body, "unit": "other"}])
+    assert [o.status for o in outcomes] == ["accepted", "duplicate", "conflict"]
+    assert (await nc.jetstream().stream_info(STREAM)).state.messages == 1
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

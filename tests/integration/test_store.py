@@ -1,0 +1,124 @@
+"""The read model store on real SQLite and PostgreSQL: exactly once, atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.exc import OperationalError
+from tests.factories import event
+
+from cungdan_contracts import AdminMap, load_gazetteer
+from cungdan_projector.rollup import contributions
+from cungdan_projector.store import (
+    Applicable,
+    ReadModelStore,
+    Skipped,
+    TotalsFilter,
+    make_engine,
+)
+
+pytestmark = pytest.mark.integration
+LEGACY = AdminMap.LEGACY.value
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[ReadModelStore]:
+    s = ReadModelStore(make_engine(database_url))
+    s.create_schema()
+    yield s
+    s.engine.dispose()
+
+
+def applicable(seq: int, **overrides: object) -> Applicable:
+    ev = event(**overrides)
+    return Applicable(seq, str(ev.id), contributions(ev, load_gazetteer()))
+
+
+ALL = TotalsFilter()
+
+
+def units(store: ReadModelStore, locality: str, indicator: str, where: TotalsFilter = ALL) -> int:
+    return store.totals(LEGACY, [locality], where)[1][locality].get(indicator, 0)
+
+
+def test_a_batch_rolls_up_exactly_to_every_level(store: ReadModelStore) -> None:
+    batch = [
+        applicable(1, measures={"road_km": "0.1"}),
+        applicable(2, measures={"road_km": "0.2"}, locality="04468"),
+        applicable(3, measures={"road_km": "5"}, locality="137"),
+    ]
+    result = store.apply(batch)
+    assert (result.applied, result.position) == (3, 3)
+    assert units(store, "04495", "road_km") == 100
+    assert units(store, "04468", "road_km") == 200
+    assert units(store, "137", "road_km") == 5300  # 0.1 + 0.2 + 5 km, in metres
+    assert units(store, "15", "road_km") == 5300
+    assert units(store, "VN", "road_km") == 5300
+    assert store.totals(AdminMap.Y2025.value, ["VN"], TotalsFilter())[1]["VN"] == {}
+
+
+def test_redelivered_batches_and_republished_ids_count_once(store: ReadModelStore) -> None:
+    first = applicable(1, measures={"trees_planted": 10})
+    second = applicable(2, measures={"trees_planted": 5})
+    store.apply([first, second])
+    store.apply([first, second])  # redelivery of what is already applied
+    republished = Applicable(3, first.event_id, first.added)  # same id at a later sequence
+    result = store.apply([second, republished, applicable(4, measures={"trees_planted": 1})])
+    assert (result.applied, result.already_applied, result.position) == (1, 1, 4)
+    assert units(store, "VN", "trees_planted") == 16
+    assert store.position() == 4
+
+
+def test_same_id_twice_in_one_batch_counts_once(store: ReadModelStore) -> None:
+    one = applicable(1, measures={"trees_planted": 7})
+    store.apply([one, Applicable(2, one.event_id, one.added)])
+    assert units(store, "VN", "trees_planted") == 7
+    assert store.position() == 2
+
+
+def test_a_failure_mid_batch_leaves_nothing_half_applied(
+    store: ReadModelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.apply([applicable(1, measures={"houses_built": 1})])
+
+    def crash(*_: object) -> None:
+        raise OperationalError("UPDATE position", {}, Exception("simulated crash"))
+
+    batch = [applicable(2, measures={"houses_built": 2}),
+             applicable(3, measures={"houses_built": 3})]
+    with monkeypatch.context() as patched:
+        patched.setattr(ReadModelStore, "_set_position", crash)
+        with pytest.raises(OperationalError):
+            store.apply(batch)
+    assert units(store, "VN", "houses_built") == 1  # totals and ids rolled back together
+    assert store.position() == 1
+    store.apply(batch)  # the retry applies the batch exactly once
+    assert units(store, "VN", "houses_built") == 6
+    assert store.position() == 3
+
+
+def test_skipped_messages_advance_the_position_and_are_kept(store: ReadModelStore) -> None:
+    result = store.apply([applicable(1), Skipped(2, "cungdan.activity.v1.logged.x", "not JSON"),
+                          applicable(3)])
+    assert (result.applied, result.skipped, result.position) == (2, 1, 3)
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT seq, reason FROM skipped_events").all()
+    assert [tuple(r) for r in rows] == [(2, "not JSON")]
+
+
+def test_filters_by_campaign_indicator_and_dates(store: ReadModelStore) -> None:
+    store.apply([
+        applicable(1, date="2023-01-15", measures={"road_km": "1", "trees_planted": 3}),
+        applicable(2, date="2023-04-02", measures={"road_km": "2"}),
+        applicable(3, date="2023-04-30", campaign="dan-van-kheo", measures={"road_km": "4"}),
+    ])
+    q2 = TotalsFilter(date_from=dt.date(2023, 4, 1), date_to=dt.date(2023, 6, 30))
+    assert units(store, "137", "road_km", q2) == 6000
+    ncd = TotalsFilter(campaign="ngay-cuoi-tuan-cung-dan")
+    assert units(store, "137", "road_km", ncd) == 3000
+    only_trees = TotalsFilter(indicator="trees_planted")
+    assert store.totals(LEGACY, ["137"], only_trees)[1]["137"] == {"trees_planted": 3}
+    position, _ = store.totals(LEGACY, ["137"], TotalsFilter())
+    assert position == 3
