@@ -59,13 +59,21 @@ def _locality_code(code: str) -> str:
 
 
 _LOCALITY_RE = re.compile(LOCALITY_PATTERN)
-CampaignCode = Annotated[str, AfterValidator(_known_campaign)]
+CampaignCode = Annotated[
+    str,
+    AfterValidator(_known_campaign),
+    WithJsonSchema({"type": "string", "enum": list(CAMPAIGNS)}),
+]
 LocalityCode = Annotated[
     str,
     AfterValidator(_locality_code),
     WithJsonSchema({"type": "string", "pattern": LOCALITY_PATTERN}),
 ]
-IndicatorCode = Annotated[str, AfterValidator(_known_indicator)]
+IndicatorCode = Annotated[
+    str,
+    AfterValidator(_known_indicator),
+    WithJsonSchema({"type": "string", "enum": list(INDICATORS)}),
+]
 
 
 class ActivityReport(BaseModel):

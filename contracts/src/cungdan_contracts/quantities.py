@@ -7,6 +7,7 @@ store it as an integer count of ``10**-scale`` units of its indicator.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -17,17 +18,27 @@ MAX_QUANTITY = Decimal("1e15")
 """Upper bound of one reported quantity (one quadrillion: above any real figure)."""
 
 
+QUANTITY_STRING = r"^\s*[+-]?[0-9]+(\.[0-9]+)?\s*$"
+_QUANTITY_STRING = re.compile(QUANTITY_STRING, re.ASCII)
+
+
 def _to_decimal(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
         raise PydanticCustomError(
             "quantity_type", "a quantity must be a JSON number or a decimal string")
+    if isinstance(value, str) and not _QUANTITY_STRING.fullmatch(value):
+        raise PydanticCustomError(
+            "quantity_type", "'{value}' is not a plain decimal number such as 12 or 1.5",
+            {"value": value[:40]})
     try:
         number = Decimal(value.strip() if isinstance(value, str) else value)
-    except InvalidOperation:
+    except InvalidOperation:  # pragma: no cover - the pattern above admits only decimals
         raise PydanticCustomError(
             "quantity_type", "'{value}' is not a decimal number", {"value": value}) from None
     if not number.is_finite():
         raise PydanticCustomError("quantity_type", "a quantity must be finite")
+    if number.is_zero():
+        number = Decimal(0)  # "-0" and "0.00" are the same content as "0"
     if number < 0:
         raise PydanticCustomError(
             "negative_quantity", "a quantity cannot be negative (got {value})",
@@ -61,18 +72,36 @@ Quantity = Annotated[
 ]
 
 
+def _exponent(number: Decimal) -> int:
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int), "finite decimals only"
+    return exponent
+
+
+def _significand(number: Decimal) -> tuple[int, int]:
+    """``number`` as exact (integer, exponent) with no trailing zeros: no context rounding."""
+    sign, digits, _ = number.as_tuple()
+    exponent = _exponent(number)
+    coefficient = int("".join(map(str, digits)) or "0")
+    while coefficient and coefficient % 10 == 0:
+        coefficient //= 10
+        exponent += 1
+    return (-coefficient if sign else coefficient), exponent
+
+
 def decimal_places(number: Decimal) -> int:
-    exponent = number.normalize().as_tuple().exponent
-    assert isinstance(exponent, int)
-    return max(0, -exponent)
+    """Significant decimal places, exactly (``1.50`` has 1), whatever the digit count."""
+    coefficient, exponent = _significand(number)
+    return max(0, -exponent) if coefficient else 0
 
 
 def to_units(number: Decimal, scale: int) -> int:
-    """``number`` as an integer count of ``10**-scale`` units (exact; checked by the caller)."""
-    scaled = number.scaleb(scale)
-    if scaled != scaled.to_integral_value():
+    """``number`` as an exact integer count of ``10**-scale`` units; never rounds."""
+    coefficient, exponent = _significand(number)
+    shift = exponent + scale
+    if shift < 0:
         raise ValueError(f"{number} has more than {scale} decimal places")
-    return int(scaled)
+    return coefficient * 10**shift
 
 
 def from_units(units: int, scale: int) -> Decimal:

@@ -6,12 +6,12 @@ import calendar
 import datetime as dt
 import re
 
-_PERIOD = re.compile(r"^(?P<year>\d{4})(?:-(?:Q(?P<quarter>[1-4])|(?P<month>0[1-9]|1[0-2])))?$")
+_PERIOD = re.compile(r"(?P<year>[0-9]{4})(?:-(?:Q(?P<quarter>[1-4])|(?P<month>0[1-9]|1[0-2])))?")
 
 
 def period_range(period: str) -> tuple[dt.date, dt.date]:
     """``2023`` / ``2023-Q2`` / ``2023-04`` -> (first day, last day)."""
-    match = _PERIOD.match(period)
+    match = _PERIOD.fullmatch(period)
     if match is None:
         raise ValueError(f"'{period}' is not a period (use YYYY, YYYY-Qn or YYYY-MM)")
     year = int(match["year"])
