@@ -101,7 +101,7 @@ def to_units(number: Decimal, scale: int) -> int:
     shift = exponent + scale
     if shift < 0:
         raise ValueError(f"{number} has more than {scale} decimal places")
-    return coefficient * 10**shift
+    return coefficient * int(10**shift)
 
 
 def from_units(units: int, scale: int) -> Decimal:
