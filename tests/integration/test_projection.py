@@ -1,10 +1,11 @@
-"""The projector's stream consumption against a real nats-server and SQLite."""
+"""The projector's stream consumption against a real nats-server and SQLite:
+batches, restarts, poison messages, dead letters, re-drive, rebuild, read-your-writes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import nats
@@ -13,30 +14,40 @@ from nats.aio.client import Client
 from tests.factories import event
 
 from cungdan.processes import NatsServer
-from cungdan_contracts import AdminMap, encode_event, load_gazetteer
+from cungdan_contracts import AdminMap, Gazetteer, encode_event, load_gazetteer
 from cungdan_contracts.subjects import STREAM, STREAM_SUBJECTS, logged_subject
 from cungdan_ingest.journal import ensure_stream, stream_config
 from cungdan_projector.consumer import Projection
-from cungdan_projector.store import ReadModelStore, TotalsFilter, make_engine
+from cungdan_projector.deadletters import (
+    DEADLETTER_STREAM,
+    DeadLetterPublisher,
+    ensure_deadletter_stream,
+)
+from cungdan_projector.redrive import Redriver
+from cungdan_projector.runtime import ProjectorRuntime
+from cungdan_projector.settings import ProjectorSettings
+from cungdan_projector.store import GenerationStore, ReadModel, TotalsFilter, make_engine
 
 pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
     client = await nats.connect(nats_server.url)
     await ensure_stream(client, stream_config(STREAM, STREAM_SUBJECTS, 120.0, 1))
+    await ensure_deadletter_stream(client)
     yield client
     with contextlib.suppress(ConnectionError):
         await client.close()
 
+@pytest.fixture
+def model(tmp_path: Path) -> ReadModel:
+    m = ReadModel(make_engine(f"sqlite:///{tmp_path / 'rm.sqlite3'}"))
+    m.create_schema()
+    return m
 
 @pytest.fixture
-def store(tmp_path: Path) -> ReadModelStore:
-    s = ReadModelStore(make_engine(f"sqlite:///{tmp_path / 'rm.sqlite3'}"))
-    s.create_schema()
-    return s
-
+def store(model: ReadModel) -> GenerationStore:
+    return model.create_generation(1, active=True)
 
 async def publish(nc: Client, **overrides: object) -> int:
     ev = event(**overrides)
@@ -44,45 +55,48 @@ async def publish(nc: Client, **overrides: object) -> int:
     ack = await nc.jetstream().publish(subject, encode_event(ev))
     return ack.seq
 
-
-async def project_until(nc: Client, store: ReadModelStore, seq: int,
-                        batch_max: int = 100) -> Projection:
-    projection = Projection(nc, store, load_gazetteer(), batch_max=batch_max, queue_max=1000,
-                            retry_max_seconds=1.0)
-    await projection.start()
-    for _ in range(200):
-        if projection.position >= seq:
-            return projection
+async def eventually(check: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if check():
+            return
         await asyncio.sleep(0.05)
-    await projection.stop()
-    raise AssertionError(f"projection stuck at {projection.position}, expected {seq}")
+    raise AssertionError(f"timed out waiting for {what}")
 
+async def project_until(nc: Client, store: GenerationStore, seq: int, *, batch_max: int = 100,
+                        gazetteer: Gazetteer | None = None) -> Projection:
+    projection = Projection(nc, store, gazetteer or load_gazetteer(), DeadLetterPublisher(nc),
+                            batch_max=batch_max, queue_max=1000, retry_max_seconds=1.0)
+    await projection.start()
+    try:
+        await eventually(lambda: projection.position >= seq, f"position {seq}")
+    except AssertionError:
+        await projection.stop()
+        raise
+    return projection
 
-def trees(store: ReadModelStore, locality: str = "VN") -> int:
-    sums = store.totals(AdminMap.LEGACY.value, [locality], TotalsFilter())[1][locality]
+def trees(model: ReadModel, locality: str = "VN") -> int:
+    sums = model.totals(AdminMap.LEGACY.value, [locality], TotalsFilter())[1][locality]
     return sums.get("trees_planted", 0)
 
-
 async def test_events_are_projected_in_batches_and_resume_after_restart(
-    nc: Client, store: ReadModelStore
+    nc: Client, store: GenerationStore
 ) -> None:
     last = 0
     for _ in range(250):
         last = await publish(nc, measures={"trees_planted": 2})
     projection = await project_until(nc, store, last, batch_max=64)
     await projection.stop()
-    assert trees(store) == 500
+    assert trees(store.model) == 500
     assert projection.applied_total == 250
     for _ in range(10):
         last = await publish(nc, measures={"trees_planted": 1})
     restarted = await project_until(nc, store, last)
     await restarted.stop()
     assert restarted.applied_total == 10  # resumed after the stored position, nothing re-read
-    assert trees(store) == 510
-
+    assert trees(store.model) == 510
 
 async def test_an_id_published_twice_outside_ingest_counts_once(
-    nc: Client, store: ReadModelStore
+    nc: Client, store: GenerationStore
 ) -> None:
     ev = event(measures={"trees_planted": 3})
     await nc.jetstream().publish(
@@ -92,20 +106,137 @@ async def test_an_id_published_twice_outside_ingest_counts_once(
         logged_subject(ev.map, "VN", "dan-van-kheo", ev.id), encode_event(ev))).seq
     projection = await project_until(nc, store, seq)
     await projection.stop()
-    assert trees(store) == 3
+    assert trees(store.model) == 3
 
-
-async def test_poison_messages_do_not_stop_the_projection(
-    nc: Client, store: ReadModelStore
+async def test_poison_messages_are_dead_lettered_and_the_rest_flows(
+    nc: Client, store: GenerationStore
 ) -> None:
     await publish(nc, measures={"trees_planted": 4})
     js = nc.jetstream()
-    await js.publish("cungdan.activity.v1.logged.legacy.15.x.not-json", b"{not json")
-    await js.publish("cungdan.activity.v1.logged.legacy.15.x.invalid", b'{"type": "Other"}')
+    await js.publish("cungdan.activity.v1.logged.legacy.15.x.not-json", b"{not json",
+                     headers={"Producer": "buggy"})
+    await js.publish("cungdan.activity.v1.logged.legacy.15.x.v9",
+                     encode_event(event()).replace(b'"version":1', b'"version":9'))
     last = await publish(nc, measures={"trees_planted": 6})
     projection = await project_until(nc, store, last)
     await projection.stop()
-    assert trees(store) == 10
-    with store.engine.connect() as conn:
-        skipped = conn.exec_driver_sql("SELECT seq FROM skipped_events ORDER BY seq").scalars()
-        assert list(skipped) == [2, 3]
+    assert trees(store.model) == 10
+    assert [d.seq for d in store.dead_letters()] == [2, 3]
+    assert "version" in store.dead_letters()[1].reason
+    letter = await js.get_msg(DEADLETTER_STREAM, 1, direct=True)
+    assert letter.data == b"{not json"
+    assert letter.headers is not None
+    assert letter.headers["Cungdan-Original-Seq"] == "2"
+    assert letter.headers["Cungdan-Original-Subject"].endswith(".not-json")
+    assert letter.headers["Producer"] == "buggy"
+    assert letter.headers["Cungdan-Reason"].startswith("not JSON")
+    assert (await js.stream_info(DEADLETTER_STREAM)).state.messages == 2
+
+async def test_a_redriven_dead_letter_is_applied_exactly_once(
+    nc: Client, model: ReadModel, store: GenerationStore
+) -> None:
+    full = load_gazetteer()
+    # A gazetteer that lacks Nậm Khắt (04495): its events cannot be rolled up yet.
+    partial = Gazetteer(loc for m in AdminMap for loc in _all(full, m) if loc.code != "04495")
+    seq = await publish(nc, locality="04495", measures={"trees_planted": 8})
+    projection = await project_until(nc, store, seq, gazetteer=partial)
+    await projection.stop()
+    assert trees(model) == 0
+    assert [d.reason for d in store.dead_letters()] == ["unknown locality: \"unknown locality "
+                                                        "'04495' in the legacy map\""]
+    runtime = ProjectorRuntime(nc, model, full, DeadLetterPublisher(nc), ProjectorSettings())
+    await runtime.start()
+    try:
+        redriver = Redriver(nc, runtime, full)  # the cause is fixed: the full gazetteer
+        assert [r["status"] for r in await redriver.redrive()] == ["applied"]
+        assert await redriver.redrive() == []
+        assert trees(model) == 8
+    finally:
+        await runtime.stop()
+
+async def test_a_batch_the_database_refuses_is_isolated_and_the_culprit_dead_lettered(
+    nc: Client, store: GenerationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await publish(nc, measures={"trees_planted": 1})
+    poison = await publish(nc, measures={"trees_planted": 666})
+    last = await publish(nc, measures={"trees_planted": 2})
+    original = GenerationStore.apply
+
+    def refusing(self: GenerationStore, batch: list) -> object:  # type: ignore[type-arg]
+        if any(getattr(i, "seq", 0) == poison and hasattr(i, "added") for i in batch):
+            raise ValueError("integer overflow")
+        return original(self, batch)
+
+    monkeypatch.setattr(GenerationStore, "apply", refusing)
+    projection = await project_until(nc, store, last)
+    await projection.stop()
+    assert (first, trees(store.model)) == (1, 3)
+    [letter] = store.dead_letters()
+    assert (letter.seq, letter.attempts) == (poison, 3)
+    assert "integer overflow" in letter.reason
+
+async def test_read_your_writes_waits_for_the_position(
+    nc: Client, model: ReadModel, store: GenerationStore
+) -> None:
+    projection = await project_until(nc, store, 0)
+    try:
+        assert await projection.wait_for(1, timeout_s=0.1) is False  # nothing published yet
+        waiter = asyncio.create_task(projection.wait_for(1, timeout_s=5))
+        await publish(nc, measures={"trees_planted": 5})
+        assert await waiter is True
+        assert trees(model) == 5
+    finally:
+        await projection.stop()
+
+async def test_rebuild_builds_beside_the_live_model_and_swaps(
+    nc: Client, model: ReadModel
+) -> None:
+    last = 0
+    for _ in range(300):
+        last = await publish(nc, measures={"trees_planted": 1})
+    settings = ProjectorSettings(batch_max=20)
+    runtime = ProjectorRuntime(nc, model, load_gazetteer(), DeadLetterPublisher(nc), settings)
+    await runtime.start()
+    try:
+        await eventually(lambda: runtime.live is not None and runtime.live.position >= last,
+                         "live projection")
+        await runtime.start_rebuild()
+        seen: list[tuple[int, int]] = []
+        while runtime.rebuild_status()["state"] == "running":
+            position, sums = model.totals(AdminMap.LEGACY.value, ["VN"], TotalsFilter())
+            seen.append((position, sums["VN"]["trees_planted"]))
+            await asyncio.sleep(0.01)
+        assert seen and all(s == (last, 300) for s in seen)  # reads stay correct meanwhile
+        last = await publish(nc, measures={"trees_planted": 1})
+        await eventually(lambda: trees(model) == 301, "the new generation to stay live")
+        assert [(g.generation, g.status) for g in model.generations()] == [(2, "active")]
+    finally:
+        await runtime.stop()
+
+async def test_a_newer_projection_version_rebuilds_on_start(
+    nc: Client, model: ReadModel
+) -> None:
+    await publish(nc, measures={"trees_planted": 4})
+    first = ProjectorRuntime(nc, model, load_gazetteer(), DeadLetterPublisher(nc),
+                             ProjectorSettings(), version=1)
+    await first.start()
+    await eventually(lambda: trees(model) == 4, "version 1 projected")
+    await first.stop()
+    second = ProjectorRuntime(nc, model, load_gazetteer(), DeadLetterPublisher(nc),
+                              ProjectorSettings(), version=2)
+    await second.start()
+    try:
+        await eventually(lambda: second.rebuild_status()["state"] == "done", "rebuild")
+        assert [(g.version, g.status) for g in model.generations()] == [(2, "active")]
+        assert trees(model) == 4
+    finally:
+        await second.stop()
+
+def _all(gazetteer: Gazetteer, admin_map: AdminMap) -> list:  # type: ignore[type-arg]
+    found, todo = [], ["VN"]
+    while todo:
+        loc = gazetteer.get(admin_map, todo.pop())
+        if loc is not None:
+            found.append(loc)
+            todo.extend(c.code for c in gazetteer.children(admin_map, loc.code))
+    return found

@@ -13,7 +13,8 @@ from cungdan_contracts import AdminMap, load_gazetteer
 from cungdan_projector.rollup import contributions
 from cungdan_projector.store import (
     Applicable,
-    ReadModelStore,
+    GenerationStore,
+    ReadModel,
     Skipped,
     TotalsFilter,
     make_engine,
@@ -24,11 +25,16 @@ LEGACY = AdminMap.LEGACY.value
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[ReadModelStore]:
-    s = ReadModelStore(make_engine(database_url))
-    s.create_schema()
-    yield s
-    s.engine.dispose()
+def model(database_url: str) -> Iterator[ReadModel]:
+    m = ReadModel(make_engine(database_url))
+    m.create_schema()
+    yield m
+    m.engine.dispose()
+
+
+@pytest.fixture
+def store(model: ReadModel) -> GenerationStore:
+    return model.create_generation(1, active=True)
 
 
 def applicable(seq: int, **overrides: object) -> Applicable:
@@ -39,11 +45,11 @@ def applicable(seq: int, **overrides: object) -> Applicable:
 ALL = TotalsFilter()
 
 
-def units(store: ReadModelStore, locality: str, indicator: str, where: TotalsFilter = ALL) -> int:
-    return store.totals(LEGACY, [locality], where)[1][locality].get(indicator, 0)
+def units(store: GenerationStore, locality: str, indicator: str, where: TotalsFilter = ALL) -> int:
+    return store.model.totals(LEGACY, [locality], where)[1][locality].get(indicator, 0)
 
 
-def test_a_batch_rolls_up_exactly_to_every_level(store: ReadModelStore) -> None:
+def test_a_batch_rolls_up_exactly_to_every_level(store: GenerationStore) -> None:
     batch = [
         applicable(1, measures={"road_km": "0.1"}),
         applicable(2, measures={"road_km": "0.2"}, locality="04468"),
@@ -56,10 +62,10 @@ def test_a_batch_rolls_up_exactly_to_every_level(store: ReadModelStore) -> None:
     assert units(store, "137", "road_km") == 5300  # 0.1 + 0.2 + 5 km, in metres
     assert units(store, "15", "road_km") == 5300
     assert units(store, "VN", "road_km") == 5300
-    assert store.totals(AdminMap.Y2025.value, ["VN"], TotalsFilter())[1]["VN"] == {}
+    assert store.model.totals(AdminMap.Y2025.value, ["VN"], TotalsFilter())[1]["VN"] == {}
 
 
-def test_redelivered_batches_and_republished_ids_count_once(store: ReadModelStore) -> None:
+def test_redelivered_batches_and_republished_ids_count_once(store: GenerationStore) -> None:
     first = applicable(1, measures={"trees_planted": 10})
     second = applicable(2, measures={"trees_planted": 5})
     store.apply([first, second])
@@ -71,7 +77,7 @@ def test_redelivered_batches_and_republished_ids_count_once(store: ReadModelStor
     assert store.position() == 4
 
 
-def test_same_id_twice_in_one_batch_counts_once(store: ReadModelStore) -> None:
+def test_same_id_twice_in_one_batch_counts_once(store: GenerationStore) -> None:
     one = applicable(1, measures={"trees_planted": 7})
     store.apply([one, Applicable(2, one.event_id, one.added)])
     assert units(store, "VN", "trees_planted") == 7
@@ -79,7 +85,7 @@ def test_same_id_twice_in_one_batch_counts_once(store: ReadModelStore) -> None:
 
 
 def test_a_failure_mid_batch_leaves_nothing_half_applied(
-    store: ReadModelStore, monkeypatch: pytest.MonkeyPatch
+    store: GenerationStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store.apply([applicable(1, measures={"houses_built": 1})])
 
@@ -89,7 +95,7 @@ def test_a_failure_mid_batch_leaves_nothing_half_applied(
     batch = [applicable(2, measures={"houses_built": 2}),
              applicable(3, measures={"houses_built": 3})]
     with monkeypatch.context() as patched:
-        patched.setattr(ReadModelStore, "_set_position", crash)
+        patched.setattr(GenerationStore, "_upsert_totals", crash)
         with pytest.raises(OperationalError):
             store.apply(batch)
     assert units(store, "VN", "houses_built") == 1  # totals and ids rolled back together
@@ -99,16 +105,38 @@ def test_a_failure_mid_batch_leaves_nothing_half_applied(
     assert store.position() == 3
 
 
-def test_skipped_messages_advance_the_position_and_are_kept(store: ReadModelStore) -> None:
+def test_dead_letters_advance_the_position_and_are_kept(store: GenerationStore) -> None:
     result = store.apply([applicable(1), Skipped(2, "cungdan.activity.v1.logged.x", "not JSON"),
                           applicable(3)])
     assert (result.applied, result.skipped, result.position) == (2, 1, 3)
-    with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT seq, reason FROM skipped_events").all()
-    assert [tuple(r) for r in rows] == [(2, "not JSON")]
+    letters = store.dead_letters()
+    assert [(d.seq, d.reason, d.redriven_at) for d in letters] == [(2, "not JSON", None)]
 
 
-def test_filters_by_campaign_indicator_and_dates(store: ReadModelStore) -> None:
+def test_a_redriven_dead_letter_counts_exactly_once(store: GenerationStore) -> None:
+    fixed = applicable(2, measures={"trees_planted": 9})
+    store.apply([applicable(1, measures={"trees_planted": 1}),
+                 Skipped(2, "cungdan.activity.v1.logged.x", "unknown contract version")])
+    assert store.redrive(fixed) is True
+    assert store.redrive(fixed) is False  # already re-driven: nothing happens
+    assert units(store, "VN", "trees_planted") == 10
+    assert store.dead_letters(pending_only=True) == []
+
+
+def test_a_new_generation_serves_reads_only_once_activated(model: ReadModel,
+                                                           store: GenerationStore) -> None:
+    store.apply([applicable(1, measures={"trees_planted": 1})])
+    fresh = model.create_generation(2)
+    fresh.apply([applicable(1, measures={"trees_planted": 1}),
+                 applicable(2, measures={"trees_planted": 5})])
+    assert model.totals(LEGACY, ["VN"], ALL) == (1, {"VN": {"trees_planted": 1}})
+    model.activate(fresh.number)
+    model.drop_generation(store.number)
+    assert model.totals(LEGACY, ["VN"], ALL) == (2, {"VN": {"trees_planted": 6}})
+    assert [(g.generation, g.status) for g in model.generations()] == [(2, "active")]
+
+
+def test_filters_by_campaign_indicator_and_dates(store: GenerationStore) -> None:
     store.apply([
         applicable(1, date="2023-01-15", measures={"road_km": "1", "trees_planted": 3}),
         applicable(2, date="2023-04-02", measures={"road_km": "2"}),
@@ -119,6 +147,6 @@ def test_filters_by_campaign_indicator_and_dates(store: ReadModelStore) -> None:
     ncd = TotalsFilter(campaign="ngay-cuoi-tuan-cung-dan")
     assert units(store, "137", "road_km", ncd) == 3000
     only_trees = TotalsFilter(indicator="trees_planted")
-    assert store.totals(LEGACY, ["137"], only_trees)[1]["137"] == {"trees_planted": 3}
-    position, _ = store.totals(LEGACY, ["137"], TotalsFilter())
+    assert store.model.totals(LEGACY, ["137"], only_trees)[1]["137"] == {"trees_planted": 3}
+    position, _ = store.model.totals(LEGACY, ["137"], TotalsFilter())
     assert position == 3

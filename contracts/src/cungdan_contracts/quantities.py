@@ -14,8 +14,9 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-MAX_QUANTITY = Decimal("1e15")
-"""Upper bound of one reported quantity (one quadrillion: above any real figure)."""
+MAX_QUANTITY = Decimal("1e12")
+"""Upper bound of one reported quantity (10^12: above any real figure, and 10^12 x 10^4
+units of the finest indicator still leave room to sum in 64-bit integers)."""
 
 
 QUANTITY_STRING = r"^\s*[+-]?[0-9]+(\.[0-9]+)?\s*$"

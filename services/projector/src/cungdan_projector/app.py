@@ -1,4 +1,4 @@
-"""Composition root of the projector: settings -> SQL store -> NATS projection -> HTTP."""
+"""Composition root of the projector: settings -> SQL read model -> NATS projection -> HTTP."""
 
 from __future__ import annotations
 
@@ -14,48 +14,56 @@ from cungdan_service.nats import connect_broker
 from cungdan_service.web import install_common
 
 from . import http
-from .consumer import Projection
+from .deadletters import DeadLetterPublisher, ensure_deadletter_stream
+from .redrive import Redriver
+from .rollup import PROJECTION_VERSION
+from .runtime import ProjectorRuntime
 from .settings import ProjectorSettings
-from .store import ReadModelStore, make_engine
+from .store import ReadModel, make_engine
 
 log = logging.getLogger("cungdan.projector")
 
 
 def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer | None = None,
-               registry: CollectorRegistry | None = None) -> FastAPI:
+               registry: CollectorRegistry | None = None,
+               version: int = PROJECTION_VERSION) -> FastAPI:
     settings = settings or ProjectorSettings()
     registry = registry or CollectorRegistry()
     gazetteer = gazetteer or load_gazetteer()
-    store = ReadModelStore(make_engine(settings.database_url))
+    model = ReadModel(make_engine(settings.database_url))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store.create_schema()
+        model.create_schema()
         broker = await connect_broker(settings.nats_url, settings.nats_connect_timeout_seconds)
-        projection = Projection(
-            broker.connection, store, gazetteer, batch_max=settings.batch_max,
-            queue_max=settings.queue_max, retry_max_seconds=settings.retry_max_seconds)
-        await projection.start()
-        app.state.projection = projection
+        nc = broker.connection
+        await ensure_deadletter_stream(nc)
+        runtime = ProjectorRuntime(nc, model, gazetteer, DeadLetterPublisher(nc), settings,
+                                   version=version)
+        await runtime.start()
+        app.state.runtime = runtime
+        app.state.redriver = Redriver(nc, runtime, gazetteer)
         try:
             yield
         finally:
-            await projection.stop()
+            await runtime.stop()
             await broker.stop()
-            store.engine.dispose()
+            model.engine.dispose()
 
     def readiness(request: Request) -> str | None:
-        projection: Projection | None = getattr(request.app.state, "projection", None)
-        if projection is None:
+        runtime: ProjectorRuntime | None = getattr(request.app.state, "runtime", None)
+        if runtime is None or runtime.live is None:
             return "starting"
-        if not projection.ready:
-            return projection.problem or "not connected to NATS"
+        if not runtime.live.ready:
+            return runtime.live.problem or "not connected to NATS"
+        if runtime.rebuilding is not None:
+            return "rebuilding the read model (reads are served from the previous one)"
         return None
 
     app = FastAPI(title="cungdan projector", version="0.1.0", lifespan=lifespan,
                   description="Totals per locality, campaign, indicator and period.")
     app.state.settings = settings
-    app.state.store = store
+    app.state.model = model
     app.state.gazetteer = gazetteer
     app.include_router(http.router)
     install_common(app, service="projector", registry=registry, readiness=readiness)

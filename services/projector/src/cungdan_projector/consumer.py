@@ -5,28 +5,47 @@ position stored in the read model. It needs no acks (the read model's
 position is the acknowledgement) and is not capped at pull-fetch speed.
 Messages queue up (bounded) while a batch is being committed, so batches grow
 with load: one transaction per batch, not per event.
+
+Failures:
+- a message that cannot be decoded or validated is dead-lettered at once (it
+  would fail the same way every time);
+- a batch the database refuses for a reason of its own (a constraint, an
+  overflow) is applied event by event; an event failing ``max_attempts`` times
+  is dead-lettered and the others go on;
+- an unreachable database is retried with backoff for as long as it takes,
+  holding the batch and reporting not ready.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Protocol
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from cungdan_contracts import Gazetteer, MalformedJSONError, decode_event
 from cungdan_contracts.subjects import ALL_LOGGED, STREAM
 
 from .rollup import contributions
-from .store import Applicable, BatchResult, ReadModelStore, Skipped
+from .store import Applicable, BatchResult, GenerationStore, Skipped
 
 log = logging.getLogger("cungdan.projector")
+
+TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, ConnectionError, TimeoutError)
+"""Failures of the infrastructure, not of the event: retried without bound."""
+
+
+class DeadLetterSink(Protocol):
+    async def publish(self, msg: Msg, seq: int, reason: str) -> None: ...
 
 
 def to_applicable(seq: int, subject: str, data: bytes,
@@ -38,41 +57,64 @@ def to_applicable(seq: int, subject: str, data: bytes,
     except MalformedJSONError as exc:
         return Skipped(seq, subject, f"not JSON: {exc}")
     except ValidationError as exc:
-        return Skipped(seq, subject, f"invalid event: {exc.error_count()} error(s): "
-                                     f"{exc.errors(include_url=False)[0]['msg']}")
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return Skipped(seq, subject, f"invalid event ({exc.error_count()} error(s)); "
+                                     f"{where}: {first['msg']}")
     except KeyError as exc:
         return Skipped(seq, subject, f"unknown locality: {exc}")
 
 
 class Projection:
-    """Feeds the stream into the store; tracks what is applied and whether it is healthy."""
+    """Feeds the stream into one generation of the read model."""
 
-    def __init__(self, nc: Client, store: ReadModelStore, gazetteer: Gazetteer, *,
-                 batch_max: int, queue_max: int, retry_max_seconds: float) -> None:
+    def __init__(self, nc: Client, store: GenerationStore, gazetteer: Gazetteer,
+                 deadletters: DeadLetterSink, *, batch_max: int, queue_max: int,
+                 retry_max_seconds: float, max_attempts: int = 3) -> None:
         self._nc = nc
-        self._store = store
+        self.store = store
         self._gazetteer = gazetteer
+        self._deadletters = deadletters
         self._batch_max = batch_max
         self._retry_max = retry_max_seconds
+        self._max_attempts = max_attempts
         self._queue: asyncio.Queue[Msg] = asyncio.Queue(maxsize=queue_max)
         self._task: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
+        self._sub: Subscription | None = None
+        self._applying = asyncio.Lock()
+        self._advanced = asyncio.Condition()
         self.position = 0
         self.problem: str | None = "starting"
         self.applied_total = 0
+        self.dead_lettered_total = 0
 
     @property
     def ready(self) -> bool:
         return self.problem is None and self._nc.is_connected
 
     async def start(self) -> None:
-        self.position = await asyncio.to_thread(self._store.position)
-        self._task = asyncio.create_task(self._run(), name="projection")
+        self.position = await asyncio.to_thread(self.store.position)
+        self._task = asyncio.create_task(self._run(), name=f"projection-g{self.store.number}")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        """Stop after the batch in hand is committed (never in the middle of one)."""
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+        if self._task is not None:
+            async with self._applying:
+                self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+    async def wait_for(self, seq: int, timeout_s: float) -> bool:
+        """Wait, at most ``timeout_s``, until stream position ``seq`` is applied."""
+        async with self._advanced:
+            try:
+                await asyncio.wait_for(
+                    self._advanced.wait_for(lambda: self.position >= seq), timeout_s)
+            except TimeoutError:
+                return False
+        return True
 
     async def _run(self) -> None:
         await self._subscribe()
@@ -81,25 +123,28 @@ class Projection:
             batch = [first]
             while len(batch) < self._batch_max and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            items = await asyncio.to_thread(self._decode, batch)
-            result = await self._apply_with_retry(items)
-            self.applied_total += result.applied
-            self.position = result.position
+            async with self._applying:
+                items = await asyncio.to_thread(self._decode, batch)
+                result = await self._apply(items, {m.metadata.sequence.stream: m for m in batch})
+                self.applied_total += result.applied
+                async with self._advanced:
+                    self.position = result.position
+                    self._advanced.notify_all()
 
     async def _subscribe(self) -> None:
         delay = 0.2
         while True:
             try:
-                config = ConsumerConfig(opt_start_seq=self.position + 1) if self.position else None
-                policy = (DeliverPolicy.BY_START_SEQUENCE if self.position
-                          else DeliverPolicy.ALL)
-                await self._nc.jetstream().subscribe(
+                start = self.position + 1
+                self._sub = await self._nc.jetstream().subscribe(
                     ALL_LOGGED, stream=STREAM, ordered_consumer=True, cb=self._queue.put,
-                    deliver_policy=policy, config=config, idle_heartbeat=2.0)
+                    deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                    config=ConsumerConfig(opt_start_seq=start), idle_heartbeat=2.0)
                 self.problem = None
-                log.info("projecting %s from sequence %d", STREAM, self.position + 1)
+                log.info("generation %d projecting %s from sequence %d",
+                         self.store.number, STREAM, start)
                 return
-            except (NotFoundError, TimeoutError, OSError) as exc:
+            except (NotFoundError, *TRANSIENT) as exc:
                 self.problem = f"stream {STREAM} not available yet: {exc!r}"
                 log.warning(self.problem)
                 await asyncio.sleep(delay)
@@ -109,22 +154,52 @@ class Projection:
         return [to_applicable(m.metadata.sequence.stream, m.subject, m.data, self._gazetteer)
                 for m in batch]
 
-    async def _apply_with_retry(self, items: list[Applicable | Skipped]) -> BatchResult:
-        """Commit the batch; on a database failure retry with backoff, reporting not ready."""
+    async def _apply(self, items: list[Applicable | Skipped],
+                     msgs: dict[int, Msg]) -> BatchResult:
+        try:
+            return await self._commit(items, msgs)
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the database refused the batch itself
+            log.warning("batch %d-%d refused (%s); applying event by event",
+                        items[0].seq, items[-1].seq, exc)
+        results = [await self._apply_alone(item, msgs) for item in items]
+        return BatchResult(sum(r.applied for r in results),
+                           sum(r.already_applied for r in results),
+                           sum(r.skipped for r in results), results[-1].position)
+
+    async def _apply_alone(self, item: Applicable | Skipped,
+                           msgs: dict[int, Msg]) -> BatchResult:
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return await self._commit([item], msgs)
+            except Exception as exc:  # noqa: BLE001 - counted, then dead-lettered
+                reason = f"refused by the read model {attempt} time(s): {exc}"
+                await asyncio.sleep(min(0.05 * 2**attempt, self._retry_max))
+        dead = Skipped(item.seq, msgs[item.seq].subject, reason[:1000], self._max_attempts)
+        return await self._commit([dead], msgs)
+
+    async def _commit(self, items: list[Applicable | Skipped],
+                      msgs: dict[int, Msg]) -> BatchResult:
+        """Dead-letter, then commit; an unreachable NATS or database is waited out."""
         delay = 0.1
         while True:
             try:
-                result = await asyncio.to_thread(self._store.apply, items)
-            except (OperationalError, DBAPIError) as exc:
-                self.problem = f"database unavailable: {exc.__class__.__name__}"
-                log.warning("apply failed (%s); retrying in %.1fs", exc, delay)
+                for item in items:
+                    if isinstance(item, Skipped) and item.seq > self.position:
+                        await self._deadletters.publish(msgs[item.seq], item.seq, item.reason)
+                result = await asyncio.to_thread(self.store.apply, items)
+            except TRANSIENT as exc:
+                self.problem = f"database or NATS unavailable: {exc.__class__.__name__}"
+                log.warning("commit failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
                 continue
             if self.problem is not None:
-                log.info("database reachable again")
+                log.info("generation %d: read model reachable again", self.store.number)
             self.problem = None
             if result.skipped:
-                log.warning("skipped %d undecodable event(s) up to seq %d",
-                            result.skipped, result.position)
+                self.dead_lettered_total += result.skipped
+                log.warning("dead-lettered %d message(s) up to seq %d", result.skipped,
+                            result.position)
             return result

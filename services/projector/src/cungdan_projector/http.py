@@ -20,7 +20,8 @@ from cungdan_contracts import (
 from cungdan_service.problems import problem
 
 from .periods import period_range
-from .store import ReadModelStore, TotalsFilter
+from .runtime import ProjectorRuntime, RebuildRunningError
+from .store import ReadModel, TotalsFilter
 
 router = APIRouter()
 
@@ -67,6 +68,9 @@ async def get_totals(
     date_from: Annotated[dt.date | None, Query(alias="from")] = None,
     date_to: Annotated[dt.date | None, Query(alias="to")] = None,
     period: Annotated[str | None, Query(description="YYYY, YYYY-Qn or YYYY-MM")] = None,
+    min_seq: Annotated[int | None, Query(
+        ge=0, description="Answer only once this stream sequence (the `seq` ingest "
+                          "returned) is applied; waits a bounded time, else 503 not-yet.")] = None,
 ) -> Response:
     gazetteer = _gazetteer(request)
     loc = gazetteer.get(map, code)
@@ -84,11 +88,15 @@ async def get_totals(
     if indicator is not None and indicator not in INDICATORS:
         return problem(422, "invalid-query", "Unknown indicator",
                        detail=f"unknown indicator '{indicator}'")
+    if min_seq is not None:
+        waited = await _wait_for_position(request, min_seq)
+        if waited is not None:
+            return waited
     children = gazetteer.children(map, code)
-    store: ReadModelStore = request.app.state.store
+    model: ReadModel = request.app.state.model
     where = TotalsFilter(campaign, indicator, date_from, date_to)
     codes = [code, *(c.code for c in children)]
-    seen, sums = await asyncio.to_thread(store.totals, map.value, codes, where)
+    seen, sums = await asyncio.to_thread(model.totals, map.value, codes, where)
     return JSONResponse({
         "map": map.value,
         "locality": {**_describe(loc), "parent": loc.parent},
@@ -100,3 +108,57 @@ async def get_totals(
         "units": {c: INDICATORS[c].unit for c in sorted(sums[code])},
         "children": [{**_describe(c), "totals": _quantities(sums[c.code])} for c in children],
     })
+
+
+def _runtime(request: Request) -> ProjectorRuntime:
+    runtime: ProjectorRuntime = request.app.state.runtime
+    return runtime
+
+
+async def _wait_for_position(request: Request, seq: int) -> Response | None:
+    """Read-your-writes: ``None`` once ``seq`` is applied, else a 503 "not yet" problem."""
+    live = _runtime(request).live
+    timeout = request.app.state.settings.read_wait_seconds
+    if live is not None and await live.wait_for(seq, timeout):
+        return None
+    position = live.position if live else 0
+    return problem(503, "not-yet", "Not applied yet",
+                   detail=f"the totals reflect stream position {position}; {seq} is not "
+                          f"applied yet (waited {timeout:g} s)",
+                   headers={"Retry-After": "1"}, position=position, min_seq=seq)
+
+
+@router.get("/v1/deadletters", summary="Messages the projector could not apply")
+async def list_deadletters(request: Request) -> Response:
+    runtime = _runtime(request)
+    stores = [p.store for p in (runtime.live, runtime.rebuilding) if p is not None]
+    letters = await asyncio.to_thread(lambda: [
+        (s.number, d) for s in stores for d in s.dead_letters()])
+    return JSONResponse({"dead_letters": [
+        {"generation": g, "seq": d.seq, "subject": d.subject, "reason": d.reason,
+         "attempts": d.attempts, "dead_lettered_at": d.dead_lettered_at.isoformat(),
+         "redriven_at": d.redriven_at.isoformat() if d.redriven_at else None}
+        for g, d in letters]})
+
+
+@router.post("/v1/deadletters/redrive", summary="Apply dead letters again, once each")
+async def redrive_deadletters(request: Request, seq: int | None = None) -> Response:
+    """Re-reads each pending dead letter's original from the stream and applies it
+    if it now decodes (the cause was fixed); it is counted at most once."""
+    results = await request.app.state.redriver.redrive(seq)
+    return JSONResponse({"results": results})
+
+
+@router.post("/v1/rebuild", status_code=202, summary="Rebuild the read model from the stream")
+async def start_rebuild(request: Request) -> Response:
+    try:
+        await _runtime(request).start_rebuild()
+    except RebuildRunningError as exc:
+        return problem(409, "rebuild-running", "A rebuild is already running",
+                       detail=str(exc), progress=_runtime(request).rebuild_status())
+    return JSONResponse(_runtime(request).rebuild_status(), status_code=202)
+
+
+@router.get("/v1/rebuild", summary="Progress of the last rebuild")
+async def rebuild_status(request: Request) -> Response:
+    return JSONResponse(_runtime(request).rebuild_status())

@@ -15,6 +15,9 @@ from typing import NamedTuple
 
 from cungdan_contracts import INDICATORS, ActivityLogged, AdminMap, Gazetteer, to_units
 
+PROJECTION_VERSION = 1
+"""Version of these rules: raise it when they change, and the projector rebuilds on start."""
+
 
 class TotalKey(NamedTuple):
     map: AdminMap

@@ -1,11 +1,23 @@
-"""The read model's tables (SQLAlchemy Core). Amounts are exact integers of indicator units."""
+"""The read model's tables (SQLAlchemy Core).
+
+The totals live in *generations*: each generation has its own tables
+(``totals_g<N>``, ``applied_events_g<N>``, ``dead_letters_g<N>``) and its own
+stream position in ``generations``. Exactly one generation is active and
+serves reads; a rebuild fills a new one from the stream while the active one
+keeps serving, then a one-row update makes it active. Amounts are exact
+integers of indicator units (10**-scale).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import (
     BigInteger,
     Column,
     Date,
+    DateTime,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -14,39 +26,54 @@ from sqlalchemy import (
     Text,
 )
 
-metadata = MetaData()
+meta = MetaData()
 
-totals = Table(
-    "totals", metadata,
-    Column("map", String(8), nullable=False),
-    Column("locality", String(8), nullable=False),
-    Column("campaign", String(64), nullable=False),
-    Column("indicator", String(64), nullable=False),
-    Column("day", Date, nullable=False),
-    Column("amount", BigInteger, nullable=False),
-    Column("events", Integer, nullable=False, server_default="0"),
-    PrimaryKeyConstraint("map", "locality", "campaign", "indicator", "day"),
+generations = Table(
+    "generations", meta,
+    Column("generation", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # building | active | retired
+    Column("position", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("activated_at", DateTime(timezone=True)),
 )
-"""One row per (locality at every level, campaign, indicator, day); ``amount`` in units."""
+"""One row per generation; ``position`` is committed with that generation's totals."""
 
-position = Table(
-    "projection_position", metadata,
-    Column("projection", String(64), primary_key=True),
-    Column("seq", BigInteger, nullable=False),
-)
-"""The last stream sequence folded into the totals, committed with them."""
 
-applied_events = Table(
-    "applied_events", metadata,
-    Column("event_id", String(36), primary_key=True),
-    Column("seq", BigInteger, nullable=False),
-)
-"""Every event id counted, so a re-published id is never counted twice."""
+@dataclass(frozen=True)
+class GenerationTables:
+    metadata: MetaData
+    totals: Table
+    applied: Table
+    dead_letters: Table
 
-skipped_events = Table(
-    "skipped_events", metadata,
-    Column("seq", BigInteger, primary_key=True),
-    Column("subject", Text, nullable=False),
-    Column("reason", Text, nullable=False),
-)
-"""Messages that could not be applied (undecodable, invalid), kept with the reason."""
+
+@cache
+def generation_tables(generation: int) -> GenerationTables:
+    md = MetaData()
+    totals = Table(
+        f"totals_g{generation}", md,
+        Column("map", String(8), nullable=False),
+        Column("locality", String(8), nullable=False),
+        Column("campaign", String(64), nullable=False),
+        Column("indicator", String(64), nullable=False),
+        Column("day", Date, nullable=False),
+        Column("amount", BigInteger, nullable=False),
+        Column("events", Integer, nullable=False),
+        PrimaryKeyConstraint("map", "locality", "campaign", "indicator", "day"),
+    )
+    applied = Table(
+        f"applied_events_g{generation}", md,
+        Column("event_id", String(36), primary_key=True),
+        Column("seq", BigInteger, nullable=False),
+    )
+    dead_letters = Table(
+        f"dead_letters_g{generation}", md,
+        Column("seq", BigInteger, primary_key=True, autoincrement=False),
+        Column("subject", Text, nullable=False),
+        Column("reason", Text, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("dead_lettered_at", DateTime(timezone=True), nullable=False),
+        Column("redriven_at", DateTime(timezone=True)),
+    )
+    return GenerationTables(md, totals, applied, dead_letters)

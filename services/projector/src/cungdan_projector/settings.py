@@ -20,3 +20,5 @@ class ProjectorSettings(BaseSettings):
     """Events buffered between the stream and the database (back-pressure beyond)."""
     retry_max_seconds: float = Field(default=10.0, gt=0)
     nats_connect_timeout_seconds: float = Field(default=30.0, gt=0)
+    read_wait_seconds: float = Field(default=5.0, ge=0, le=60)
+    """How long a read with ``min_seq`` waits for the projector to reach that position."""

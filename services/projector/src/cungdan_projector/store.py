@@ -1,9 +1,9 @@
-"""SQL adapter of the read model: apply a batch in one transaction, answer total queries.
+"""SQL adapter of the read model: apply batches exactly once, manage generations, answer reads.
 
-The stream position, the applied event ids and the totals are written in the
-same transaction, so a crash at any moment leaves them consistent: on restart
-the projector resumes after the stored position and skips any event id it
-already counted.
+The stream position, the applied event ids, the dead letters and the totals of
+a generation are written in the same transaction, so a crash at any moment
+leaves them consistent: on restart the projector resumes after the stored
+position and skips any event id it already counted.
 """
 
 from __future__ import annotations
@@ -13,16 +13,15 @@ from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from .rollup import TotalKey
-from .schema import applied_events, metadata, position, skipped_events, totals
-
-PROJECTION = "totals-v1"
+from .schema import GenerationTables, generation_tables, generations, meta
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +35,12 @@ class Applicable:
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
+    """A message that cannot be applied: it becomes a dead letter."""
+
     seq: int
     subject: str
     reason: str
+    attempts: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,19 +59,39 @@ class TotalsFilter:
     date_to: dt.date | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Generation:
+    generation: int
+    version: int
+    status: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    seq: int
+    subject: str
+    reason: str
+    attempts: int
+    dead_lettered_at: dt.datetime
+    redriven_at: dt.datetime | None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for SQLite (WAL, real BEGINs) or PostgreSQL (psycopg 3)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            from pathlib import Path
-
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" below emit BEGIN
+            dbapi_conn.isolation_level = None  # let the "begin" hook below emit BEGIN
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
@@ -81,80 +103,171 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+    if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, pool_pre_ping=True)
 
 
-class ReadModelStore:
-    def __init__(self, engine: Engine, projection: str = PROJECTION) -> None:
+class ReadModel:
+    """The whole read model: its generations, and reads from the active one."""
+
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.projection = projection
-        self._is_sqlite = engine.dialect.name == "sqlite"
+        self.is_sqlite = engine.dialect.name == "sqlite"
 
     def create_schema(self) -> None:
-        metadata.create_all(self.engine)
+        meta.create_all(self.engine)
 
     @contextmanager
-    def _writing(self) -> Iterator[Connection]:
+    def writing(self) -> Iterator[Connection]:
+        """A write transaction (SQLite: the write lock is taken at BEGIN)."""
         with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, \
                 conn.begin():
             yield conn
 
-    def position(self) -> int:
+    def generations(self) -> list[Generation]:
         with self.engine.connect() as conn:
+            rows = conn.execute(select(generations).order_by(generations.c.generation)).all()
+        return [Generation(r.generation, r.version, r.status, r.position) for r in rows]
+
+    def active(self) -> Generation | None:
+        return next((g for g in self.generations() if g.status == "active"), None)
+
+    def create_generation(self, version: int, *, active: bool = False) -> GenerationStore:
+        """New empty tables for the next generation (active at once if there is none yet)."""
+        with self.writing() as conn:
+            top = conn.execute(select(func.max(generations.c.generation))).scalar() or 0
+            number = int(top) + 1
+            generation_tables(number).metadata.create_all(conn)
+            conn.execute(generations.insert().values(
+                generation=number, version=version, position=0, created_at=_now(),
+                status="active" if active else "building",
+                activated_at=_now() if active else None))
+        return self.generation(number)
+
+    def generation(self, number: int) -> GenerationStore:
+        return GenerationStore(self, number)
+
+    def activate(self, number: int) -> None:
+        """Make ``number`` the generation that serves reads: one transaction, atomic."""
+        with self.writing() as conn:
+            conn.execute(update(generations).where(generations.c.status == "active")
+                         .values(status="retired"))
+            conn.execute(update(generations).where(generations.c.generation == number)
+                         .values(status="active", activated_at=_now()))
+
+    def drop_generation(self, number: int) -> None:
+        with self.writing() as conn:
+            generation_tables(number).metadata.drop_all(conn)
+            conn.execute(generations.delete().where(generations.c.generation == number))
+
+    def totals(self, admin_map: str, localities: Collection[str],
+               where: TotalsFilter) -> tuple[int, dict[str, dict[str, int]]]:
+        """Sums per locality and indicator (in units) from the active generation, and the
+        stream position they reflect, read in one snapshot."""
+        result: dict[str, dict[str, int]] = {code: {} for code in localities}
+        with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                row = conn.execute(select(generations.c.generation, generations.c.position)
+                                   .where(generations.c.status == "active")).first()
+                if row is None:
+                    return 0, result
+                totals = generation_tables(row.generation).totals
+                query = (
+                    select(totals.c.locality, totals.c.indicator, func.sum(totals.c.amount))
+                    .where(totals.c.map == admin_map, totals.c.locality.in_(list(localities)))
+                    .group_by(totals.c.locality, totals.c.indicator)
+                )
+                if where.campaign:
+                    query = query.where(totals.c.campaign == where.campaign)
+                if where.indicator:
+                    query = query.where(totals.c.indicator == where.indicator)
+                if where.date_from:
+                    query = query.where(totals.c.day >= where.date_from)
+                if where.date_to:
+                    query = query.where(totals.c.day <= where.date_to)
+                for locality, indicator, amount in conn.execute(query):
+                    result[locality][indicator] = int(amount)
+                return int(row.position), result
+
+
+class GenerationStore:
+    """Writes into one generation's tables."""
+
+    def __init__(self, model: ReadModel, number: int) -> None:
+        self.model = model
+        self.number = number
+        self.tables: GenerationTables = generation_tables(number)
+
+    def position(self) -> int:
+        with self.model.engine.connect() as conn:
             return self._position(conn)
 
     def _position(self, conn: Connection, *, lock: bool = False) -> int:
-        query = select(position.c.seq).where(position.c.projection == self.projection)
-        if lock and not self._is_sqlite:
+        query = select(generations.c.position).where(generations.c.generation == self.number)
+        if lock and not self.model.is_sqlite:
             query = query.with_for_update()
-        return int(conn.execute(query).scalar() or 0)
+        value = conn.execute(query).scalar()
+        if value is None:
+            raise LookupError(f"generation {self.number} does not exist")
+        return int(value)
 
     def apply(self, batch: Sequence[Applicable | Skipped]) -> BatchResult:
         """Fold a batch (in stream order) into the totals, exactly once, in one transaction."""
         if not batch:
             return BatchResult(0, 0, 0, self.position())
-        with self._writing() as conn:
+        with self.model.writing() as conn:
             current = self._position(conn, lock=True)
             fresh = [item for item in batch if item.seq > current]
             events = [item for item in fresh if isinstance(item, Applicable)]
             skipped = [item for item in fresh if isinstance(item, Skipped)]
-            known = self._known_ids(conn, {e.event_id for e in events})
-            counted: dict[str, Applicable] = {}
-            for e in events:  # the first of each id wins, in stream order
-                if e.event_id not in known and e.event_id not in counted:
-                    counted[e.event_id] = e
-            summed: Counter[TotalKey] = Counter()
-            event_counts: Counter[TotalKey] = Counter()
-            for e in counted.values():
-                summed.update(e.added)
-                event_counts.update(e.added.keys())
-            if counted:
-                conn.execute(applied_events.insert(), [
-                    {"event_id": e.event_id, "seq": e.seq} for e in counted.values()])
-            if summed:
-                self._upsert_totals(conn, summed, event_counts)
+            counted = self._count_new(conn, events)
             if skipped:
-                conn.execute(skipped_events.insert(), [
-                    {"seq": s.seq, "subject": s.subject, "reason": s.reason} for s in skipped])
+                conn.execute(self.tables.dead_letters.insert(), [
+                    {"seq": s.seq, "subject": s.subject, "reason": s.reason,
+                     "attempts": s.attempts, "dead_lettered_at": _now()} for s in skipped])
             new_position = max(current, batch[-1].seq)
-            self._set_position(conn, current, new_position)
+            if new_position != current:
+                conn.execute(update(generations)
+                             .where(generations.c.generation == self.number)
+                             .values(position=new_position))
         return BatchResult(len(counted), len(events) - len(counted), len(skipped), new_position)
 
+    def _count_new(self, conn: Connection, events: Sequence[Applicable]) -> list[Applicable]:
+        """Add the events whose id was never counted (the first of each id wins)."""
+        known = self._known_ids(conn, {e.event_id for e in events})
+        counted: dict[str, Applicable] = {}
+        for e in events:
+            if e.event_id not in known and e.event_id not in counted:
+                counted[e.event_id] = e
+        if not counted:
+            return []
+        conn.execute(self.tables.applied.insert(), [
+            {"event_id": e.event_id, "seq": e.seq} for e in counted.values()])
+        summed: Counter[TotalKey] = Counter()
+        event_counts: Counter[TotalKey] = Counter()
+        for e in counted.values():
+            summed.update(e.added)
+            event_counts.update(e.added.keys())
+        self._upsert_totals(conn, summed, event_counts)
+        return list(counted.values())
+
     def _known_ids(self, conn: Connection, ids: Collection[str]) -> set[str]:
+        applied = self.tables.applied
         known: set[str] = set()
         id_list = list(ids)
         for start in range(0, len(id_list), 500):
             chunk = id_list[start:start + 500]
             known.update(conn.execute(
-                select(applied_events.c.event_id).where(applied_events.c.event_id.in_(chunk))
-            ).scalars())
+                select(applied.c.event_id).where(applied.c.event_id.in_(chunk))).scalars())
         return known
 
     def _upsert_totals(self, conn: Connection, summed: Counter[TotalKey],
                        event_counts: Counter[TotalKey]) -> None:
-        insert = (sqlite.insert if self._is_sqlite else postgresql.insert)(totals)
+        totals = self.tables.totals
+        insert = (sqlite.insert if self.model.is_sqlite else postgresql.insert)(totals)
         statement = insert.on_conflict_do_update(
             index_elements=["map", "locality", "campaign", "indicator", "day"],
             set_={"amount": totals.c.amount + insert.excluded.amount,
@@ -166,38 +279,24 @@ class ReadModelStore:
              "events": event_counts[k]}
             for k, amount in summed.items()])
 
-    def _set_position(self, conn: Connection, current: int, new: int) -> None:
-        if new == current:
-            return
-        updated = conn.execute(
-            position.update()
-            .where(position.c.projection == self.projection, position.c.seq == current)
-            .values(seq=new))
-        if updated.rowcount == 0:
-            conn.execute(position.insert().values(projection=self.projection, seq=new))
+    def dead_letters(self, *, pending_only: bool = False) -> list[DeadLetter]:
+        table = self.tables.dead_letters
+        query = select(table).order_by(table.c.seq)
+        if pending_only:
+            query = query.where(table.c.redriven_at.is_(None))
+        with self.model.engine.connect() as conn:
+            return [DeadLetter(r.seq, r.subject, r.reason, r.attempts, r.dead_lettered_at,
+                               r.redriven_at) for r in conn.execute(query)]
 
-    def totals(self, admin_map: str, localities: Collection[str],
-               where: TotalsFilter) -> tuple[int, dict[str, dict[str, int]]]:
-        """Sums per locality and indicator (in units), and the position they reflect."""
-        query = (
-            select(totals.c.locality, totals.c.indicator, func.sum(totals.c.amount))
-            .where(totals.c.map == admin_map, totals.c.locality.in_(list(localities)))
-            .group_by(totals.c.locality, totals.c.indicator)
-        )
-        if where.campaign:
-            query = query.where(totals.c.campaign == where.campaign)
-        if where.indicator:
-            query = query.where(totals.c.indicator == where.indicator)
-        if where.date_from:
-            query = query.where(totals.c.day >= where.date_from)
-        if where.date_to:
-            query = query.where(totals.c.day <= where.date_to)
-        result: dict[str, dict[str, int]] = {code: {} for code in localities}
-        with self.engine.connect() as conn:
-            if not self._is_sqlite:
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
-                seen = self._position(conn)
-                for locality, indicator, amount in conn.execute(query):
-                    result[locality][indicator] = int(amount)
-        return seen, result
+    def redrive(self, item: Applicable) -> bool:
+        """Apply a dead letter that now decodes, exactly once; True if it added anything."""
+        table = self.tables.dead_letters
+        with self.model.writing() as conn:
+            pending = conn.execute(select(table.c.seq).where(
+                table.c.seq == item.seq, table.c.redriven_at.is_(None))).first()
+            if pending is None:
+                return False
+            counted = self._count_new(conn, [item])
+            conn.execute(update(table).where(table.c.seq == item.seq)
+                         .values(redriven_at=_now()))
+        return bool(counted)

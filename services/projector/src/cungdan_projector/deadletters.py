@@ -1,0 +1,56 @@
+"""Dead letters on NATS: what the projector could not apply, with the reason and the original.
+
+Each dead letter is published to ``cungdan.deadletter.activity.<stream seq>`` in
+the ``CUNGDAN_DEADLETTER`` stream, carrying the original payload and headers
+plus ``Cungdan-Original-Subject``, ``Cungdan-Original-Seq`` and
+``Cungdan-Reason``. Publishing with ``Nats-Expected-Last-Subject-Sequence: 0``
+makes it idempotent forever: a projector that crashed after publishing and
+before committing publishes the same letter again and is told it exists.
+"""
+
+from __future__ import annotations
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+
+DEADLETTER_STREAM = "CUNGDAN_DEADLETTER"
+DEADLETTER_SUBJECTS = ("cungdan.deadletter.>",)
+_WRONG_LAST_SEQUENCE = 10071
+
+
+def deadletter_subject(seq: int) -> str:
+    return f"cungdan.deadletter.activity.{seq}"
+
+
+async def ensure_deadletter_stream(nc: Client) -> None:
+    js = nc.jetstream()
+    config = StreamConfig(name=DEADLETTER_STREAM, subjects=list(DEADLETTER_SUBJECTS),
+                          retention=RetentionPolicy.LIMITS, storage=StorageType.FILE,
+                          allow_direct=True)
+    try:
+        await js.stream_info(DEADLETTER_STREAM)
+    except NotFoundError:
+        await js.add_stream(config)
+
+
+class DeadLetterPublisher:
+    def __init__(self, nc: Client) -> None:
+        self._nc = nc
+
+    async def publish(self, msg: Msg, seq: int, reason: str) -> None:
+        headers = {
+            **(msg.headers or {}),
+            "Cungdan-Original-Subject": msg.subject,
+            "Cungdan-Original-Seq": str(seq),
+            "Cungdan-Reason": reason[:1000],
+            "Nats-Expected-Last-Subject-Sequence": "0",
+        }
+        headers.pop("Nats-Msg-Id", None)
+        try:
+            await self._nc.jetstream().publish(deadletter_subject(seq), msg.data or b"",
+                                               headers=headers)
+        except BadRequestError as exc:
+            if exc.err_code != _WRONG_LAST_SEQUENCE:
+                raise
