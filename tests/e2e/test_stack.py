@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +26,8 @@ NCD = "ngay-cuoi-tuan-cung-dan"
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     config = StackConfig(
         data_dir=tmp_path_factory.mktemp("stack"), nats_port=free_port(),
-        nats_http_port=free_port(), ingest_port=free_port(), projector_port=free_port())
+        nats_http_port=free_port(), ingest_port=free_port(), projector_port=free_port(),
+        extra_env={"CUNGDAN_READ_WAIT_SECONDS": "1"})
     with Stack(config) as running:
         counts = post_batches(running.ingest_url, demo_reports())
         wait_until_projected(running.projector_url, counts["last_seq"])
@@ -137,6 +139,38 @@ def test_duplicates_are_recognised_after_every_process_restarted(
     again = ingest.post("/v1/activities", json=body)
     assert (again.status_code, again.json()["seq"]) == (200, first.json()["seq"])
     assert totals(projector, "01894", map="legacy")["totals"]["models_registered"] == before
+
+
+def test_read_your_writes_with_min_seq(ingest: httpx.Client, projector: httpx.Client) -> None:
+    posted = ingest.post("/v1/activities", json=report(
+        locality="01912", campaign="dan-van-kheo", measures={"models_registered": 2}))
+    seq = posted.json()["seq"]
+    fresh = projector.get("/v1/totals/01912", params={"map": "legacy", "min_seq": seq})
+    assert fresh.status_code == 200
+    assert fresh.json()["position"] >= seq
+    too_far = projector.get("/v1/totals/01912", params={"map": "legacy", "min_seq": seq + 10**6})
+    assert too_far.status_code == 503
+    assert too_far.headers["Retry-After"] == "1"
+    assert too_far.json()["type"] == "urn:cungdan:problem:not-yet"
+    assert too_far.json()["position"] >= seq
+
+
+def test_rebuild_over_http_swaps_in_identical_totals(projector: httpx.Client) -> None:
+    before = totals(projector, "VN", map="legacy")
+    started = projector.post("/v1/rebuild")
+    assert started.status_code == 202, started.text
+    assert projector.post("/v1/rebuild").status_code in (202, 409)
+    for _ in range(400):
+        status = projector.get("/v1/rebuild").json()
+        if status["state"] == "done":
+            break
+        assert totals(projector, "VN", map="legacy")["totals"] == before["totals"]
+        time.sleep(0.05)
+    assert status["state"] == "done", status
+    assert status["percent"] == 100.0
+    after = totals(projector, "VN", map="legacy")
+    assert (after["totals"], after["position"]) == (before["totals"], before["position"])
+    assert projector.get("/readyz").status_code == 200
 
 
 def _first_commune_of(projector: httpx.Client, district: str) -> tuple[str, str]:
