@@ -14,6 +14,7 @@ from cungdan_projector.rollup import contributions
 from cungdan_projector.store import (
     Applicable,
     GenerationStore,
+    Origin,
     ReadModel,
     Skipped,
     TotalsFilter,
@@ -39,7 +40,8 @@ def store(model: ReadModel) -> GenerationStore:
 
 def applicable(seq: int, **overrides: object) -> Applicable:
     ev = event(**overrides)
-    return Applicable(seq, str(ev.id), contributions(ev, load_gazetteer()))
+    origin = Origin(ev.map.value, ev.source_province, ev.activity.campaign, ev.recorded_at)
+    return Applicable(seq, str(ev.id), contributions(ev, load_gazetteer()), origin)
 
 
 ALL = TotalsFilter()
@@ -70,7 +72,7 @@ def test_redelivered_batches_and_republished_ids_count_once(store: GenerationSto
     second = applicable(2, measures={"trees_planted": 5})
     store.apply([first, second])
     store.apply([first, second])  # redelivery of what is already applied
-    republished = Applicable(3, first.event_id, first.added)  # same id at a later sequence
+    republished = Applicable(3, first.event_id, first.added, first.origin)  # same id at a later sequence
     result = store.apply([second, republished, applicable(4, measures={"trees_planted": 1})])
     assert (result.applied, result.already_applied, result.position) == (1, 1, 4)
     assert units(store, "VN", "trees_planted") == 16
@@ -79,7 +81,7 @@ def test_redelivered_batches_and_republished_ids_count_once(store: GenerationSto
 
 def test_same_id_twice_in_one_batch_counts_once(store: GenerationStore) -> None:
     one = applicable(1, measures={"trees_planted": 7})
-    store.apply([one, Applicable(2, one.event_id, one.added)])
+    store.apply([one, Applicable(2, one.event_id, one.added, one.origin)])
     assert units(store, "VN", "trees_planted") == 7
     assert store.position() == 2
 
@@ -150,3 +152,12 @@ def test_filters_by_campaign_indicator_and_dates(store: GenerationStore) -> None
     assert store.model.totals(LEGACY, ["137"], only_trees)[1]["137"] == {"trees_planted": 3}
     position, _ = store.model.totals(LEGACY, ["137"], TotalsFilter())
     assert position == 3
+
+
+def test_freshness_keeps_the_latest_report_per_province(store: GenerationStore) -> None:
+    early, late = applicable(1), applicable(2, locality="01894", date="2023-02-01")
+    later = Origin("legacy", "15", "dan-van-kheo",
+                   early.origin.recorded_at + dt.timedelta(days=3))
+    store.apply([early, late, Applicable(3, "x-late", early.added, later)])
+    assert store.freshness() == [("legacy", "06", late.origin.recorded_at),
+                                 ("legacy", "15", later.recorded_at)]

@@ -15,6 +15,7 @@ from cungdan_service.web import install_common
 
 from . import http
 from .deadletters import DeadLetterPublisher, ensure_deadletter_stream
+from .metrics import ProjectorMetrics
 from .redrive import Redriver
 from .rollup import PROJECTION_VERSION
 from .runtime import ProjectorRuntime
@@ -39,7 +40,7 @@ def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer |
         nc = broker.connection
         await ensure_deadletter_stream(nc)
         runtime = ProjectorRuntime(nc, model, gazetteer, DeadLetterPublisher(nc), settings,
-                                   version=version)
+                                   version=version, metrics=ProjectorMetrics(registry))
         await runtime.start()
         app.state.runtime = runtime
         app.state.redriver = Redriver(nc, runtime, gazetteer)

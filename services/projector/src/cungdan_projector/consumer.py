@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -35,8 +36,9 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from cungdan_contracts import Gazetteer, MalformedJSONError, decode_event
 from cungdan_contracts.subjects import ALL_LOGGED, STREAM
 
+from .metrics import ProjectorMetrics
 from .rollup import contributions
-from .store import Applicable, BatchResult, GenerationStore, Skipped
+from .store import Applicable, BatchResult, GenerationStore, Origin, Skipped
 
 log = logging.getLogger("cungdan.projector")
 
@@ -53,7 +55,9 @@ def to_applicable(seq: int, subject: str, data: bytes,
     """Decode one message; what cannot be applied is kept aside with its reason."""
     try:
         event = decode_event(data)
-        return Applicable(seq, str(event.id), contributions(event, gazetteer))
+        origin = Origin(event.map.value, event.source_province, event.activity.campaign,
+                        event.recorded_at)
+        return Applicable(seq, str(event.id), contributions(event, gazetteer), origin)
     except MalformedJSONError as exc:
         return Skipped(seq, subject, f"not JSON: {exc}")
     except ValidationError as exc:
@@ -70,7 +74,8 @@ class Projection:
 
     def __init__(self, nc: Client, store: GenerationStore, gazetteer: Gazetteer,
                  deadletters: DeadLetterSink, *, batch_max: int, queue_max: int,
-                 retry_max_seconds: float, max_attempts: int = 3) -> None:
+                 retry_max_seconds: float, max_attempts: int = 3,
+                 metrics: ProjectorMetrics | None = None, live: bool = True) -> None:
         self._nc = nc
         self.store = store
         self._gazetteer = gazetteer
@@ -87,6 +92,9 @@ class Projection:
         self.problem: str | None = "starting"
         self.applied_total = 0
         self.dead_lettered_total = 0
+        self.metrics = metrics or ProjectorMetrics()
+        self.live = live
+        """Whether this projection serves reads (a rebuild's does not until the swap)."""
 
     @property
     def ready(self) -> bool:
@@ -124,9 +132,17 @@ class Projection:
             while len(batch) < self._batch_max and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             async with self._applying:
+                started = time.perf_counter()
                 items = await asyncio.to_thread(self._decode, batch)
                 result = await self._apply(items, {m.metadata.sequence.stream: m for m in batch})
+                self.metrics.observe(result, len(batch), time.perf_counter() - started,
+                                     live=self.live)
                 self.applied_total += result.applied
+                log.info("applied stream %d-%d", batch[0].metadata.sequence.stream,
+                         result.position, extra={"seq_first": batch[0].metadata.sequence.stream,
+                                                 "seq_last": result.position,
+                                                 "events": result.applied,
+                                                 "generation": self.store.number})
                 async with self._advanced:
                     self.position = result.position
                     self._advanced.notify_all()

@@ -22,6 +22,7 @@ from cungdan_contracts import Gazetteer
 from cungdan_contracts.subjects import STREAM
 
 from .consumer import DeadLetterSink, Projection
+from .metrics import ProjectorMetrics
 from .rollup import PROJECTION_VERSION
 from .settings import ProjectorSettings
 from .store import GenerationStore, ReadModel
@@ -45,7 +46,8 @@ class RebuildProgress:
 class ProjectorRuntime:
     def __init__(self, nc: Client, model: ReadModel, gazetteer: Gazetteer,
                  deadletters: DeadLetterSink, settings: ProjectorSettings,
-                 version: int = PROJECTION_VERSION) -> None:
+                 version: int = PROJECTION_VERSION,
+                 metrics: ProjectorMetrics | None = None) -> None:
         self._nc = nc
         self.model = model
         self._gazetteer = gazetteer
@@ -56,12 +58,16 @@ class ProjectorRuntime:
         self.rebuilding: Projection | None = None
         self.progress: RebuildProgress | None = None
         self._rebuild_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+        self.metrics = metrics or ProjectorMetrics()
+        self.stream_last_seq = 0
 
-    def _projection(self, store: GenerationStore) -> Projection:
+    def _projection(self, store: GenerationStore, *, live: bool) -> Projection:
         s = self._settings
         return Projection(self._nc, store, self._gazetteer, self._deadletters,
                           batch_max=s.batch_max, queue_max=s.queue_max,
-                          retry_max_seconds=s.retry_max_seconds)
+                          retry_max_seconds=s.retry_max_seconds, metrics=self.metrics,
+                          live=live)
 
     async def start(self) -> None:
         active = await asyncio.to_thread(self.model.active)
@@ -70,17 +76,21 @@ class ProjectorRuntime:
                                             active=True)
         else:
             store = self.model.generation(active.generation)
-        self.live = self._projection(store)
+        self.live = self._projection(store, live=True)
+        for admin_map, province, at in await asyncio.to_thread(store.freshness):
+            self.metrics.saw(admin_map, province, at.timestamp())
         await self.live.start()
+        self._watch_task = asyncio.create_task(self._watch_stream(), name="stream-watch")
         if active is not None and active.version < self._version:
             log.info("projection version %d > active generation's %d: rebuilding",
                      self._version, active.version)
             await self.start_rebuild()
 
     async def stop(self) -> None:
-        if self._rebuild_task is not None:
-            self._rebuild_task.cancel()
-            await asyncio.gather(self._rebuild_task, return_exceptions=True)
+        for task in (self._watch_task, self._rebuild_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         for projection in (self.rebuilding, self.live):
             if projection is not None:
                 await projection.stop()
@@ -90,14 +100,33 @@ class ProjectorRuntime:
             raise RebuildRunningError("a rebuild is already running")
         store = await asyncio.to_thread(self.model.create_generation, self._version)
         self.progress = RebuildProgress(store.number, time.monotonic())
-        self.rebuilding = self._projection(store)
+        self.rebuilding = self._projection(store, live=False)
+        self.metrics.rebuilding.set(1)
         await self.rebuilding.start()
         self._rebuild_task = asyncio.create_task(self._finish_rebuild(), name="rebuild")
         return self.progress
 
     async def _stream_last_seq(self) -> int:
         info = await self._nc.jetstream().stream_info(STREAM)
-        return int(info.state.last_seq)
+        self.stream_last_seq = int(info.state.last_seq)
+        return self.stream_last_seq
+
+    async def _watch_stream(self, every: float = 2.0) -> None:
+        """Keep the lag and rebuild gauges current (the stream's head moves on its own)."""
+        while True:
+            try:
+                last = await self._stream_last_seq()
+            except Exception as exc:  # noqa: BLE001 - NATS down: readiness says so
+                log.debug("stream info unavailable: %s", exc)
+            else:
+                self.metrics.stream_last_seq.set(last)
+                if self.live is not None:
+                    self.metrics.lag.set(max(0, last - self.live.position))
+                    self.metrics.position.set(self.live.position)
+                if self.rebuilding is not None:
+                    self.metrics.rebuild_progress.set(
+                        self.rebuilding.position / last if last else 1.0)
+            await asyncio.sleep(every)
 
     async def _finish_rebuild(self) -> None:
         new, old = self.rebuilding, self.live
@@ -111,7 +140,10 @@ class ProjectorRuntime:
         await old.stop()  # its position is final now
         await new.wait_for(old.position, timeout_s=3600)
         await asyncio.to_thread(self.model.activate, new.store.number)
+        new.live = True
         self.live, self.rebuilding = new, None
+        self.metrics.rebuilding.set(0)
+        self.metrics.rebuild_progress.set(1)
         self.progress.done, self.progress.finished = True, time.monotonic()
         log.info("generation %d active at position %d (was %d); dropping generation %d",
                  new.store.number, new.position, old.position, old.store.number)

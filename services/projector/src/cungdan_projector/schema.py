@@ -46,6 +46,7 @@ class GenerationTables:
     totals: Table
     applied: Table
     dead_letters: Table
+    freshness: Table
 
 
 @cache
@@ -76,4 +77,11 @@ def generation_tables(generation: int) -> GenerationTables:
         Column("dead_lettered_at", DateTime(timezone=True), nullable=False),
         Column("redriven_at", DateTime(timezone=True)),
     )
-    return GenerationTables(md, totals, applied, dead_letters)
+    freshness = Table(
+        f"freshness_g{generation}", md,
+        Column("map", String(8), nullable=False),
+        Column("province", String(8), nullable=False),
+        Column("last_recorded_at", DateTime(timezone=True), nullable=False),
+        PrimaryKeyConstraint("map", "province"),
+    )
+    return GenerationTables(md, totals, applied, dead_letters, freshness)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +25,23 @@ from .schema import GenerationTables, generation_tables, generations, meta
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an event comes from, for freshness and metrics."""
+
+    map: str
+    province: str
+    campaign: str
+    recorded_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Applicable:
-    """A decoded event ready to apply: its id and what it adds."""
+    """A decoded event ready to apply: its id, what it adds and where it comes from."""
 
     seq: int
     event_id: str
     added: Counter[TotalKey]
+    origin: Origin
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +60,8 @@ class BatchResult:
     already_applied: int
     skipped: int
     position: int
+    origins: tuple[Origin, ...] = ()
+    """The origins of the events counted by this batch."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +92,11 @@ class DeadLetter:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """SQLite hands timestamps back naive; they were written in UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def make_engine(url: str) -> Engine:
@@ -233,7 +251,8 @@ class GenerationStore:
                 conn.execute(update(generations)
                              .where(generations.c.generation == self.number)
                              .values(position=new_position))
-        return BatchResult(len(counted), len(events) - len(counted), len(skipped), new_position)
+        return BatchResult(len(counted), len(events) - len(counted), len(skipped), new_position,
+                           tuple(e.origin for e in counted))
 
     def _count_new(self, conn: Connection, events: Sequence[Applicable]) -> list[Applicable]:
         """Add the events whose id was never counted (the first of each id wins)."""
@@ -252,7 +271,30 @@ class GenerationStore:
             summed.update(e.added)
             event_counts.update(e.added.keys())
         self._upsert_totals(conn, summed, event_counts)
+        self._note_freshness(conn, counted.values())
         return list(counted.values())
+
+    def _note_freshness(self, conn: Connection, events: Iterable[Applicable]) -> None:
+        latest: dict[tuple[str, str], dt.datetime] = {}
+        for e in events:
+            key = (e.origin.map, e.origin.province)
+            if key not in latest or e.origin.recorded_at > latest[key]:
+                latest[key] = e.origin.recorded_at
+        table = self.tables.freshness
+        insert = (sqlite.insert if self.model.is_sqlite else postgresql.insert)(table)
+        newest = (func.max if self.model.is_sqlite else func.greatest)(
+            table.c.last_recorded_at, insert.excluded.last_recorded_at)
+        conn.execute(insert.on_conflict_do_update(
+            index_elements=["map", "province"], set_={"last_recorded_at": newest}), [
+            {"map": m, "province": p, "last_recorded_at": at.astimezone(dt.UTC)}
+            for (m, p), at in latest.items()])
+
+    def freshness(self) -> list[tuple[str, str, dt.datetime]]:
+        """When each (map, province) last reported an event counted here."""
+        table = self.tables.freshness
+        with self.model.engine.connect() as conn:
+            rows = conn.execute(select(table).order_by(table.c.map, table.c.province)).all()
+        return [(r.map, r.province, _aware(r.last_recorded_at)) for r in rows]
 
     def _known_ids(self, conn: Connection, ids: Collection[str]) -> set[str]:
         applied = self.tables.applied
