@@ -173,6 +173,18 @@ def test_rebuild_over_http_swaps_in_identical_totals(projector: httpx.Client) ->
     assert projector.get("/readyz").status_code == 200
 
 
+def test_status_reports_stream_lag_and_freshness(stack: Stack, projector: httpx.Client) -> None:
+    status = projector.get("/v1/status").json()
+    wait_until_projected(stack.projector_url, status["stream"]["last_seq"])
+    status = projector.get("/v1/status").json()
+    assert status["lag"] == 0
+    assert status["position"] == status["stream"]["last_seq"] >= len(demo_reports())
+    assert status["dead_letters_pending"] == 0
+    provinces = {(f["map"], f["province"]) for f in status["freshness"]}
+    assert {("legacy", "15"), ("legacy", "06"), ("legacy", "38"), ("legacy", "19")} <= provinces
+    assert all(f["days_silent"] < 1 for f in status["freshness"])  # all reported just now
+
+
 def _first_commune_of(projector: httpx.Client, district: str) -> tuple[str, str]:
     locality = projector.get(f"/v1/localities/{district}", params={"map": "legacy"}).json()
     return locality["children"][0]["code"], district

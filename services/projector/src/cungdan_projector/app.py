@@ -43,6 +43,7 @@ def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer |
                                    version=version, metrics=ProjectorMetrics(registry))
         await runtime.start()
         app.state.runtime = runtime
+        app.state.nc = nc
         app.state.redriver = Redriver(nc, runtime, gazetteer)
         try:
             yield

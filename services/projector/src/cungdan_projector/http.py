@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from cungdan_contracts import (
@@ -17,6 +17,8 @@ from cungdan_contracts import (
     format_decimal,
     from_units,
 )
+from cungdan_contracts.subjects import STREAM
+from cungdan_service.auth import Role, requires
 from cungdan_service.problems import problem
 
 from .periods import period_range
@@ -42,7 +44,8 @@ def _quantities(units: dict[str, int]) -> dict[str, str]:
             for code, amount in sorted(units.items())}
 
 
-@router.get("/v1/localities/{code}", summary="A locality, its parent and children")
+@router.get("/v1/localities/{code}", summary="A locality, its parent and children",
+            dependencies=[Depends(requires(Role.READ))])
 async def get_locality(request: Request, code: str,
                        map: MapParam = AdminMap.Y2025) -> Response:
     gazetteer = _gazetteer(request)
@@ -58,7 +61,8 @@ async def get_locality(request: Request, code: str,
     })
 
 
-@router.get("/v1/totals/{code}", summary="Totals of a locality and of each direct child")
+@router.get("/v1/totals/{code}", summary="Totals of a locality and of each direct child",
+            dependencies=[Depends(requires(Role.READ))])
 async def get_totals(
     request: Request,
     code: str,
@@ -162,3 +166,36 @@ async def start_rebuild(request: Request) -> Response:
 @router.get("/v1/rebuild", summary="Progress of the last rebuild")
 async def rebuild_status(request: Request) -> Response:
     return JSONResponse(_runtime(request).rebuild_status())
+
+
+@router.get("/v1/status", summary="Stream, lag, dead letters and freshness per province")
+async def status(request: Request) -> Response:
+    runtime = _runtime(request)
+    live = runtime.live
+    store = live.store if live else None
+    gazetteer = _gazetteer(request)
+    stream: dict[str, int] | None
+    try:
+        info = await request.app.state.nc.jetstream().stream_info(STREAM)
+        stream = {"messages": info.state.messages, "bytes": info.state.bytes,
+                  "last_seq": info.state.last_seq}
+    except Exception:  # noqa: BLE001 - reported as unknown, the rest still answers
+        stream = None
+    freshness = await asyncio.to_thread(store.freshness) if store else []
+    pending = await asyncio.to_thread(store.dead_letters, pending_only=True) if store else []
+    now = dt.datetime.now(dt.UTC)
+    position = live.position if live else 0
+    return JSONResponse({
+        "stream": stream,
+        "position": position,
+        "lag": max(0, stream["last_seq"] - position) if stream else None,
+        "generation": store.number if store else None,
+        "dead_letters_pending": len(pending),
+        "rebuild": runtime.rebuild_status(),
+        "freshness": [
+            {"map": m, "province": p,
+             "name": loc.name if (loc := gazetteer.get(AdminMap(m), p)) else p,
+             "last_event_at": at.isoformat(),
+             "days_silent": round((now - at).total_seconds() / 86400, 1)}
+            for m, p, at in freshness],
+    })
