@@ -6,11 +6,17 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from cungdan_contracts import ActivityLogged, ActivityReport, AdminMap, load_gazetteer, map_for_date
+from cungdan_contracts import (
+    ActivityLogged,
+    AdminMap,
+    load_gazetteer,
+    map_for_date,
+    report_from_json,
+)
 
 
 def report(**overrides: Any) -> dict[str, Any]:
-    """A valid report in the ingest API's JSON shape (a commune of Mù Cang Chải, 2023)."""
+    """A valid v1 report in the ingest API's JSON shape (a commune of Mù Cang Chải, 2023)."""
     body: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "campaign": "ngay-cuoi-tuan-cung-dan",
@@ -23,9 +29,17 @@ def report(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+def report_v2(**overrides: Any) -> dict[str, Any]:
+    """A valid v2 report: structured unit, village."""
+    body = report(version=2, village="Khuổi Tẩu",
+                  unit={"name": "Chi bộ thôn Khuổi Tẩu", "kind": "party_cell"})
+    body.update(overrides)
+    return body
+
+
 def event(**overrides: Any) -> ActivityLogged:
-    """The event ingest would publish for :func:`report` with the same overrides."""
-    activity = ActivityReport.model_validate(report(**overrides))
+    """The (current, v2) event ingest would publish for :func:`report` with these overrides."""
+    activity = report_from_json(report(**overrides))
     admin_map: AdminMap = map_for_date(activity.date)
     return ActivityLogged(
         recorded_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),

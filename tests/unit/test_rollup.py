@@ -12,8 +12,6 @@ import pytest
 
 from cungdan_contracts import (
     NATION,
-    ActivityLogged,
-    ActivityReport,
     AdminMap,
     Gazetteer,
     from_units,
@@ -21,12 +19,27 @@ from cungdan_contracts import (
     loads_exact,
     map_for_date,
 )
+from cungdan_contracts import (
+    ActivityLoggedV1 as ActivityLogged,
+)
+from cungdan_contracts import (
+    ActivityReportV1 as ActivityReport,
+)
+from cungdan_projector import rollup
 from cungdan_projector.periods import period_range
-from cungdan_projector.rollup import TotalKey, aggregate, contributions
+from cungdan_projector.rollup import Facts, TotalKey, corrected, facts_of, retracted
 
 LEGACY, Y2025 = AdminMap.LEGACY, AdminMap.Y2025
 CAMPAIGN = "ngay-cuoi-tuan-cung-dan"
 RECORDED_AT = dt.datetime(2025, 9, 1, tzinfo=dt.UTC)
+
+
+def contributions(ev: ActivityLogged, gazetteer: Gazetteer) -> Counter[TotalKey]:
+    return rollup.contributions(facts_of(ev, gazetteer))  # type: ignore[arg-type]
+
+
+def aggregate(events: list[ActivityLogged], gazetteer: Gazetteer) -> Counter[TotalKey]:
+    return rollup.aggregate(facts_of(e, gazetteer) for e in events)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +164,37 @@ def test_aggregate_rolls_communes_into_their_district(gazetteer: Gazetteer) -> N
 
 def test_aggregate_of_nothing_is_empty(gazetteer: Gazetteer) -> None:
     assert aggregate([], gazetteer) == Counter()
+
+
+# --- corrections and retractions ------------------------------------------------------------
+
+
+def test_a_correction_moves_totals_by_the_difference(gazetteer: Gazetteer) -> None:
+    facts = facts_of(event("04495", DAY_2023, {"road_km": "2", "workdays": 10}),  # type: ignore[arg-type]
+                     gazetteer)
+    after, moved = corrected(facts, {"road_km": 2500, "houses_built": 1})
+    key = TotalKey(LEGACY, "137", CAMPAIGN, "road_km", DAY_2023)
+    assert moved[key] == 500
+    assert moved[TotalKey(LEGACY, "VN", CAMPAIGN, "workdays", DAY_2023)] == -10
+    assert moved[TotalKey(LEGACY, "15", CAMPAIGN, "houses_built", DAY_2023)] == 1
+    assert after.measures == {"road_km": 2500, "houses_built": 1}
+    assert rollup.contributions(facts) + moved == rollup.contributions(after)
+
+
+def test_a_retraction_takes_everything_away_and_is_final(gazetteer: Gazetteer) -> None:
+    facts = facts_of(event("137", DAY_2023, {"houses_built": 98}), gazetteer)  # type: ignore[arg-type]
+    after, moved = retracted(facts)
+    assert set(moved.values()) == {-98}
+    assert len(moved) == 3
+    assert after.retracted and rollup.contributions(after) == Counter()
+    again, nothing = corrected(after, {"houses_built": 5})
+    assert (again, nothing) == (after, Counter())
+
+
+def test_facts_keep_the_rollup_path(gazetteer: Gazetteer) -> None:
+    facts = facts_of(event("04492", DAY_2025, {"trees_planted": 3}), gazetteer)  # type: ignore[arg-type]
+    assert facts == Facts(AdminMap.Y2025, ("04492", "15", NATION), CAMPAIGN, DAY_2025,
+                          {"trees_planted": 3})
 
 
 # --- periods --------------------------------------------------------------------------------

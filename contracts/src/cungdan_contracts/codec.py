@@ -6,7 +6,9 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from .activity import ActivityLogged
+from pydantic import BaseModel
+
+from .events import Event, event_from_json
 
 
 class MalformedJSONError(ValueError):
@@ -19,16 +21,27 @@ def loads_exact(data: bytes | str) -> Any:
         return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedJSONError(str(exc)) from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise MalformedJSONError(str(exc)) from None
+    except RecursionError:
+        raise MalformedJSONError("JSON nested too deeply") from None
 
 
 def _reject_constant(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not allowed", name, 0)
 
 
-def encode_event(event: ActivityLogged) -> bytes:
+def encode_event(event: BaseModel) -> bytes:
     return event.model_dump_json().encode()
 
 
-def decode_event(data: bytes) -> ActivityLogged:
-    """Decode one stored event; raises :class:`MalformedJSONError` or pydantic's ValidationError."""
-    return ActivityLogged.model_validate(loads_exact(data))
+def decode_event(data: bytes) -> Event:
+    """Decode one stored event of any known version into its current shape.
+
+    Raises :class:`MalformedJSONError`, :class:`~.upcasting.UnknownContractError`
+    or pydantic's ValidationError.
+    """
+    decoded = loads_exact(data)
+    if not isinstance(decoded, dict):
+        raise MalformedJSONError("an event is a JSON object")
+    return event_from_json(decoded)

@@ -13,11 +13,24 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .activity import ActivityLogged, ActivityReport
+from .activity_v1 import ActivityLoggedV1, ActivityReportV1
+from .activity_v2 import ActivityLoggedV2, ActivityReportV2
+from .corrections import (
+    ActivityCorrected,
+    ActivityRetracted,
+    CorrectionRequest,
+    RetractionRequest,
+)
 
 CONTRACTS: dict[str, type[BaseModel]] = {
-    "ActivityReport.v1": ActivityReport,
-    "ActivityLogged.v1": ActivityLogged,
+    "ActivityReport.v1": ActivityReportV1,
+    "ActivityLogged.v1": ActivityLoggedV1,
+    "ActivityReport.v2": ActivityReportV2,
+    "ActivityLogged.v2": ActivityLoggedV2,
+    "CorrectionRequest.v1": CorrectionRequest,
+    "RetractionRequest.v1": RetractionRequest,
+    "ActivityCorrected.v1": ActivityCorrected,
+    "ActivityRetracted.v1": ActivityRetracted,
 }
 
 

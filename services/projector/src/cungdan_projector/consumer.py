@@ -33,12 +33,19 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
-from cungdan_contracts import Gazetteer, MalformedJSONError, decode_event
-from cungdan_contracts.subjects import ALL_LOGGED, STREAM
+from cungdan_contracts import (
+    ActivityCorrected,
+    ActivityLoggedV2,
+    Gazetteer,
+    MalformedJSONError,
+    UnknownContractError,
+    decode_event,
+)
+from cungdan_contracts.subjects import ALL_EVENTS, STREAM
 
 from .metrics import ProjectorMetrics
-from .rollup import contributions
-from .store import Applicable, BatchResult, GenerationStore, Origin, Skipped
+from .rollup import facts_of, units_of
+from .store import BatchResult, Changed, GenerationStore, Item, Logged, Origin, Skipped
 
 log = logging.getLogger("cungdan.projector")
 
@@ -50,23 +57,31 @@ class DeadLetterSink(Protocol):
     async def publish(self, msg: Msg, seq: int, reason: str) -> None: ...
 
 
-def to_applicable(seq: int, subject: str, data: bytes,
-                  gazetteer: Gazetteer) -> Applicable | Skipped:
+def to_item(seq: int, subject: str, data: bytes, gazetteer: Gazetteer) -> Item | Skipped:
     """Decode one message; what cannot be applied is kept aside with its reason."""
     try:
         event = decode_event(data)
-        origin = Origin(event.map.value, event.source_province, event.activity.campaign,
-                        event.recorded_at)
-        return Applicable(seq, str(event.id), contributions(event, gazetteer), origin)
     except MalformedJSONError as exc:
         return Skipped(seq, subject, f"not JSON: {exc}")
+    except UnknownContractError as exc:
+        return Skipped(seq, subject, f"unknown contract: {exc}")
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         return Skipped(seq, subject, f"invalid event ({exc.error_count()} error(s)); "
                                      f"{where}: {first['msg']}")
-    except KeyError as exc:
-        return Skipped(seq, subject, f"unknown locality: {exc}")
+    if isinstance(event, ActivityLoggedV2):
+        origin = Origin(event.map.value, event.source_province, event.activity.campaign,
+                        event.recorded_at)
+        try:
+            return Logged(seq, str(event.id), facts_of(event, gazetteer), origin)
+        except KeyError as exc:
+            return Skipped(seq, subject, f"unknown locality: {exc}")
+    origin = Origin(event.map.value, event.source_province, event.campaign, event.recorded_at)
+    if isinstance(event, ActivityCorrected):
+        return Changed(seq, str(event.correction.id), str(event.activity_id),
+                       units_of(event.correction.measures), origin)
+    return Changed(seq, f"retraction:{event.activity_id}", str(event.activity_id), None, origin)
 
 
 class Projection:
@@ -153,7 +168,7 @@ class Projection:
             try:
                 start = self.position + 1
                 self._sub = await self._nc.jetstream().subscribe(
-                    ALL_LOGGED, stream=STREAM, ordered_consumer=True, cb=self._queue.put,
+                    ALL_EVENTS, stream=STREAM, ordered_consumer=True, cb=self._queue.put,
                     deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                     config=ConsumerConfig(opt_start_seq=start), idle_heartbeat=2.0)
                 self.problem = None
@@ -166,11 +181,11 @@ class Projection:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
 
-    def _decode(self, batch: Sequence[Msg]) -> list[Applicable | Skipped]:
-        return [to_applicable(m.metadata.sequence.stream, m.subject, m.data, self._gazetteer)
+    def _decode(self, batch: Sequence[Msg]) -> list[Item | Skipped]:
+        return [to_item(m.metadata.sequence.stream, m.subject, m.data, self._gazetteer)
                 for m in batch]
 
-    async def _apply(self, items: list[Applicable | Skipped],
+    async def _apply(self, items: list[Item | Skipped],
                      msgs: dict[int, Msg]) -> BatchResult:
         try:
             return await self._commit(items, msgs)
@@ -184,7 +199,7 @@ class Projection:
                            sum(r.already_applied for r in results),
                            sum(r.skipped for r in results), results[-1].position)
 
-    async def _apply_alone(self, item: Applicable | Skipped,
+    async def _apply_alone(self, item: Item | Skipped,
                            msgs: dict[int, Msg]) -> BatchResult:
         for attempt in range(1, self._max_attempts + 1):
             try:
@@ -195,7 +210,7 @@ class Projection:
         dead = Skipped(item.seq, msgs[item.seq].subject, reason[:1000], self._max_attempts)
         return await self._commit([dead], msgs)
 
-    async def _commit(self, items: list[Applicable | Skipped],
+    async def _commit(self, items: list[Item | Skipped],
                       msgs: dict[int, Msg]) -> BatchResult:
         """Dead-letter, then commit; an unreachable NATS or database is waited out."""
         delay = 0.1

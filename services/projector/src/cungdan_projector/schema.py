@@ -1,7 +1,7 @@
 """The read model's tables (SQLAlchemy Core).
 
 The totals live in *generations*: each generation has its own tables
-(``totals_g<N>``, ``applied_events_g<N>``, ``dead_letters_g<N>``) and its own
+(``totals_g<N>``, ``activities_g<N>``, ``changes_g<N>``, ...) and its own
 stream position in ``generations``. Exactly one generation is active and
 serves reads; a rebuild fills a new one from the stream while the active one
 keeps serving, then a one-row update makes it active. Amounts are exact
@@ -15,6 +15,7 @@ from functools import cache
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -44,7 +45,9 @@ generations = Table(
 class GenerationTables:
     metadata: MetaData
     totals: Table
-    applied: Table
+    activities: Table
+    changes: Table
+    pending: Table
     dead_letters: Table
     freshness: Table
 
@@ -60,13 +63,31 @@ def generation_tables(generation: int) -> GenerationTables:
         Column("indicator", String(64), nullable=False),
         Column("day", Date, nullable=False),
         Column("amount", BigInteger, nullable=False),
-        Column("events", Integer, nullable=False),
         PrimaryKeyConstraint("map", "locality", "campaign", "indicator", "day"),
     )
-    applied = Table(
-        f"applied_events_g{generation}", md,
+    activities = Table(  # every activity counted, with what a later change needs to know
+        f"activities_g{generation}", md,
         Column("event_id", String(36), primary_key=True),
         Column("seq", BigInteger, nullable=False),
+        Column("map", String(8), nullable=False),
+        Column("path", String(64), nullable=False),
+        Column("campaign", String(64), nullable=False),
+        Column("day", Date, nullable=False),
+        Column("measures", Text, nullable=False),
+        Column("retracted", Boolean, nullable=False),
+    )
+    changes = Table(  # every correction and retraction applied (their ids: exactly once)
+        f"changes_g{generation}", md,
+        Column("change_id", String(80), primary_key=True),
+        Column("seq", BigInteger, nullable=False),
+        Column("activity_id", String(36), nullable=False),
+    )
+    pending = Table(  # changes that arrived before their activity, applied when it arrives
+        f"pending_changes_g{generation}", md,
+        Column("seq", BigInteger, primary_key=True, autoincrement=False),
+        Column("change_id", String(80), nullable=False),
+        Column("activity_id", String(36), nullable=False, index=True),
+        Column("measures", Text),
     )
     dead_letters = Table(
         f"dead_letters_g{generation}", md,
@@ -84,4 +105,4 @@ def generation_tables(generation: int) -> GenerationTables:
         Column("last_recorded_at", DateTime(timezone=True), nullable=False),
         PrimaryKeyConstraint("map", "province"),
     )
-    return GenerationTables(md, totals, applied, dead_letters, freshness)
+    return GenerationTables(md, totals, activities, changes, pending, dead_letters, freshness)

@@ -9,6 +9,7 @@ position and skips any event id it already counted.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,11 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
-from .rollup import TotalKey
+from cungdan_contracts import AdminMap
+
+from .rollup import Facts, TotalKey, contributions, corrected, retracted
 from .schema import GenerationTables, generation_tables, generations, meta
 
 
@@ -34,14 +46,32 @@ class Origin:
     recorded_at: dt.datetime
 
 
+_NO_ORIGIN = Origin("", "", "", dt.datetime.min.replace(tzinfo=dt.UTC))
+"""For changes re-read from the pending table: they were noted when they arrived."""
+
+
 @dataclass(frozen=True, slots=True)
-class Applicable:
-    """A decoded event ready to apply: its id, what it adds and where it comes from."""
+class Logged:
+    """A decoded ActivityLogged ready to apply."""
 
     seq: int
     event_id: str
-    added: Counter[TotalKey]
+    facts: Facts
     origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """A decoded correction (new measures, in units) or retraction (``measures`` None)."""
+
+    seq: int
+    change_id: str
+    activity_id: str
+    measures: dict[str, int] | None
+    origin: Origin
+
+
+Item = Logged | Changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +122,18 @@ class DeadLetter:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _chunks(values: Collection[str], size: int = 500) -> Iterator[list[str]]:
+    listed = list(values)
+    for start in range(0, len(listed), size):
+        yield listed[start:start + size]
+
+
+def _facts_row(facts: Facts) -> dict[str, Any]:
+    return {"map": facts.map.value, "path": ",".join(facts.path), "campaign": facts.campaign,
+            "day": facts.day, "measures": json.dumps(dict(facts.measures), sort_keys=True),
+            "retracted": facts.retracted}
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -197,6 +239,7 @@ class ReadModel:
                     select(totals.c.locality, totals.c.indicator, func.sum(totals.c.amount))
                     .where(totals.c.map == admin_map, totals.c.locality.in_(list(localities)))
                     .group_by(totals.c.locality, totals.c.indicator)
+                    .having(func.sum(totals.c.amount) != 0)  # corrected away: not shown
                 )
                 if where.campaign:
                     query = query.where(totals.c.campaign == where.campaign)
@@ -232,16 +275,16 @@ class GenerationStore:
             raise LookupError(f"generation {self.number} does not exist")
         return int(value)
 
-    def apply(self, batch: Sequence[Applicable | Skipped]) -> BatchResult:
+    def apply(self, batch: Sequence[Item | Skipped]) -> BatchResult:
         """Fold a batch (in stream order) into the totals, exactly once, in one transaction."""
         if not batch:
             return BatchResult(0, 0, 0, self.position())
         with self.model.writing() as conn:
             current = self._position(conn, lock=True)
             fresh = [item for item in batch if item.seq > current]
-            events = [item for item in fresh if isinstance(item, Applicable)]
+            items = [item for item in fresh if not isinstance(item, Skipped)]
             skipped = [item for item in fresh if isinstance(item, Skipped)]
-            counted = self._count_new(conn, events)
+            counted, already = self._fold(conn, items)
             if skipped:
                 conn.execute(self.tables.dead_letters.insert(), [
                     {"seq": s.seq, "subject": s.subject, "reason": s.reason,
@@ -251,35 +294,146 @@ class GenerationStore:
                 conn.execute(update(generations)
                              .where(generations.c.generation == self.number)
                              .values(position=new_position))
-        return BatchResult(len(counted), len(events) - len(counted), len(skipped), new_position,
-                           tuple(e.origin for e in counted))
+        return BatchResult(len(counted), already, len(skipped), new_position,
+                           tuple(i.origin for i in counted))
 
-    def _count_new(self, conn: Connection, events: Sequence[Applicable]) -> list[Applicable]:
-        """Add the events whose id was never counted (the first of each id wins)."""
-        known = self._known_ids(conn, {e.event_id for e in events})
-        counted: dict[str, Applicable] = {}
-        for e in events:
-            if e.event_id not in known and e.event_id not in counted:
-                counted[e.event_id] = e
-        if not counted:
-            return []
-        conn.execute(self.tables.applied.insert(), [
-            {"event_id": e.event_id, "seq": e.seq} for e in counted.values()])
+    def _fold(self, conn: Connection, items: Sequence[Item]) -> tuple[list[Item], int]:
+        """Apply activities and changes in order; returns what counted and how many were
+        already counted before (redeliveries, re-published ids)."""
+        t = self.tables
+        activity_ids = {i.event_id for i in items if isinstance(i, Logged)} | {
+            i.activity_id for i in items if isinstance(i, Changed)}
+        state = self._activities(conn, activity_ids)
+        known_changes = self._known(conn, t.changes.c.change_id,
+                                    {i.change_id for i in items if isinstance(i, Changed)})
+        waiting = self._pending(conn, {i.event_id for i in items
+                                       if isinstance(i, Logged) and i.event_id not in state})
         summed: Counter[TotalKey] = Counter()
-        event_counts: Counter[TotalKey] = Counter()
-        for e in counted.values():
-            summed.update(e.added)
-            event_counts.update(e.added.keys())
-        self._upsert_totals(conn, summed, event_counts)
-        self._note_freshness(conn, counted.values())
-        return list(counted.values())
+        new_activities: dict[str, Logged] = {}
+        touched: set[str] = set()
+        new_changes: list[Changed] = []
+        parked: list[Changed] = []
+        released: list[int] = []
+        counted: list[Item] = []
+        already = 0
 
-    def _note_freshness(self, conn: Connection, events: Iterable[Applicable]) -> None:
+        def change(ch: Changed) -> None:
+            facts = state.get(ch.activity_id)
+            if facts is None:
+                parked.append(ch)  # its activity has not arrived (yet)
+                return
+            after, moved = (retracted(facts) if ch.measures is None
+                            else corrected(facts, ch.measures))
+            state[ch.activity_id] = after
+            touched.add(ch.activity_id)
+            summed.update(moved)
+
+        for item in items:
+            if isinstance(item, Logged):
+                if item.event_id in state:
+                    already += 1
+                    continue
+                state[item.event_id] = item.facts
+                new_activities[item.event_id] = item
+                summed.update(contributions(item.facts))
+                counted.append(item)
+                for ch in [*waiting.pop(item.event_id, []),
+                           *(p for p in parked if p.activity_id == item.event_id)]:
+                    if ch in parked:
+                        parked.remove(ch)
+                    else:
+                        released.append(ch.seq)
+                    change(ch)
+            else:
+                if item.change_id in known_changes:
+                    already += 1
+                    continue
+                known_changes.add(item.change_id)
+                new_changes.append(item)
+                counted.append(item)
+                change(item)
+        self._write(conn, state, new_activities, touched, new_changes, parked, released)
+        self._upsert_totals(conn, summed)
+        self._note_freshness(conn, (i.origin for i in counted))
+        return counted, already
+
+    def _write(self, conn: Connection, state: dict[str, Facts], new: dict[str, Logged],
+               touched: set[str], changes: list[Changed], parked: list[Changed],
+               released: list[int]) -> None:
+        t = self.tables
+        if new:
+            conn.execute(t.activities.insert(), [
+                {"event_id": i, "seq": item.seq, **_facts_row(state[i])}
+                for i, item in new.items()])
+        existing = touched - new.keys()
+        if existing:
+            conn.execute(
+                t.activities.update().where(t.activities.c.event_id == bindparam("id"))
+                .values(measures=bindparam("m"), retracted=bindparam("r")),
+                [{"id": i, "m": _facts_row(state[i])["measures"], "r": state[i].retracted}
+                 for i in existing])
+        if changes:
+            conn.execute(t.changes.insert(), [
+                {"change_id": c.change_id, "seq": c.seq, "activity_id": c.activity_id}
+                for c in changes])
+        if parked:
+            conn.execute(t.pending.insert(), [
+                {"seq": c.seq, "change_id": c.change_id, "activity_id": c.activity_id,
+                 "measures": None if c.measures is None else json.dumps(c.measures)}
+                for c in parked])
+        if released:
+            conn.execute(t.pending.delete().where(t.pending.c.seq.in_(released)))
+
+    def _activities(self, conn: Connection, ids: Collection[str]) -> dict[str, Facts]:
+        t = self.tables.activities
+        found: dict[str, Facts] = {}
+        for chunk in _chunks(ids):
+            for row in conn.execute(select(t).where(t.c.event_id.in_(chunk))):
+                found[row.event_id] = Facts(
+                    AdminMap(row.map), tuple(row.path.split(",")), row.campaign, row.day,
+                    json.loads(row.measures), bool(row.retracted))
+        return found
+
+    def _known(self, conn: Connection, column: Any, ids: Collection[str]) -> set[str]:
+        known: set[str] = set()
+        for chunk in _chunks(ids):
+            known.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
+        return known
+
+    def _pending(self, conn: Connection, activity_ids: Collection[str]) -> dict[str, list[Changed]]:
+        t = self.tables.pending
+        waiting: dict[str, list[Changed]] = {}
+        for chunk in _chunks(activity_ids):
+            rows = conn.execute(select(t).where(t.c.activity_id.in_(chunk)).order_by(t.c.seq))
+            for r in rows:
+                waiting.setdefault(r.activity_id, []).append(Changed(
+                    r.seq, r.change_id, r.activity_id,
+                    None if r.measures is None else json.loads(r.measures), _NO_ORIGIN))
+        return waiting
+
+    def _upsert_totals(self, conn: Connection, summed: Counter[TotalKey]) -> None:
+        totals = self.tables.totals
+        insert = (sqlite.insert if self.model.is_sqlite else postgresql.insert)(totals)
+        statement = insert.on_conflict_do_update(
+            index_elements=["map", "locality", "campaign", "indicator", "day"],
+            set_={"amount": totals.c.amount + insert.excluded.amount},
+        )
+        rows = [{"map": k.map.value, "locality": k.locality, "campaign": k.campaign,
+                 "indicator": k.indicator, "day": k.day, "amount": amount}
+                for k, amount in summed.items() if amount]
+        if rows:
+            conn.execute(statement, rows)
+
+    def _note_freshness(self, conn: Connection, origins: Iterable[Origin]) -> None:
         latest: dict[tuple[str, str], dt.datetime] = {}
-        for e in events:
-            key = (e.origin.map, e.origin.province)
-            if key not in latest or e.origin.recorded_at > latest[key]:
-                latest[key] = e.origin.recorded_at
+        for origin in origins:
+            if origin is _NO_ORIGIN:
+                continue
+            key = (origin.map, origin.province)
+            if key not in latest or origin.recorded_at > latest[key]:
+                latest[key] = origin.recorded_at
+        if not latest:
+            return
         table = self.tables.freshness
         insert = (sqlite.insert if self.model.is_sqlite else postgresql.insert)(table)
         newest = (func.max if self.model.is_sqlite else func.greatest)(
@@ -296,31 +450,6 @@ class GenerationStore:
             rows = conn.execute(select(table).order_by(table.c.map, table.c.province)).all()
         return [(r.map, r.province, _aware(r.last_recorded_at)) for r in rows]
 
-    def _known_ids(self, conn: Connection, ids: Collection[str]) -> set[str]:
-        applied = self.tables.applied
-        known: set[str] = set()
-        id_list = list(ids)
-        for start in range(0, len(id_list), 500):
-            chunk = id_list[start:start + 500]
-            known.update(conn.execute(
-                select(applied.c.event_id).where(applied.c.event_id.in_(chunk))).scalars())
-        return known
-
-    def _upsert_totals(self, conn: Connection, summed: Counter[TotalKey],
-                       event_counts: Counter[TotalKey]) -> None:
-        totals = self.tables.totals
-        insert = (sqlite.insert if self.model.is_sqlite else postgresql.insert)(totals)
-        statement = insert.on_conflict_do_update(
-            index_elements=["map", "locality", "campaign", "indicator", "day"],
-            set_={"amount": totals.c.amount + insert.excluded.amount,
-                  "events": totals.c.events + insert.excluded.events},
-        )
-        conn.execute(statement, [
-            {"map": k.map.value, "locality": k.locality, "campaign": k.campaign,
-             "indicator": k.indicator, "day": k.day, "amount": amount,
-             "events": event_counts[k]}
-            for k, amount in summed.items()])
-
     def dead_letters(self, *, pending_only: bool = False) -> list[DeadLetter]:
         table = self.tables.dead_letters
         query = select(table).order_by(table.c.seq)
@@ -330,15 +459,15 @@ class GenerationStore:
             return [DeadLetter(r.seq, r.subject, r.reason, r.attempts, r.dead_lettered_at,
                                r.redriven_at) for r in conn.execute(query)]
 
-    def redrive(self, item: Applicable) -> bool:
-        """Apply a dead letter that now decodes, exactly once; True if it added anything."""
+    def redrive(self, item: Item) -> bool:
+        """Apply a dead letter that now decodes, exactly once; True if it counted."""
         table = self.tables.dead_letters
         with self.model.writing() as conn:
             pending = conn.execute(select(table.c.seq).where(
                 table.c.seq == item.seq, table.c.redriven_at.is_(None))).first()
             if pending is None:
                 return False
-            counted = self._count_new(conn, [item])
+            counted, _ = self._fold(conn, [item])
             conn.execute(update(table).where(table.c.seq == item.seq)
                          .values(redriven_at=_now()))
         return bool(counted)
