@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROJECTS := pyproject.toml contracts/pyproject.toml $(wildcard services/*/pyproject.toml)
 
-.PHONY: install run test test-fast test-slow lint typecheck bench schemas clean
+.PHONY: install run test test-fast test-slow test-fault fuzz lint typecheck bench schemas clean
 
 $(STAMP): $(PROJECTS) requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test-fast: install  ## unit tests only
 
 test-slow: install  ## only the long fault and load tests
 	$(BIN)/pytest -m slow
+
+test-fault: install  ## only the fault-injection tests (SIGKILL, broker and database outages)
+	$(BIN)/pytest -m fault
+
+fuzz: install  ## schemathesis against the ingest's OpenAPI: 5,000 generated requests, no 5xx
+	CUNGDAN_FUZZ_EXAMPLES=$${CUNGDAN_FUZZ_EXAMPLES:-5000} $(BIN)/pytest -p no:cacheprovider -s \
+		tests/integration/test_ingest_fuzz.py
 
 lint: install
 	$(BIN)/ruff check .

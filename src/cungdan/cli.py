@@ -3,11 +3,13 @@
 - ``cungdan run``: start nats-server, ingest and projector, load the demo data,
   print the URLs and stay up until Ctrl-C (what ``make run`` does).
 - ``cungdan demo load``: load the article-based demo data into a running ingest.
+- ``cungdan token create|list|revoke``: API tokens, kept as hashes in the tokens file.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import threading
 from pathlib import Path
@@ -15,6 +17,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cungdan_service.tokens import TokenFile
+
+from . import token_commands
 from .client import post_batches, wait_until_projected
 from .demo import demo_reports
 from .stack import Stack, StackConfig
@@ -31,6 +36,11 @@ class RunSettings(BaseSettings):
     ingest_port: int = Field(default=8000, ge=1, le=65535)
     projector_port: int = Field(default=8001, ge=1, le=65535)
     database_url: str | None = None
+    tokens_file: Path | None = None
+    """Default: ``data_dir/tokens.json``."""
+
+    def tokens(self) -> TokenFile:
+        return TokenFile(self.tokens_file or self.data_dir / "tokens.json")
 
 
 def _examples(projector: str) -> list[str]:
@@ -45,10 +55,14 @@ def _examples(projector: str) -> list[str]:
 
 def run(load_demo: bool) -> int:
     settings = RunSettings()
+    tokens = settings.tokens()
+    issued = token_commands.issue_demo_tokens(tokens)
+    national = next(t.secret for t in issued if t.principal.name == token_commands.DEMO_NATIONAL)
     stack = Stack(StackConfig(
         data_dir=settings.data_dir, nats_port=settings.nats_port,
         nats_http_port=settings.nats_http_port, ingest_port=settings.ingest_port,
-        projector_port=settings.projector_port, database_url=settings.database_url))
+        projector_port=settings.projector_port, database_url=settings.database_url,
+        tokens_file=tokens.path))
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
@@ -56,7 +70,7 @@ def run(load_demo: bool) -> int:
           flush=True)
     with stack:
         if load_demo:
-            counts = post_batches(stack.ingest_url, demo_reports())
+            counts = post_batches(stack.ingest_url, demo_reports(), token=national)
             wait_until_projected(stack.projector_url, counts["last_seq"])
             print(f"demo data: {counts['accepted']} accepted, {counts['duplicate']} already "
                   f"there, {counts.get('rejected', 0)} rejected")
@@ -65,13 +79,25 @@ def run(load_demo: bool) -> int:
               f"docs at /docs)\n"
               f"projector  {stack.projector_url}   (GET /v1/totals/{{locality}}, "
               f"/v1/localities/{{code}})\n"
-              f"logs       {settings.data_dir}/logs/\n\ntry:")
+              f"logs       {settings.data_dir}/logs/\n")
+        _print_tokens(issued, tokens, stack.ingest_url)
+        print("\ntry (reads are public):")
         for url in _examples(stack.projector_url):
             print(f"  curl -s '{url}'")
         print("\nCtrl-C stops everything.", flush=True)
         stopping.wait()
         print("stopping ...", flush=True)
     return 0
+
+
+def _print_tokens(issued: list[token_commands.IssuedToken], tokens: TokenFile,
+                  ingest: str) -> None:
+    print(f"API tokens of this run (only their hashes are kept, in {tokens.path}):")
+    for token in issued:
+        print(f"  {token.principal.name:<14} {token_commands.describe(token.principal)}\n"
+              f"  {'':<14} {token.secret}")
+    print(f"  report with:  curl -H 'Authorization: Bearer <token>' -H 'Content-Type: "
+          f"application/json' -d @report.json {ingest}/v1/activities")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,9 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     demo_cmds = demo.add_subparsers(dest="demo_command", required=True)
     load = demo_cmds.add_parser("load", help="load the demo data into a running ingest")
     load.add_argument("--ingest", default="http://127.0.0.1:8000")
+    load.add_argument("--token", default=os.environ.get("CUNGDAN_TOKEN"),
+                      help="API token with national scope (default: CUNGDAN_TOKEN)")
+    token_commands.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(load_demo=not args.no_demo)
-    counts = post_batches(args.ingest, demo_reports())
+    if args.command == "token":
+        settings = RunSettings()
+        tokens = TokenFile(args.file) if args.file else settings.tokens()
+        return token_commands.run_command(args, tokens)
+    counts = post_batches(args.ingest, demo_reports(), token=args.token)
     print(counts)
     return 0

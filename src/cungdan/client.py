@@ -9,12 +9,18 @@ from typing import Any
 import httpx
 
 
+def bearer(token: str | None) -> dict[str, str]:
+    """The ``Authorization`` header of an API token (none without one)."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 def post_batches(ingest_url: str, reports: Sequence[dict[str, Any]], *, size: int = 500,
-                 timeout: float = 30.0) -> dict[str, int]:
+                 timeout: float = 30.0, token: str | None = None) -> dict[str, int]:
     """Send reports in batches; returns the summed counts (accepted, duplicate, ...)."""
     counts: dict[str, int] = {}
     last_seq = 0
-    with httpx.Client(base_url=ingest_url, timeout=timeout, trust_env=False) as client:
+    with httpx.Client(base_url=ingest_url, timeout=timeout, trust_env=False,
+                      headers=bearer(token)) as client:
         for start in range(0, len(reports), size):
             response = client.post("/v1/activities/batch", json=list(reports[start:start + size]))
             response.raise_for_status()
@@ -26,10 +32,12 @@ def post_batches(ingest_url: str, reports: Sequence[dict[str, Any]], *, size: in
     return counts
 
 
-def wait_until_projected(projector_url: str, seq: int, *, timeout: float = 30.0) -> int:
+def wait_until_projected(projector_url: str, seq: int, *, timeout: float = 30.0,
+                         token: str | None = None) -> int:
     """Poll the projector until its totals reflect stream position ``seq``."""
     deadline = time.monotonic() + timeout
-    with httpx.Client(base_url=projector_url, timeout=5.0, trust_env=False) as client:
+    with httpx.Client(base_url=projector_url, timeout=5.0, trust_env=False,
+                      headers=bearer(token)) as client:
         while True:
             position = int(client.get("/v1/totals/VN").json()["position"])
             if position >= seq:

@@ -24,6 +24,9 @@ class StackConfig:
     host: str = LOCALHOST
     database_url: str | None = None
     """Defaults to a SQLite file in ``data_dir``."""
+    tokens_file: Path | None = None
+    """With a tokens file, ingest requires tokens and reads stay public (``extra_env`` may
+    say otherwise); without one, no authentication."""
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -34,7 +37,11 @@ class Stack:
         data.mkdir(parents=True, exist_ok=True)
         self.nats = NatsServer(data / "nats", log_dir=data / "logs", port=config.nats_port,
                                http_port=config.nats_http_port)
+        auth = {} if config.tokens_file is None else {
+            "CUNGDAN_AUTH_ENABLED": "true", "CUNGDAN_READS_PUBLIC": "true",
+            "CUNGDAN_TOKENS_FILE": str(config.tokens_file.resolve())}
         env = {
+            **auth,
             **config.extra_env,
             "CUNGDAN_NATS_URL": self.nats.url,
             "CUNGDAN_INGEST_HOST": config.host,

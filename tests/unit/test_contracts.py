@@ -19,12 +19,10 @@ from pydantic import ValidationError
 from cungdan_contracts import (
     CAMPAIGNS,
     INDICATORS,
-    ActivityLoggedV1 as ActivityLogged,
     ActivityLoggedV2,
-    ActivityReportV1 as ActivityReport,
-    UnitKind,
     AdminMap,
     MalformedJSONError,
+    UnitKind,
     decode_event,
     encode_event,
     format_decimal,
@@ -33,6 +31,8 @@ from cungdan_contracts import (
     schemas,
     to_units,
 )
+from cungdan_contracts import ActivityLoggedV1 as ActivityLogged
+from cungdan_contracts import ActivityReportV1 as ActivityReport
 from cungdan_contracts.quantities import MAX_QUANTITY
 from cungdan_ingest.validation import problems_of
 

@@ -331,11 +331,11 @@ async def test_the_outgoing_message(service: IngestService, journal: FakeJetStre
     outcome = await service.submit(raw)
     assert (outcome.status, outcome.province) == ("accepted", province)
     [message] = journal.stored
-    assert message.subject == (
-        f"cungdan.activity.v1.logged.{admin_map}.{province}.dan-van-kheo.{raw['id']}")
+    assert message.subject == (  # events are ActivityLogged v2, whatever the report's version
+        f"cungdan.activity.v2.logged.{admin_map}.{province}.dan-van-kheo.{raw['id']}")
     assert message.headers[HEADER_MSG_ID] == raw["id"]
     assert message.headers[HEADER_TYPE] == "ActivityLogged"
-    assert message.headers[HEADER_VERSION] == "1"
+    assert message.headers[HEADER_VERSION] == "2"
     assert message.id_filter == id_filter(uuid.UUID(raw["id"]))
 
     event = decode_event(message.payload)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .problems import problem
+from .problems import ProblemError, problem
 
 log = logging.getLogger("cungdan")
 
@@ -18,11 +20,20 @@ Readiness = Callable[[Request], str | None]
 """Returns why the service is not ready, or ``None`` when it is."""
 
 
+def refusal_counter(service: str, registry: CollectorRegistry) -> Counter:
+    return Counter(f"cungdan_{service}_refusals_total",
+                   "Requests (and batch items) refused, by token name and reason.",
+                   ["token", "reason"], registry=registry)
+
+
 def install_common(app: FastAPI, *, service: str, registry: CollectorRegistry,
-                   readiness: Readiness) -> None:
+                   readiness: Readiness, refusals: Counter | None = None) -> None:
+    """``refusals`` counts every :class:`ProblemError` (default: a new
+    ``cungdan_<service>_refusals_total{token,reason}`` on ``registry``)."""
     requests = Counter(f"cungdan_{service}_http_requests_total",
                        "HTTP requests by route and status code.", ["route", "status"],
                        registry=registry)
+    refused = refusals if refusals is not None else refusal_counter(service, registry)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -52,6 +63,17 @@ def install_common(app: FastAPI, *, service: str, registry: CollectorRegistry,
         return problem(422, "invalid-request", "The request is invalid", errors=[
             {"field": ".".join(str(p) for p in e["loc"] if p not in ("query", "path", "body")),
              "reason": str(e["msg"])} for e in exc.errors()])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        phrase = HTTPStatus(exc.status_code).phrase
+        return problem(exc.status_code, phrase.lower().replace(" ", "-"), phrase,
+                       detail=str(exc.detail), headers=dict(exc.headers or {}))
+
+    @app.exception_handler(ProblemError)
+    async def refusal(_: Request, exc: ProblemError) -> Response:
+        refused.labels(exc.caller, exc.reason).inc()
+        return exc.response()
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> Response:

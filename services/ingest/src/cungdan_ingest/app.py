@@ -11,11 +11,13 @@ from prometheus_client import CollectorRegistry
 
 from cungdan_contracts import Gazetteer, load_gazetteer
 from cungdan_contracts.subjects import STREAM, STREAM_SUBJECTS
-from cungdan_service.nats import connect_broker
+from cungdan_service.auth import Authorizer, authorizer_from_settings
+from cungdan_service.nats import connect_broker, redact
 from cungdan_service.web import install_common
 
 from . import http
 from .journal import Journal, ensure_stream, stream_config
+from .limits import RateLimiter
 from .metrics import IngestMetrics
 from .service import IngestService
 from .settings import IngestSettings
@@ -24,13 +26,16 @@ log = logging.getLogger("cungdan.ingest")
 
 
 def create_app(settings: IngestSettings | None = None, gazetteer: Gazetteer | None = None,
-               registry: CollectorRegistry | None = None) -> FastAPI:
+               registry: CollectorRegistry | None = None,
+               authorizer: Authorizer | None = None) -> FastAPI:
     settings = settings or IngestSettings()
     registry = registry or CollectorRegistry()
+    password = settings.nats_password.get_secret_value() if settings.nats_password else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        broker = await connect_broker(settings.nats_url, settings.nats_connect_timeout_seconds)
+        broker = await connect_broker(settings.nats_url, settings.nats_connect_timeout_seconds,
+                                      user=settings.nats_user, password=password)
         nc = broker.connection
         await ensure_stream(nc, stream_config(
             STREAM, STREAM_SUBJECTS, settings.stream_duplicate_window_seconds,
@@ -40,7 +45,8 @@ def create_app(settings: IngestSettings | None = None, gazetteer: Gazetteer | No
         await journal.start()
         app.state.journal = journal
         app.state.service = IngestService(journal, gazetteer or load_gazetteer())
-        log.info("ingest ready on stream %s via %s", STREAM, settings.nats_url)
+        log.info("ingest ready on stream %s via %s; authentication %s", STREAM,
+                 redact(settings.nats_url), "on" if app.state.authorizer.enabled else "OFF")
         try:
             yield
         finally:
@@ -55,7 +61,10 @@ def create_app(settings: IngestSettings | None = None, gazetteer: Gazetteer | No
     app = FastAPI(title="cungdan ingest", version="0.1.0", lifespan=lifespan,
                   description="Accepts activity reports and appends them to NATS JetStream.")
     app.state.settings = settings
-    app.state.metrics = IngestMetrics(registry)
+    metrics = app.state.metrics = IngestMetrics(registry)
+    app.state.authorizer = authorizer or authorizer_from_settings(settings)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.include_router(http.router)
-    install_common(app, service="ingest", registry=registry, readiness=readiness)
+    install_common(app, service="ingest", registry=registry, readiness=readiness,
+                   refusals=metrics.refusals)
     return app

@@ -169,6 +169,28 @@ class Journal:
         msg = await self._nc.jetstream().get_msg(self._stream, seq, direct=True)
         return (msg.headers or {}).get(header)
 
+    async def message_at(self, seq: int) -> bytes:
+        """The payload stored at ``seq``."""
+        msg = await self._nc.jetstream().get_msg(self._stream, seq, direct=True)
+        return msg.data or b""
+
+    async def find(self, subject_filter: str, after: int = 0) -> tuple[int, bytes] | None:
+        """The first message after ``after`` on a subject matching ``subject_filter``."""
+        try:
+            msg = await self._nc.jetstream().get_msg(
+                self._stream, after + 1, subject=subject_filter, next=True, direct=True)
+        except NotFoundError:
+            return None
+        assert msg.seq is not None, "a direct get names the sequence"
+        return msg.seq, msg.data or b""
+
+    async def find_all(self, subject_filter: str) -> list[tuple[int, bytes]]:
+        """Every message on subjects matching ``subject_filter``, in stream order."""
+        found: list[tuple[int, bytes]] = []
+        while (item := await self.find(subject_filter, found[-1][0] if found else 0)) is not None:
+            found.append(item)
+        return found
+
 
 def _parse_ack(msg: Msg) -> AppendResult:
     if msg.headers and msg.headers.get("Status") == "503":

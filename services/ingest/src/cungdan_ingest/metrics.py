@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
+from cungdan_service.web import refusal_counter
+
 
 class IngestMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -14,3 +16,6 @@ class IngestMetrics:
         self.rejections = Counter(
             "cungdan_ingest_rejected_fields_total", "Rejected report fields by field.",
             ["field"], registry=registry)
+        self.refusals = refusal_counter("ingest", registry)
+        """``cungdan_ingest_refusals_total{token,reason}``: missing-token, unknown-token,
+        missing-role, out-of-scope (per report), rate-limited, body-too-large."""

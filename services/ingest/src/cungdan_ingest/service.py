@@ -2,7 +2,9 @@
 
 A report is answered ``accepted`` only once JetStream acknowledged its event.
 An id JetStream already holds is a ``duplicate`` when the content is the same
-and a ``conflict`` when it differs; nothing new is stored for either.
+and a ``conflict`` when it differs; nothing new is stored for either. With a
+caller (``principal``), a valid report outside the caller's provinces is
+``forbidden`` and never reaches the journal.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from cungdan_contracts.subjects import (
     id_filter,
     logged_subject,
 )
+from cungdan_service.auth import Principal, Role, scope_refusal
 
 from .journal import AlreadyStored, AppendResult, NotStored, Outgoing, Stored
 from .validation import FieldProblem, ValidReport, today_in_vietnam, validate_report
 
-Status = Literal["accepted", "duplicate", "rejected", "conflict", "unavailable"]
+Status = Literal["accepted", "duplicate", "rejected", "conflict", "unavailable", "forbidden"]
 
 
 class JournalPort(Protocol):
@@ -48,9 +51,11 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def to_outgoing(valid: ValidReport, recorded_at: dt.datetime) -> Outgoing:
+def to_outgoing(valid: ValidReport, recorded_at: dt.datetime,
+                reported_by: str | None = None) -> Outgoing:
+    """``reported_by``: the name of the caller's token (``None`` with auth off)."""
     event = ActivityLogged(recorded_at=recorded_at, source_province=valid.province,
-                           map=valid.map, activity=valid.report)
+                           map=valid.map, reported_by=reported_by, activity=valid.report)
     report = valid.report
     return Outgoing(
         subject=logged_subject(valid.map, valid.province, report.campaign, report.id),
@@ -73,22 +78,28 @@ class IngestService:
         self._gazetteer = gazetteer
         self._clock = clock
 
-    async def submit(self, raw: Any) -> Outcome:
-        return (await self.submit_many([raw]))[0]
+    async def submit(self, raw: Any, principal: Principal | None = None) -> Outcome:
+        return (await self.submit_many([raw], principal))[0]
 
-    async def submit_many(self, raws: Sequence[Any]) -> list[Outcome]:
+    async def submit_many(self, raws: Sequence[Any],
+                          principal: Principal | None = None) -> list[Outcome]:
+        """``principal``: the caller, whose scope each valid report must lie in; ``None``
+        when authentication is off."""
         now = self._clock()
         today = today_in_vietnam(now)
         outcomes: list[Outcome | None] = []
         valid: list[tuple[int, ValidReport]] = []
         for index, raw in enumerate(raws):
             checked = validate_report(raw, self._gazetteer, today)
-            if isinstance(checked, ValidReport):
+            if not isinstance(checked, ValidReport):
+                outcomes.append(Outcome("rejected", _raw_id(raw), problems=checked))
+            elif (refused := out_of_scope(principal, checked)) is not None:
+                outcomes.append(refused)
+            else:
                 valid.append((index, checked))
                 outcomes.append(None)
-            else:
-                outcomes.append(Outcome("rejected", _raw_id(raw), problems=checked))
-        results = await self._journal.append_many([to_outgoing(v, now) for _, v in valid])
+        by = principal.name if principal else None
+        results = await self._journal.append_many([to_outgoing(v, now, by) for _, v in valid])
         resolved = await asyncio.gather(*(
             self._resolve(v, result) for (_, v), result in zip(valid, results, strict=True)))
         for (index, _), outcome in zip(valid, resolved, strict=True):
@@ -114,6 +125,19 @@ class IngestService:
                 return Outcome("conflict", report_id, seq, province=province, problems=[
                     FieldProblem("id", f"id {report_id} was already used for a different report "
                                        f"(stream sequence {seq})")])
+
+
+def out_of_scope(principal: Principal | None, valid: ValidReport) -> Outcome | None:
+    """The ``forbidden`` outcome of a valid report its caller may not send; pure."""
+    if principal is None:
+        return None
+    reason = scope_refusal(principal, Role.REPORT, valid.map, valid.province)
+    if reason is None:
+        return None
+    report = valid.report
+    return Outcome("forbidden", str(report.id), province=valid.province, problems=[
+        FieldProblem("locality", f"{report.locality} (read in the {valid.map.value} map, in "
+                                 f"force on {report.date}): {reason}")])
 
 
 def _raw_id(raw: Any) -> str | None:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
 
 
 class IngestSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CUNGDAN_", extra="ignore")
 
     nats_url: str = "nats://127.0.0.1:4222"
+    """May carry credentials: ``nats://ingest:secret@host:4222``."""
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
     ingest_host: str = "127.0.0.1"
     ingest_port: int = Field(default=8000, ge=1, le=65535)
     publish_timeout_seconds: float = Field(default=3.0, gt=0)
@@ -20,3 +27,15 @@ class IngestSettings(BaseSettings):
     max_in_flight: int = Field(default=4000, ge=1)
     stream_duplicate_window_seconds: float = Field(default=120.0, gt=0)
     stream_replicas: int = Field(default=1, ge=1, le=5)
+
+    auth_enabled: bool = False
+    """Require a bearer token (see ``cungdan token create``) on every report."""
+    tokens_file: Path = Path("var/tokens.json")
+    rate_limit_per_second: float = Field(default=20.0, gt=0)
+    """Requests per second each token may sustain (only with auth: tokens are the key)."""
+    rate_limit_burst: int = Field(default=40, ge=1)
+    """Requests a token may send at once after a quiet spell."""
+    max_body_bytes: int = Field(default=2 * MIB, ge=1024)
+    """Largest body of ``POST /v1/activities``."""
+    max_batch_body_bytes: int = Field(default=8 * MIB, ge=1024)
+    """Largest body of ``POST /v1/activities/batch``."""

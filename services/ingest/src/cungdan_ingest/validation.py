@@ -14,7 +14,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cungdan_contracts import ActivityReport, AdminMap, Gazetteer, map_for_date
+from cungdan_contracts import (
+    ActivityReport,
+    AdminMap,
+    Gazetteer,
+    map_for_date,
+    report_from_json,
+)
 
 VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
 
@@ -57,9 +63,11 @@ def validate_report(
     if not isinstance(raw, dict):
         return [FieldProblem("(body)", "a report must be a JSON object")]
     try:
-        report = ActivityReport.model_validate(raw)
+        report = report_from_json(raw)  # v1 (no "version") or v2, as the current shape
     except ValidationError as exc:
         return problems_of(exc)
+    except ValueError as exc:  # an unsupported "version"
+        return [FieldProblem("version", str(exc))]
     problems = []
     if report.date > today:
         problems.append(FieldProblem(

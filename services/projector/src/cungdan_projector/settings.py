@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -10,6 +12,11 @@ class ProjectorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CUNGDAN_", extra="ignore")
 
     nats_url: str = "nats://127.0.0.1:4222"
+    """May carry credentials: ``nats://projector:secret@host:4222``."""
+    auth_enabled: bool = False
+    """Reads need a token with the ``read`` role, unless ``reads_public``."""
+    tokens_file: Path = Path("var/tokens.json")
+    reads_public: bool = False
     projector_host: str = "127.0.0.1"
     projector_port: int = Field(default=8001, ge=1, le=65535)
     database_url: str = "sqlite:///var/readmodel.sqlite3"

@@ -1,0 +1,185 @@
+"""Corrections, retractions and the history of an activity: the audit trail.
+
+A change names an activity that must already be in the log; it is routed on
+the activity's map, province and campaign so downstream filters keep working,
+and it is stored once (the correction id, or the activity id for its single
+retraction, closes its subject exactly as a report's id does). A retraction is
+final: later corrections are refused. Who may change an activity is decided by
+the ``may_change`` check the HTTP layer passes in (the token's provinces).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ValidationError
+
+from cungdan_contracts import (
+    ActivityCorrected,
+    ActivityLogged,
+    ActivityRetracted,
+    AdminMap,
+    CorrectionRequest,
+    Event,
+    RetractionRequest,
+    decode_event,
+    encode_event,
+)
+from cungdan_contracts.subjects import (
+    HEADER_MSG_ID,
+    HEADER_TYPE,
+    HEADER_VERSION,
+    corrected_subject,
+    correction_id_filter,
+    history_filters,
+    id_filter,
+    retracted_subject,
+    retraction_filter,
+)
+
+from .journal import AlreadyStored, AppendResult, NotStored, Outgoing, Stored
+from .validation import FieldProblem, problems_of
+
+ChangeStatus = Literal["accepted", "duplicate", "rejected", "conflict", "unavailable",
+                       "not_found", "forbidden"]
+M = TypeVar("M", bound=BaseModel)
+ScopeCheck = Callable[[AdminMap, str], str | None]
+"""(map, province of the activity) -> why the caller may not change it, or None."""
+
+
+class ChangeJournal(Protocol):
+    async def append_many(self, messages: Sequence[Outgoing]) -> list[AppendResult]: ...
+
+    async def message_at(self, seq: int) -> bytes: ...
+
+    async def find(self, subject_filter: str, after: int = 0) -> tuple[int, bytes] | None: ...
+
+    async def find_all(self, subject_filter: str) -> list[tuple[int, bytes]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeOutcome:
+    status: ChangeStatus
+    id: str | None = None
+    seq: int | None = None
+    problems: list[FieldProblem] = field(default_factory=list)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ChangeService:
+    def __init__(self, journal: ChangeJournal,
+                 clock: Callable[[], dt.datetime] = _utcnow) -> None:
+        self._journal = journal
+        self._clock = clock
+
+    async def correct(self, activity_id: UUID, raw: Any, *, reported_by: str | None = None,
+                      may_change: ScopeCheck | None = None) -> ChangeOutcome:
+        request = _validated(CorrectionRequest, raw)
+        if isinstance(request, ChangeOutcome):
+            return request
+        found = await self._activity(activity_id, may_change)
+        if isinstance(found, ChangeOutcome):
+            return found
+        if await self._journal.find(retraction_filter(activity_id)) is not None:
+            return ChangeOutcome("conflict", str(request.id), problems=[FieldProblem(
+                "activity", f"activity {activity_id} was retracted; it cannot be corrected")])
+        event = ActivityCorrected(
+            recorded_at=self._clock(), source_province=found.source_province, map=found.map,
+            reported_by=reported_by, activity_id=activity_id, campaign=found.activity.campaign,
+            correction=request)
+        subject = corrected_subject(found.map, found.source_province, event.campaign,
+                                    activity_id, request.id)
+        return await self._append(event, subject, str(request.id),
+                                  correction_id_filter(request.id), str(request.id))
+
+    async def retract(self, activity_id: UUID, raw: Any, *, reported_by: str | None = None,
+                      may_change: ScopeCheck | None = None) -> ChangeOutcome:
+        request = _validated(RetractionRequest, raw)
+        if isinstance(request, ChangeOutcome):
+            return request
+        found = await self._activity(activity_id, may_change)
+        if isinstance(found, ChangeOutcome):
+            return found
+        event = ActivityRetracted(
+            recorded_at=self._clock(), source_province=found.source_province, map=found.map,
+            reported_by=reported_by, activity_id=activity_id, campaign=found.activity.campaign,
+            retraction=request)
+        subject = retracted_subject(found.map, found.source_province, event.campaign,
+                                    activity_id)
+        return await self._append(event, subject, f"retraction:{activity_id}",
+                                  retraction_filter(activity_id), str(activity_id))
+
+    async def history(self, activity_id: UUID) -> list[tuple[int, Event]] | None:
+        """Every event about the activity in stream order, or None if it was never logged."""
+        found = await asyncio.gather(*(self._journal.find_all(f)
+                                       for f in history_filters(activity_id)))
+        messages = sorted(m for group in found for m in group)
+        if not messages:
+            return None
+        return [(seq, decode_event(data)) for seq, data in messages]
+
+    async def _activity(self, activity_id: UUID,
+                        may_change: ScopeCheck | None) -> ActivityLogged | ChangeOutcome:
+        try:
+            found = await self._journal.find(id_filter(activity_id))
+        except Exception as exc:  # noqa: BLE001 - any broker failure: try again later
+            return ChangeOutcome("unavailable", problems=[FieldProblem("(broker)", str(exc))])
+        if found is None:
+            return ChangeOutcome("not_found", str(activity_id), problems=[FieldProblem(
+                "activity", f"no activity {activity_id} in the log")])
+        event = decode_event(found[1])
+        assert isinstance(event, ActivityLogged)
+        refusal = may_change(event.map, event.source_province) if may_change else None
+        if refusal is not None:
+            return ChangeOutcome("forbidden", str(activity_id),
+                                 problems=[FieldProblem("activity", refusal)])
+        return event
+
+    async def _append(self, event: ActivityCorrected | ActivityRetracted, subject: str,
+                      msg_id: str, id_filter_: str, change_id: str) -> ChangeOutcome:
+        message = Outgoing(subject=subject, payload=encode_event(event), id_filter=id_filter_,
+                           headers={HEADER_MSG_ID: msg_id, HEADER_TYPE: event.type,
+                                    HEADER_VERSION: str(event.version),
+                                    "Content-Type": "application/json"})
+        [result] = await self._journal.append_many([message])
+        match result:
+            case Stored(seq):
+                return ChangeOutcome("accepted", change_id, seq)
+            case NotStored(reason):
+                return ChangeOutcome("unavailable", change_id,
+                                     problems=[FieldProblem("(broker)", reason)])
+            case AlreadyStored(seq):
+                stored = decode_event(await self._journal.message_at(seq))
+                if _same_change(stored, event):
+                    return ChangeOutcome("duplicate", change_id, seq)
+                return ChangeOutcome("conflict", change_id, seq, problems=[FieldProblem(
+                    "id", f"{msg_id} was already used for a different change "
+                          f"(stream sequence {seq})")])
+
+
+def _same_change(stored: Event, new: ActivityCorrected | ActivityRetracted) -> bool:
+    if isinstance(stored, ActivityCorrected) and isinstance(new, ActivityCorrected):
+        return (stored.activity_id, stored.correction) == (new.activity_id, new.correction)
+    if isinstance(stored, ActivityRetracted) and isinstance(new, ActivityRetracted):
+        return (stored.activity_id, stored.retraction) == (new.activity_id, new.retraction)
+    return False
+
+
+def _validated(model: type[M], raw: Any) -> M | ChangeOutcome:
+    if not isinstance(raw, dict):
+        return ChangeOutcome("rejected", problems=[FieldProblem("(body)",
+                                                                "expected a JSON object")])
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raw_id = raw.get("id")
+        return ChangeOutcome("rejected", raw_id if isinstance(raw_id, str) else None,
+                             problems=problems_of(exc))

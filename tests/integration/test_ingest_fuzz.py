@@ -1,0 +1,139 @@
+"""Fuzzing the ingest API from its own OpenAPI document (schemathesis), on a real ingest
+process and a real nats-server, with authentication on.
+
+Requests are generated from ``/openapi.json`` (reports that fit the schema, and reports
+that break it), sent with a national token, a province's token, an unknown token or
+none. Nothing may answer 5xx; every refusal is problem+json; and the stream holds exactly
+the reports answered as accepted: nothing from a refused request.
+
+The default run tries ``CUNGDAN_FUZZ_EXAMPLES`` (200) requests; ``make fuzz`` 5,000.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import Case, GenerationMode, Response
+
+from cungdan.processes import NatsServer, ServiceProcess, free_port
+from cungdan.token_commands import issue
+from cungdan_service.tokens import TokenFile
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = int(os.environ.get("CUNGDAN_FUZZ_EXAMPLES", "200"))
+CALLERS = ("national", "province", "unknown", "none")
+EXPECTED = {  # caller: the statuses it may get
+    "national": {200, 202, 409, 413, 422},
+    "province": {200, 202, 403, 409, 413, 422},
+    "unknown": {401},
+    "none": {401},
+}
+
+
+@dataclass
+class Api:
+    url: str
+    nats: NatsServer
+    secrets: dict[str, str]
+    stored: set[int] = field(default_factory=set)
+    statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    base = tmp_path_factory.mktemp("fuzz")
+    tokens = TokenFile(base / "tokens.json")
+    secrets = {"national": issue(tokens, "fuzz-national", ["VN"], ["report"]).secret,
+               "province": issue(tokens, "fuzz-lao-cai", ["15"], ["report"]).secret,
+               "unknown": "cdn_" + "A" * 43}
+    port = free_port()
+    with NatsServer(base / "nats", log_dir=base) as nats:
+        ingest = ServiceProcess(
+            [sys.executable, "-m", "cungdan_ingest"], port=port, log_file=base / "ingest.log",
+            env={"CUNGDAN_NATS_URL": nats.url, "CUNGDAN_INGEST_PORT": str(port),
+                 "CUNGDAN_AUTH_ENABLED": "true", "CUNGDAN_TOKENS_FILE": str(tokens.path),
+                 "CUNGDAN_RATE_LIMIT_PER_SECOND": "100000",
+                 "CUNGDAN_RATE_LIMIT_BURST": "100000"})
+        with ingest:
+            yield Api(f"http://127.0.0.1:{port}", nats, secrets)
+        log = (base / "ingest.log").read_text()
+        assert "Traceback" not in log, log[-3000:]
+        assert not any(s in log for s in secrets.values())  # tokens are never logged
+
+
+def _headers(api: Api, caller: str) -> dict[str, str]:
+    return {} if caller == "none" else {"Authorization": f"Bearer {api.secrets[caller]}"}
+
+
+def _stream_messages(api: Api) -> int:
+    jsz = httpx.get(f"http://127.0.0.1:{api.nats.http_port}/jsz?streams=true",
+                    trust_env=False).json()
+    return sum(s["state"]["messages"] for a in jsz.get("account_details", [])
+               for s in a.get("stream_detail", []) if s["name"] == "CUNGDAN_ACTIVITY")
+
+
+def _caller(api: Api, response: Response) -> str:
+    """Who the request really spoke as (negative cases may drop the Authorization header)."""
+    sent = response.request.headers.get("Authorization")
+    if not sent:
+        return "none"
+    return next((c for c, s in api.secrets.items() if sent == f"Bearer {s}"), "unknown")
+
+
+def _record(api: Api, case: Case, response: Response) -> None:
+    status, caller = response.status_code, _caller(api, response)
+    api.statuses[(caller, status)] += 1
+    assert status < 500, f"{case.method} {case.path}: {status} {response.text[:500]}"
+    assert status in EXPECTED[caller], f"{caller}: {status} {response.text[:500]}"
+    if status >= 400:
+        assert response.headers["content-type"] == ["application/problem+json"], response.text
+        assert response.json()["status"] == status
+        return
+    body = response.json()
+    if case.path.endswith("/batch"):
+        api.stored.update(r["seq"] for r in body["results"] if r["status"] == "accepted")
+    elif status == 202:
+        api.stored.add(body["seq"])
+
+
+def test_fuzz_the_ingest_api(api: Api) -> None:
+    schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
+    cases = st.one_of(schema.as_strategy(GenerationMode.POSITIVE),
+                      schema.as_strategy(GenerationMode.NEGATIVE))
+    session = requests.Session()
+    session.trust_env = False
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=cases, caller=st.sampled_from(CALLERS))
+    def call(case: Case, caller: str) -> None:
+        if case.headers:
+            case.headers = {k: v for k, v in case.headers.items()
+                            if k.lower() != "authorization"}
+        response = case.call(base_url=api.url, session=session, headers=_headers(api, caller),
+                             timeout=30)
+        _record(api, case, response)
+
+    call()
+    tried = sum(api.statuses.values())
+    refused = sum(n for (_, status), n in api.statuses.items() if status >= 400)
+    summary = (f"fuzz: {tried} requests, {refused} refused as expected, "
+               f"{len(api.stored)} accepted, 5xx: 0; by (caller, status): "
+               f"{dict(sorted(api.statuses.items()))}")
+    print(summary)
+    Path(os.environ.get("CUNGDAN_FUZZ_REPORT", os.devnull)).write_text(summary + "\n")
+    assert tried >= EXAMPLES
+    assert refused and api.stored, summary  # both paths were exercised
+    assert _stream_messages(api) == len(api.stored)
