@@ -16,7 +16,7 @@ from .problems import ProblemError, problem
 
 log = logging.getLogger("cungdan")
 
-Readiness = Callable[[Request], str | None]
+Readiness = Callable[[Request], Awaitable[str | None]]
 """Returns why the service is not ready, or ``None`` when it is."""
 
 
@@ -41,7 +41,7 @@ def install_common(app: FastAPI, *, service: str, registry: CollectorRegistry,
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> Response:
-        reason = readiness(request)
+        reason = await readiness(request)
         if reason is not None:
             return problem(503, "not-ready", "Not ready", detail=reason)
         return Response('{"status":"ready"}', media_type="application/json")

@@ -52,11 +52,13 @@ def create_app(settings: IngestSettings | None = None, gazetteer: Gazetteer | No
         finally:
             await broker.stop()
 
-    def readiness(request: Request) -> str | None:
+    async def readiness(request: Request) -> str | None:
         journal: Journal | None = getattr(request.app.state, "journal", None)
         if journal is None:
             return "starting"
-        return None if journal.connected else "not connected to NATS"
+        if not journal.connected:
+            return "not connected to NATS"
+        return await journal.stream_problem()
 
     app = FastAPI(title="cungdan ingest", version="0.1.0", lifespan=lifespan,
                   description="Accepts activity reports and appends them to NATS JetStream.")

@@ -104,6 +104,16 @@ class Journal:
     def connected(self) -> bool:
         return bool(self._nc.is_connected)
 
+    async def stream_problem(self) -> str | None:
+        """Why the stream cannot take events now (``None``: it can)."""
+        try:
+            await asyncio.wait_for(self._nc.jetstream().stream_info(self._stream), 2.0)
+        except NotFoundError:
+            return f"stream {self._stream} does not exist"
+        except Exception as exc:  # noqa: BLE001 - any failure means: not ready, and why
+            return f"stream {self._stream} unavailable: {exc.__class__.__name__}"
+        return None
+
     async def start(self) -> None:
         self._inbox = self._nc.new_inbox()
         await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_reply)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import OperationalError
 
 from cungdan_contracts import Gazetteer, load_gazetteer
 from cungdan_service.nats import connect_broker
+from cungdan_service.problems import problem
 from cungdan_service.web import install_common
 
 from . import http
@@ -52,12 +55,16 @@ def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer |
             await broker.stop()
             model.engine.dispose()
 
-    def readiness(request: Request) -> str | None:
+    async def readiness(request: Request) -> str | None:
         runtime: ProjectorRuntime | None = getattr(request.app.state, "runtime", None)
         if runtime is None or runtime.live is None:
             return "starting"
         if not runtime.live.ready:
             return runtime.live.problem or "not connected to NATS"
+        try:
+            await asyncio.wait_for(asyncio.to_thread(model.ping), timeout=2.0)
+        except Exception as exc:  # noqa: BLE001 - any failure means: not ready, and why
+            return f"database unavailable: {exc.__class__.__name__}"
         if runtime.rebuilding is not None:
             return "rebuilding the read model (reads are served from the previous one)"
         return None
@@ -68,5 +75,12 @@ def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer |
     app.state.model = model
     app.state.gazetteer = gazetteer
     app.include_router(http.router)
+
+    @app.exception_handler(OperationalError)
+    async def database_down(_: Request, exc: OperationalError) -> Response:
+        log.warning("read model unavailable: %s", exc.__class__.__name__)
+        return problem(503, "read-model-unavailable", "The read model is unavailable",
+                       detail="the database does not answer; retry shortly",
+                       headers={"Retry-After": "2"})
     install_common(app, service="projector", registry=registry, readiness=readiness)
     return app

@@ -178,6 +178,11 @@ class ReadModel:
     def create_schema(self) -> None:
         meta.create_all(self.engine)
 
+    def ping(self) -> None:
+        """Raises if the database does not answer."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
     @contextmanager
     def writing(self) -> Iterator[Connection]:
         """A write transaction (SQLite: the write lock is taken at BEGIN)."""
