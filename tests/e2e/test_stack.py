@@ -185,6 +185,61 @@ def test_status_reports_stream_lag_and_freshness(stack: Stack, projector: httpx.
     assert all(f["days_silent"] < 1 for f in status["freshness"])  # all reported just now
 
 
+def test_corrections_retractions_and_history(ingest: httpx.Client,
+                                             projector: httpx.Client) -> None:
+    commune, district = _first_commune_of(projector, "110")  # Tam Đường, Lai Châu
+    original = report(locality=commune, measures={"road_km": "2.5", "trees_planted": 40})
+    other = report(locality=commune, measures={"trees_planted": 7})
+    v2 = {**report(locality=commune, measures={"houses_built": 1}), "version": 2,
+          "village": "Bản Nà Luông", "unit": {"name": "Đồn Biên phòng", "kind": "border_guard"}}
+    for body in (original, other, v2):
+        assert ingest.post("/v1/activities", json=body).status_code == 202
+    fix = {"id": str(uuid.uuid4()), "measures": {"road_km": "3", "trees_planted": 40},
+           "reason": "đo lại bằng GPS"}
+    corrected = ingest.post(f"/v1/activities/{original['id']}/corrections", json=fix)
+    assert corrected.status_code == 202, corrected.text
+    again = ingest.post(f"/v1/activities/{original['id']}/corrections", json=fix)
+    assert (again.status_code, again.json()["seq"]) == (200, corrected.json()["seq"])
+    clash = ingest.post(f"/v1/activities/{original['id']}/corrections",
+                        json={**fix, "reason": "khác"})
+    assert clash.status_code == 409
+    gone = ingest.post(f"/v1/activities/{other['id']}/retraction", json={"reason": "báo trùng"})
+    assert gone.status_code == 202, gone.text
+    late = ingest.post(f"/v1/activities/{other['id']}/corrections",
+                       json={**fix, "id": str(uuid.uuid4())})
+    assert late.status_code == 409  # a retraction is final
+    missing = ingest.post(f"/v1/activities/{uuid.uuid4()}/corrections", json=fix)
+    assert missing.status_code == 404
+    bad = ingest.post(f"/v1/activities/{original['id']}/corrections",
+                      json={**fix, "measures": {"road_km": "-1"}})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "measures.road_km"
+    after = totals(projector, district, min_position=gone.json()["seq"], map="legacy")
+    assert after["totals"] == {"houses_built": "1", "road_km": "3", "trees_planted": "40"}
+    history = ingest.get(f"/v1/activities/{original['id']}").json()
+    assert [h["type"] for h in history["history"]] == ["ActivityLogged", "ActivityCorrected"]
+    assert history["measures"] == {"road_km": "3", "trees_planted": "40"}
+    assert history["history"][1]["correction"]["reason"] == "đo lại bằng GPS"
+    assert history["history"][0]["activity"]["unit"] == {"name": "Ban CHQS huyện",
+                                                         "kind": "military"}
+    retracted = ingest.get(f"/v1/activities/{other['id']}").json()
+    assert (retracted["status"], retracted["measures"]) == ("retracted", {})
+    stored_v2 = ingest.get(f"/v1/activities/{v2['id']}").json()["history"][0]
+    assert stored_v2["activity"]["village"] == "Bản Nà Luông"
+    assert ingest.get(f"/v1/activities/{uuid.uuid4()}").status_code == 404
+
+
+def test_a_v1_report_resent_as_v2_with_the_same_content_is_a_duplicate(
+    ingest: httpx.Client,
+) -> None:
+    body = report(unit="Công an huyện", measures={"citizen_turns": 12})
+    first = ingest.post("/v1/activities", json=body)
+    as_v2 = {**body, "version": 2, "village": None,
+             "unit": {"name": "Công an huyện", "kind": "police"}}
+    again = ingest.post("/v1/activities", json=as_v2)
+    assert (again.status_code, again.json()["seq"]) == (200, first.json()["seq"])
+
+
 def _first_commune_of(projector: httpx.Client, district: str) -> tuple[str, str]:
     locality = projector.get(f"/v1/localities/{district}", params={"map": "legacy"}).json()
     return locality["children"][0]["code"], district

@@ -48,8 +48,8 @@ class FakeJetStream:
             results.append(Stored(len(self.stored)))
         return results
 
-    async def header_at(self, seq: int, header: str) -> str | None:
-        return self.stored[seq - 1].headers.get(header)
+    async def message_at(self, seq: int) -> bytes:
+        return self.stored[seq - 1].payload
 
 
 class DownJetStream:
@@ -62,14 +62,14 @@ class DownJetStream:
         self.offered += len(messages)
         return [NotStored("no acknowledgement from JetStream in time")] * len(messages)
 
-    async def header_at(self, seq: int, header: str) -> str | None:
+    async def message_at(self, seq: int) -> bytes:
         raise ConnectionError("nats: connection closed")
 
 
 class UnreadableJetStream(FakeJetStream):
     """Stores and acknowledges, but cannot read a stored message back."""
 
-    async def header_at(self, seq: int, header: str) -> str | None:
+    async def message_at(self, seq: int) -> bytes:
         raise TimeoutError("nats: timeout")
 
 

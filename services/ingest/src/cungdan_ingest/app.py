@@ -16,6 +16,7 @@ from cungdan_service.nats import connect_broker, redact
 from cungdan_service.web import install_common
 
 from . import http
+from .changes import ChangeService
 from .journal import Journal, ensure_stream, stream_config
 from .limits import RateLimiter
 from .metrics import IngestMetrics
@@ -41,10 +42,13 @@ def create_app(settings: IngestSettings | None = None, gazetteer: Gazetteer | No
             STREAM, STREAM_SUBJECTS, settings.stream_duplicate_window_seconds,
             settings.stream_replicas))
         journal = Journal(nc, STREAM, timeout=settings.publish_timeout_seconds,
-                          max_in_flight=settings.max_in_flight)
+                          max_in_flight=settings.max_in_flight,
+                          observe=metrics.publish_seconds.observe)
         await journal.start()
+        metrics.broker_connected.set_function(lambda: float(journal.connected))
         app.state.journal = journal
         app.state.service = IngestService(journal, gazetteer or load_gazetteer())
+        app.state.changes = ChangeService(journal)
         log.info("ingest ready on stream %s via %s; authentication %s", STREAM,
                  redact(settings.nats_url), "on" if app.state.authorizer.enabled else "OFF")
         try:

@@ -9,15 +9,25 @@ provinces (403; per item in a batch).
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
-from cungdan_contracts import ActivityReport, MalformedJSONError, loads_exact
-from cungdan_service.auth import Principal, Reason, Role, requires
+from cungdan_contracts import (
+    ActivityReportV1,
+    ActivityReportV2,
+    CorrectionRequest,
+    MalformedJSONError,
+    RetractionRequest,
+    loads_exact,
+)
+from cungdan_service.auth import Principal, Reason, Role, requires, scope_refusal
 from cungdan_service.problems import ANONYMOUS, PROBLEM_JSON, problem
 
+from .changes import ChangeOutcome, ChangeService, ScopeCheck
 from .limits import RateLimiter, read_body
 from .metrics import IngestMetrics
 from .service import IngestService, Outcome
@@ -25,7 +35,6 @@ from .settings import IngestSettings
 from .validation import FieldProblem
 
 router = APIRouter()
-
 
 
 def _inlined(schema: Any, defs: dict[str, Any]) -> Any:
@@ -42,8 +51,12 @@ def _inlined(schema: Any, defs: dict[str, Any]) -> Any:
     return {k: _inlined(v, defs) for k, v in schema.items() if k != "$defs"}
 
 
-_MODEL_SCHEMA = ActivityReport.model_json_schema()
-_REPORT_SCHEMA = _inlined(_MODEL_SCHEMA, _MODEL_SCHEMA.get("$defs", {}))
+def _schema_of(model: type[BaseModel]) -> Any:
+    schema = model.model_json_schema()
+    return _inlined(schema, schema.get("$defs", {}))
+
+
+_REPORT_SCHEMA = {"anyOf": [_schema_of(ActivityReportV1), _schema_of(ActivityReportV2)]}
 _BODY = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": _REPORT_SCHEMA}}}}
 _BATCH_BODY = {"requestBody": {"required": True, "content": {"application/json": {
@@ -107,9 +120,9 @@ async def _json_body(request: Request, limit: int, caller: Principal | None) -> 
 def _count(metrics: IngestMetrics, outcomes: list[Outcome], caller: Principal | None) -> None:
     for outcome in outcomes:
         metrics.reports.labels(outcome.status, outcome.province or "unknown").inc()
-        if outcome.status == "rejected":
+        if outcome.status in ("rejected", "conflict"):
             for p in outcome.problems:
-                metrics.rejections.labels(p.field.split(".")[0]).inc()
+                metrics.rejections.labels(p.kind).inc()
         elif outcome.status == "forbidden":
             metrics.refusals.labels(_token(caller), Reason.OUT_OF_SCOPE).inc()
 
@@ -130,6 +143,7 @@ async def post_activity(request: Request, caller: Caller) -> Response:
         raw = await _json_body(request, _settings(request).max_body_bytes, caller)
     except MalformedJSONError as exc:
         _metrics(request).reports.labels("rejected", "unknown").inc()
+        _metrics(request).rejections.labels("malformed_json").inc()
         return _malformed(exc)
     outcome = await _service(request).submit(raw, caller)
     _count(_metrics(request), [outcome], caller)
@@ -160,6 +174,7 @@ async def post_batch(request: Request, caller: Caller) -> Response:
     try:
         raw = await _json_body(request, settings.max_batch_body_bytes, caller)
     except MalformedJSONError as exc:
+        _metrics(request).rejections.labels("malformed_json").inc()
         return _malformed(exc)
     limit = settings.max_batch
     if not isinstance(raw, list):
@@ -191,3 +206,123 @@ def _item(index: int, outcome: Outcome) -> dict[str, Any]:
     if outcome.problems:
         item["errors"] = [p.as_json() for p in outcome.problems]
     return item
+
+
+# --- corrections, retractions, history ---------------------------------------------------------
+
+_corrector = requires(Role.CORRECT)
+_reader = requires(Role.READ)
+
+
+async def _correcting(
+    request: Request,
+    principal: Annotated[Principal | None, Depends(_corrector)],
+    _: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> Principal | None:
+    if principal is not None:
+        limiter: RateLimiter = request.app.state.rate_limiter
+        limiter.admit(principal.name)
+    return principal
+
+
+Corrector = Annotated[Principal | None, Depends(_correcting)]
+
+
+def _changes(request: Request) -> ChangeService:
+    changes: ChangeService = request.app.state.changes
+    return changes
+
+
+def _scope(caller: Principal | None) -> ScopeCheck | None:
+    """Only the province that reported an activity (a token covering it) may change it."""
+    if caller is None:
+        return None
+    return lambda admin_map, province: scope_refusal(caller, Role.CORRECT, admin_map, province)
+
+
+def _change_response(request: Request, outcome: ChangeOutcome,
+                     caller: Principal | None) -> Response:
+    errors = [p.as_json() for p in outcome.problems]
+    metrics = _metrics(request)
+    for p in outcome.problems:
+        if outcome.status in ("rejected", "conflict"):
+            metrics.rejections.labels(p.kind).inc()
+    match outcome.status:
+        case "accepted" | "duplicate":
+            return JSONResponse({"id": outcome.id, "status": outcome.status, "seq": outcome.seq},
+                                status_code=202 if outcome.status == "accepted" else 200)
+        case "rejected":
+            return problem(422, "invalid-change", "The change is invalid", errors=errors)
+        case "not_found":
+            return problem(404, "unknown-activity", "No such activity", errors=errors)
+        case "forbidden":
+            metrics.refusals.labels(_token(caller), Reason.OUT_OF_SCOPE).inc()
+            return problem(403, Reason.OUT_OF_SCOPE, "Outside the token's provinces",
+                           errors=errors, reason=Reason.OUT_OF_SCOPE)
+        case "conflict":
+            return problem(409, "change-conflict", "This change conflicts with the log",
+                           errors=errors, seq=outcome.seq)
+        case "unavailable":
+            return problem(503, "broker-unavailable", "The event store is unavailable",
+                           errors=errors, headers=_retry_after(request))
+
+
+_CORRECTION_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": _schema_of(CorrectionRequest)}}}}
+_RETRACTION_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": _schema_of(RetractionRequest)}}}}
+
+
+@router.post("/v1/activities/{activity_id}/corrections", openapi_extra=_CORRECTION_BODY,
+             status_code=202, responses={**_REFUSALS, 404: _refusal("No such activity"),
+                                         409: _refusal("Retracted, or the id names another "
+                                                       "correction")},
+             summary="Correct the measures of an earlier activity")
+async def post_correction(request: Request, activity_id: UUID, caller: Corrector) -> Response:
+    try:
+        raw = await _json_body(request, _settings(request).max_body_bytes, caller)
+    except MalformedJSONError as exc:
+        return _malformed(exc)
+    outcome = await _changes(request).correct(
+        activity_id, raw, reported_by=caller.name if caller else None, may_change=_scope(caller))
+    return _change_response(request, outcome, caller)
+
+
+@router.post("/v1/activities/{activity_id}/retraction", openapi_extra=_RETRACTION_BODY,
+             status_code=202, responses={**_REFUSALS, 404: _refusal("No such activity"),
+                                         409: _refusal("Already retracted for another reason")},
+             summary="Retract an earlier activity (final)")
+async def post_retraction(request: Request, activity_id: UUID, caller: Corrector) -> Response:
+    try:
+        raw = await _json_body(request, _settings(request).max_body_bytes, caller)
+    except MalformedJSONError as exc:
+        return _malformed(exc)
+    outcome = await _changes(request).retract(
+        activity_id, raw, reported_by=caller.name if caller else None, may_change=_scope(caller))
+    return _change_response(request, outcome, caller)
+
+
+@router.get("/v1/activities/{activity_id}", summary="An activity's full history",
+            responses={404: _refusal("No such activity")},
+            dependencies=[Depends(_reader)])
+async def get_activity(request: Request, activity_id: UUID) -> Response:
+    history = await _changes(request).history(activity_id)
+    if history is None:
+        return problem(404, "unknown-activity", "No such activity",
+                       detail=f"no activity {activity_id} in the log")
+    entries = [_history_entry(seq, event) for seq, event in history]
+    current = next(e for e in entries if e["type"] == "ActivityLogged")["activity"]["measures"]
+    status = "active"
+    for entry in entries:
+        if entry["type"] == "ActivityCorrected":
+            current = entry["correction"]["measures"]
+        elif entry["type"] == "ActivityRetracted":
+            status = "retracted"
+    return JSONResponse({"id": str(activity_id), "status": status,
+                         "measures": {} if status == "retracted" else current,
+                         "history": entries})
+
+
+def _history_entry(seq: int, event: BaseModel) -> dict[str, Any]:
+    body: dict[str, Any] = event.model_dump(mode="json")
+    return {"seq": seq, **body}

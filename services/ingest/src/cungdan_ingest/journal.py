@@ -18,7 +18,7 @@ import itertools
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from nats.aio.client import Client
@@ -91,7 +91,9 @@ async def ensure_stream(nc: Client, config: StreamConfig) -> None:
 class Journal:
     """Appends messages to one stream and reads back what an id already stored."""
 
-    def __init__(self, nc: Client, stream: str, *, timeout: float, max_in_flight: int) -> None:
+    def __init__(self, nc: Client, stream: str, *, timeout: float, max_in_flight: int,
+                 observe: Callable[[float], None] | None = None) -> None:
+        """``observe`` receives the seconds each ``append_many`` waited for its acks."""
         self._nc = nc
         self._stream = stream
         self._timeout = timeout
@@ -99,6 +101,7 @@ class Journal:
         self._pending: dict[str, asyncio.Future[AppendResult]] = {}
         self._tokens = itertools.count()
         self._inbox = ""
+        self._observe = observe
 
     @property
     def connected(self) -> bool:
@@ -130,7 +133,8 @@ class Journal:
         if not self.connected:
             return [NotStored("not connected to NATS")] * len(messages)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._timeout
+        started = loop.time()
+        deadline = started + self._timeout
         futures: list[asyncio.Future[AppendResult]] = []
         try:
             for message in messages:
@@ -147,6 +151,8 @@ class Journal:
                 if future is not None:
                     future.cancel()
                 results.append(NotStored("no acknowledgement from JetStream in time"))
+        if self._observe is not None:
+            self._observe(loop.time() - started)
         return results
 
     async def _send(self, message: Outgoing, deadline: float) -> asyncio.Future[AppendResult]:

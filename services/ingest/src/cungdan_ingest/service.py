@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from cungdan_contracts import ActivityLogged, Gazetteer, encode_event
+from cungdan_contracts import ActivityLogged, Gazetteer, decode_event, encode_event
 from cungdan_contracts.subjects import (
     HEADER_FINGERPRINT,
     HEADER_MSG_ID,
@@ -35,7 +35,7 @@ Status = Literal["accepted", "duplicate", "rejected", "conflict", "unavailable",
 class JournalPort(Protocol):
     async def append_many(self, messages: Sequence[Outgoing]) -> list[AppendResult]: ...
 
-    async def header_at(self, seq: int, header: str) -> str | None: ...
+    async def message_at(self, seq: int) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,15 +116,17 @@ class IngestService:
                                problems=[FieldProblem("(broker)", reason)], province=province)
             case AlreadyStored(seq):
                 try:
-                    stored = await self._journal.header_at(seq, HEADER_FINGERPRINT)
+                    stored = decode_event(await self._journal.message_at(seq))
                 except Exception as exc:  # noqa: BLE001 - any broker failure means "retry later"
                     return Outcome("unavailable", report_id, problems=[
                         FieldProblem("(broker)", f"could not read event {seq}: {exc}")])
-                if stored == valid.report.fingerprint():
+                # Compared in the current shape: a v1 event in the log and the same report
+                # sent again (as v1 or v2) are the same content.
+                if isinstance(stored, ActivityLogged) and stored.activity == valid.report:
                     return Outcome("duplicate", report_id, seq, province=province)
                 return Outcome("conflict", report_id, seq, province=province, problems=[
                     FieldProblem("id", f"id {report_id} was already used for a different report "
-                                       f"(stream sequence {seq})")])
+                                       f"(stream sequence {seq})", "id_conflict")])
 
 
 def out_of_scope(principal: Principal | None, valid: ValidReport) -> Outcome | None:

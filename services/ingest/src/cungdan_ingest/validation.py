@@ -29,6 +29,8 @@ VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
 class FieldProblem:
     field: str
     reason: str
+    kind: str = "invalid"
+    """A short machine-readable code of the reason (for metrics), e.g. ``unknown_indicator``."""
 
     def as_json(self) -> dict[str, str]:
         return {"field": self.field, "reason": self.reason}
@@ -53,7 +55,7 @@ def problems_of(error: ValidationError) -> list[FieldProblem]:
         ctx = err.get("ctx") or {}
         if err["type"] == "too_precise" and "indicator" in ctx:
             path.append(str(ctx["indicator"]))
-        problems.append(FieldProblem(".".join(path) or "(body)", err["msg"]))
+        problems.append(FieldProblem(".".join(path) or "(body)", err["msg"], err["type"]))
     return problems
 
 
@@ -61,23 +63,24 @@ def validate_report(
     raw: Any, gazetteer: Gazetteer, today: dt.date
 ) -> ValidReport | list[FieldProblem]:
     if not isinstance(raw, dict):
-        return [FieldProblem("(body)", "a report must be a JSON object")]
+        return [FieldProblem("(body)", "a report must be a JSON object", "not_an_object")]
     try:
         report = report_from_json(raw)  # v1 (no "version") or v2, as the current shape
     except ValidationError as exc:
         return problems_of(exc)
     except ValueError as exc:  # an unsupported "version"
-        return [FieldProblem("version", str(exc))]
+        return [FieldProblem("version", str(exc), "unsupported_version")]
     problems = []
     if report.date > today:
         problems.append(FieldProblem(
-            "date", f"{report.date} is in the future (today is {today} in Vietnam)"))
+            "date", f"{report.date} is in the future (today is {today} in Vietnam)",
+            "future_date"))
     admin_map = map_for_date(report.date)
     if gazetteer.get(admin_map, report.locality) is None:
         problems.append(FieldProblem(
             "locality",
             f"unknown locality '{report.locality}' in the {admin_map.value} map, "
-            f"the map in force on {report.date}"))
+            f"the map in force on {report.date}", "unknown_locality"))
     if problems:
         return problems
     return ValidReport(report, admin_map, gazetteer.province_of(admin_map, report.locality))
