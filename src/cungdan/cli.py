@@ -4,6 +4,8 @@
   print the URLs and stay up until Ctrl-C (what ``make run`` does).
 - ``cungdan demo load``: load the article-based demo data into a running ingest.
 - ``cungdan token create|list|revoke``: API tokens, kept as hashes in the tokens file.
+- ``cungdan status``: stream size, lag, dead letters and freshness per province.
+- ``cungdan deadletters list|redrive``, ``cungdan rebuild``: projector operations.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cungdan_service.tokens import TokenFile
 
-from . import token_commands
+from . import ops_commands, token_commands
 from .client import post_batches, wait_until_projected
 from .demo import demo_reports
 from .stack import Stack, StackConfig
@@ -113,9 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--token", default=os.environ.get("CUNGDAN_TOKEN"),
                       help="API token with national scope (default: CUNGDAN_TOKEN)")
     token_commands.add_commands(commands)
+    ops_commands.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(load_demo=not args.no_demo)
+    if args.command in ("status", "deadletters", "rebuild"):
+        return ops_commands.run_command(args)
     if args.command == "token":
         settings = RunSettings()
         tokens = TokenFile(args.file) if args.file else settings.tokens()

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from tests.factories import report
 
+from cungdan import cli
 from cungdan.client import post_batches, wait_until_projected
 from cungdan.demo import demo_reports
 from cungdan.processes import free_port
@@ -238,6 +239,17 @@ def test_a_v1_report_resent_as_v2_with_the_same_content_is_a_duplicate(
              "unit": {"name": "Công an huyện", "kind": "police"}}
     again = ingest.post("/v1/activities", json=as_v2)
     assert (again.status_code, again.json()["seq"]) == (200, first.json()["seq"])
+
+
+def test_operator_commands(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["status", "--projector", stack.projector_url]) == 0
+    shown = capsys.readouterr().out
+    assert "stream CUNGDAN_ACTIVITY" in shown and "lag" in shown
+    assert "Tỉnh Yên Bái" in shown  # a freshness row of the demo's provinces
+    assert cli.main(["deadletters", "list", "--projector", stack.projector_url]) == 0
+    assert capsys.readouterr().out.strip() == "no dead letters"
+    assert cli.main(["rebuild", "--projector", stack.projector_url]) == 0
+    assert "100.0%" in capsys.readouterr().out
 
 
 def _first_commune_of(projector: httpx.Client, district: str) -> tuple[str, str]:

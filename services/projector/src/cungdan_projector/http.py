@@ -132,7 +132,8 @@ async def _wait_for_position(request: Request, seq: int) -> Response | None:
                    headers={"Retry-After": "1"}, position=position, min_seq=seq)
 
 
-@router.get("/v1/deadletters", summary="Messages the projector could not apply")
+@router.get("/v1/deadletters", summary="Messages the projector could not apply",
+            dependencies=[Depends(requires(Role.READ))])
 async def list_deadletters(request: Request) -> Response:
     runtime = _runtime(request)
     stores = [p.store for p in (runtime.live, runtime.rebuilding) if p is not None]
@@ -145,7 +146,8 @@ async def list_deadletters(request: Request) -> Response:
         for g, d in letters]})
 
 
-@router.post("/v1/deadletters/redrive", summary="Apply dead letters again, once each")
+@router.post("/v1/deadletters/redrive", summary="Apply dead letters again, once each",
+             dependencies=[Depends(requires(Role.ADMIN))])
 async def redrive_deadletters(request: Request, seq: int | None = None) -> Response:
     """Re-reads each pending dead letter's original from the stream and applies it
     if it now decodes (the cause was fixed); it is counted at most once."""
@@ -153,7 +155,8 @@ async def redrive_deadletters(request: Request, seq: int | None = None) -> Respo
     return JSONResponse({"results": results})
 
 
-@router.post("/v1/rebuild", status_code=202, summary="Rebuild the read model from the stream")
+@router.post("/v1/rebuild", status_code=202, summary="Rebuild the read model from the stream",
+             dependencies=[Depends(requires(Role.ADMIN))])
 async def start_rebuild(request: Request) -> Response:
     try:
         await _runtime(request).start_rebuild()
@@ -163,12 +166,14 @@ async def start_rebuild(request: Request) -> Response:
     return JSONResponse(_runtime(request).rebuild_status(), status_code=202)
 
 
-@router.get("/v1/rebuild", summary="Progress of the last rebuild")
+@router.get("/v1/rebuild", summary="Progress of the last rebuild",
+            dependencies=[Depends(requires(Role.READ))])
 async def rebuild_status(request: Request) -> Response:
     return JSONResponse(_runtime(request).rebuild_status())
 
 
-@router.get("/v1/status", summary="Stream, lag, dead letters and freshness per province")
+@router.get("/v1/status", summary="Stream, lag, dead letters and freshness per province",
+            dependencies=[Depends(requires(Role.READ))])
 async def status(request: Request) -> Response:
     runtime = _runtime(request)
     live = runtime.live

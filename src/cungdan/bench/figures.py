@@ -1,0 +1,655 @@
+"""The figures: each runs the real services (or the raw baseline) on fresh state and
+returns a row of the table."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import datetime as dt
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from cungdan.processes import LOCALHOST, NatsServer, PostgresCluster, ServiceProcess, free_port
+from cungdan.stack import Stack, StackConfig
+from cungdan_contracts import AdminMap, Level, load_gazetteer
+
+from . import natsload
+from .events import Event, event_chunks, events_for, max_batch, reports
+from .httpload import Connection, LoadResult, Request, closed_loop, open_loop, percentile
+from .machine import CpuMeter, status_kib
+from .naive import run_naive, sqlite_engine
+from .profiling import Profiler
+
+FIGURES: dict[str, str] = {
+    "ingest-batch": "ingest batch endpoint, accepted events/s",
+    "ingest-single": "ingest single-report POST, requests/s and p99",
+    "projector-sqlite": "projector, events/s stream -> committed totals, SQLite",
+    "projector-postgres": "projector, events/s stream -> committed totals, PostgreSQL",
+    "projector-naive": "projector vs naive one-transaction-per-event handler",
+    "rebuild": "rebuild of the big stream, SQLite",
+    "freshness": "freshness at a steady rate: 202 -> visible in totals, p99",
+    "totals-get": "GET /v1/totals/<province> with children, big stream applied, p99",
+    "rss": "projector peak RSS during the rebuild",
+}
+"""``--only`` names, in table order."""
+
+NEEDS: dict[str, set[str]] = {
+    "projector-naive": {"projector-sqlite"},
+    "totals-get": {"rebuild"},
+    "rss": {"rebuild"},
+}
+NO_AUTH = {"CUNGDAN_AUTH_ENABLED": "false", "CUNGDAN_READS_PUBLIC": "true"}
+"""The bench measures the data path; tokens (and their per-token rate limit) are off."""
+STREAM_GROUP = {"projector-sqlite", "projector-postgres", "projector-naive", "rebuild",
+                "totals-get", "rss"}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    batch_events: int = 40_000
+    batch_size: int = 500
+    batch_concurrency: int = 4
+    single_requests: int = 10_000
+    single_concurrency: int = 16
+    single_rate: float = 1_500.0
+    single_open_seconds: float = 8.0
+    big_stream: int = 1_000_000
+    projector_events: int = 50_000
+    naive_events: int = 10_000
+    freshness_rate: float = 1_000.0
+    freshness_seconds: float = 15.0
+    freshness_poll_seconds: float = 0.005
+    totals_requests: int = 2_000
+    totals_seconds: float = 45.0
+    scale_probe_events: int = 2_000
+    rebuild_deadline: float = 360.0
+    projector_deadline: float = 120.0
+
+
+FULL = Sizes()
+QUICK = Sizes(
+    batch_events=2_000, batch_size=200, single_requests=400, single_rate=300.0,
+    single_open_seconds=1.0, big_stream=5_000, projector_events=3_000, naive_events=500,
+    freshness_rate=200.0, freshness_seconds=2.0, totals_requests=100, scale_probe_events=200,
+    rebuild_deadline=60.0, projector_deadline=60.0)
+
+
+@dataclass
+class Row:
+    key: str
+    figure: str
+    measured: str
+    baseline: str = "—"
+    ratio: str = "—"
+    target: str = "—"
+    verdict: str = "—"
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Target:
+    text: str
+    check: Callable[[], bool]
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def _statuses(result: LoadResult) -> str:
+    return ", ".join(f"{code}: {n}" for code, n in sorted(result.statuses.items())) + (
+        f", connection errors: {result.errors}" if result.errors else "")
+
+
+@dataclass
+class ProjectionRun:
+    rate: float
+    first_position: int
+    last_position: int
+    measured_seconds: float
+    since_healthy_seconds: float
+    startup_seconds: float
+    reached: bool
+    cpu: str
+    peak_rss_kib: int
+    process: ServiceProcess
+
+
+class Bench:
+    def __init__(self, *, sizes: Sizes, quick: bool, only: set[str], workdir: Path,
+                 profiler: Profiler, log: Callable[[str], None]) -> None:
+        self.sizes = sizes
+        self.quick = quick
+        self.requested = only or set(FIGURES)
+        self.runs = set(self.requested)
+        for name in self.requested:
+            self.runs |= NEEDS.get(name, set())
+        self.workdir = workdir
+        self.profiler = profiler
+        self.log = log
+        self.rows: dict[str, Row] = {}
+        self.info: list[Row] = []
+        self.warnings: list[str] = []
+        self._ingest_baseline_rate: float | None = None
+        gazetteer = load_gazetteer()
+        province = gazetteer.children(AdminMap.Y2025, "VN")[0].code
+        commune = next(c for c in gazetteer.children(AdminMap.Y2025, province)
+                       if c.level is Level.COMMUNE)
+        # A locality with no children: reading the position through it costs the projector
+        # one tiny indexed query, so polling does not load the process it measures.
+        self.position_path = f"/v1/totals/{commune.code}?map=2025"
+
+    # ---------------------------------------------------------------- plumbing
+
+    def judge(self, row: Row, target: Target) -> Row:
+        row.target = target.text
+        row.verdict = "— (quick)" if self.quick else ("pass" if target.check() else "miss")
+        return row
+
+    def _nats(self, name: str) -> NatsServer:
+        return NatsServer(self.workdir / name / "nats", log_dir=self.workdir / name)
+
+    def _service(self, module: str, name: str, env: dict[str, str]) -> ServiceProcess:
+        port = free_port()
+        kind = "INGEST" if module == "cungdan_ingest" else "PROJECTOR"
+        return ServiceProcess(
+            [sys.executable, "-m", module], port=port,
+            log_file=self.workdir / name / f"{module}.log",
+            env={**env, **NO_AUTH, f"CUNGDAN_{kind}_HOST": LOCALHOST,
+                 f"CUNGDAN_{kind}_PORT": str(port)},
+            start_timeout=60.0)
+
+    def _ingest(self, nats_url: str, name: str) -> ServiceProcess:
+        return self._service("cungdan_ingest", name, {"CUNGDAN_NATS_URL": nats_url})
+
+    def _projector(self, nats_url: str, database_url: str, name: str) -> ServiceProcess:
+        return self._service("cungdan_projector", name, {
+            "CUNGDAN_NATS_URL": nats_url, "CUNGDAN_DATABASE_URL": database_url})
+
+    def _sqlite_url(self, name: str) -> str:
+        path = self.workdir / name / "readmodel.sqlite3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+
+    async def _position(self, conn: Connection) -> int:
+        response = await conn.send(Request("GET", self.position_path))
+        if response.status != 200:
+            return -1
+        return int(json.loads(response.body)["position"])
+
+    async def run(self) -> list[Row]:
+        await self._check_headers()
+        if "ingest-batch" in self.runs:
+            await self.ingest_batch()
+        if "ingest-single" in self.runs:
+            await self.ingest_single()
+        if "freshness" in self.runs:
+            await self.freshness()
+        if self.runs & STREAM_GROUP:
+            await self.stream_group()
+        return [self.rows[k] for k in FIGURES if k in self.rows and k in self.requested]
+
+    async def _check_headers(self) -> None:
+        """The raw baselines must send what ingest's journal sends: check on a probe event."""
+        self.log("checking the bench's publish headers against ingest's journal")
+        with self._nats("journal-check") as server:
+            problem = await natsload.check_journal_headers(
+                server.url, events_for(reports(1, seed=999))[0])
+        if problem is not None:
+            self.log(f"WARNING: {problem}")
+            self.warnings.append(f"baseline headers differ from the journal's: {problem}")
+
+    # ---------------------------------------------------------------- ingest
+
+    async def ingest_batch(self) -> None:
+        s = self.sizes
+        size = min(s.batch_size, max_batch())
+        raws = reports(s.batch_events, seed=101)
+        warm = reports(size, seed=102)
+        events = events_for(raws, dt.datetime.now(dt.UTC))
+        bodies = [Request("POST", "/v1/activities/batch", _json(raws[i:i + size]))
+                  for i in range(0, len(raws), size)]
+        self.log(f"ingest-batch: baseline, journal-style pipelined publish of {len(events):,} "
+                 "events into a fresh stream")
+        with self._nats("ingest-batch-baseline") as server:
+            assert server.pid is not None
+            meter = CpuMeter({"bench (publisher)": os.getpid(), "nats-server": server.pid})
+            base = await natsload.publish_pipelined(server.url, events)
+            base_cpu = meter.describe()
+        self.log(f"ingest-batch: baseline {_n(base.rate)} ev/s")
+        self._ingest_baseline_rate = base.rate
+        answers: list[bytes] = []
+
+        def keep(_i: int, _r: Request, response: Any, _t: float) -> None:
+            answers.append(response.body)
+
+        self.log(f"ingest-batch: {len(bodies)} batches of {size} to ingest, "
+                 f"{s.batch_concurrency} connections")
+        with self._nats("ingest-batch") as server, \
+                self._ingest(server.url, "ingest-batch") as ingest:
+            assert server.pid is not None and ingest.pid is not None
+            await closed_loop(LOCALHOST, ingest.port,
+                              [Request("POST", "/v1/activities/batch", _json(warm))], 1)
+            meter = CpuMeter({"ingest": ingest.pid, "nats-server": server.pid})
+            with self.profiler.attach("ingest-batch", ingest.pid):
+                result = await closed_loop(LOCALHOST, ingest.port, bodies, s.batch_concurrency,
+                                           on_response=keep)
+            cpu = meter.describe()
+        accepted = sum(json.loads(a).get("counts", {}).get("accepted", 0) for a in answers)
+        rate = accepted / result.seconds
+        ratio = rate / base.rate
+        row = Row("ingest-batch", FIGURES["ingest-batch"], f"{_n(rate)} ev/s",
+                  f"{_n(base.rate)} ev/s (raw nats-py, journal pipelining and headers)",
+                  f"{ratio:.2f}x")
+        row.notes += [
+            f"{accepted:,} of {len(raws):,} accepted in {result.seconds:.1f} s; HTTP "
+            f"{_statuses(result)}; batches of {size}, {s.batch_concurrency} connections",
+            f"CPU (share of one core): {cpu}; baseline: {base_cpu}",
+            "both start on an empty stream; see the at-scale row for a stream that holds "
+            "the big stream's events",
+        ]
+        self.rows["ingest-batch"] = self.judge(row, Target(">= 0.7 x baseline",
+                                                           lambda: ratio >= 0.7))
+        self.log(f"ingest-batch: {_n(rate)} ev/s ({ratio:.2f}x)")
+
+    async def ingest_single(self) -> None:
+        s = self.sizes
+        closed_reqs = [Request("POST", "/v1/activities", _json(r))
+                       for r in reports(s.single_requests, seed=201)]
+        open_reqs = [Request("POST", "/v1/activities", _json(r))
+                     for r in reports(int(s.single_rate * s.single_open_seconds), seed=202)]
+        warm = [Request("POST", "/v1/activities", _json(r)) for r in reports(200, seed=203)]
+        self.log(f"ingest-single: {len(closed_reqs):,} POSTs closed loop "
+                 f"({s.single_concurrency} connections), then {s.single_rate:,.0f}/s open loop "
+                 f"for {s.single_open_seconds:.0f} s")
+        with self._nats("ingest-single") as server, \
+                self._ingest(server.url, "ingest-single") as ingest:
+            assert server.pid is not None and ingest.pid is not None
+            await closed_loop(LOCALHOST, ingest.port, warm, 4)
+            meter = CpuMeter({"ingest": ingest.pid, "nats-server": server.pid})
+            with self.profiler.attach("ingest-single", ingest.pid):
+                closed = await closed_loop(LOCALHOST, ingest.port, closed_reqs,
+                                           s.single_concurrency)
+            closed_cpu = meter.describe()
+            meter = CpuMeter({"ingest": ingest.pid, "nats-server": server.pid})
+            opened = await open_loop(LOCALHOST, ingest.port, open_reqs, s.single_rate)
+            open_cpu = meter.describe()
+        p99_closed = percentile(closed.latencies, 0.99)
+        p50_open = percentile(opened.latencies, 0.50)
+        p99_open = percentile(opened.latencies, 0.99)
+        all_accepted = (closed.statuses.get(202, 0) == len(closed_reqs)
+                        and opened.statuses.get(202, 0) == len(open_reqs))
+        row = Row("ingest-single", FIGURES["ingest-single"],
+                  f"{_n(closed.rate)} req/s; p99 {_ms(p99_open)} at "
+                  f"{s.single_rate:,.0f}/s offered")
+        row.notes += [
+            f"throughput: closed loop, {s.single_concurrency} connections, "
+            f"{len(closed_reqs):,} requests, p99 {_ms(p99_closed)} at that load; HTTP "
+            f"{_statuses(closed)}; CPU {closed_cpu}",
+            f"latency: open loop at {s.single_rate:,.0f}/s for {s.single_open_seconds:.0f} s "
+            f"(timed from each request's scheduled start), p50 {_ms(p50_open)}, "
+            f"p99 {_ms(p99_open)}; HTTP {_statuses(opened)}; CPU {open_cpu}",
+        ]
+        self.rows["ingest-single"] = self.judge(row, Target(
+            ">= 1,500/s, p99 <= 20 ms",
+            lambda: closed.rate >= 1500 and p99_open <= 0.020 and all_accepted))
+        self.log(f"ingest-single: {_n(closed.rate)} req/s, p99 {_ms(p99_open)} open loop")
+
+    # ---------------------------------------------------------------- freshness
+
+    async def freshness(self) -> None:
+        s = self.sizes
+        data = self.workdir / "freshness"
+        config = StackConfig(data_dir=data, nats_port=free_port(), nats_http_port=free_port(),
+                             ingest_port=free_port(), projector_port=free_port(),
+                             extra_env=dict(NO_AUTH))
+        count = int(s.freshness_rate * s.freshness_seconds)
+        reqs = [Request("POST", "/v1/activities", _json(r)) for r in reports(count, seed=401)]
+        warm = [Request("POST", "/v1/activities", _json(r)) for r in reports(200, seed=402)]
+        accepted: list[tuple[int, float]] = []
+        polls: list[tuple[float, int]] = []
+
+        def on_202(_i: int, _r: Request, response: Any, at: float) -> None:
+            if response.status == 202:
+                accepted.append((int(json.loads(response.body)["seq"]), at))
+
+        self.log(f"freshness: {count:,} single POSTs at {s.freshness_rate:,.0f}/s, polling "
+                 f"the projector every {s.freshness_poll_seconds * 1000:.0f} ms")
+        with Stack(config) as stack:
+            assert stack.ingest.pid and stack.projector.pid and stack.nats.pid
+            ingest_port, projector_port = config.ingest_port, config.projector_port
+            await closed_loop(LOCALHOST, ingest_port, warm, 4)
+            poll_conn = Connection(LOCALHOST, projector_port)
+            stop = asyncio.Event()
+            caught_up = asyncio.Event()
+            target = [1 << 62]
+
+            async def poller() -> None:
+                while not stop.is_set():
+                    position = await self._position(poll_conn)
+                    polls.append((time.perf_counter(), position))
+                    if position >= target[0]:
+                        caught_up.set()
+                    await asyncio.sleep(s.freshness_poll_seconds)
+
+            poll_task = asyncio.create_task(poller())
+            meter = CpuMeter({"ingest": stack.ingest.pid, "projector": stack.projector.pid,
+                              "nats-server": stack.nats.pid})
+            with self.profiler.attach("freshness-projector", stack.projector.pid):
+                result = await open_loop(LOCALHOST, ingest_port, reqs, s.freshness_rate,
+                                         on_response=on_202)
+            cpu = meter.describe()
+            target[0] = max((seq for seq, _ in accepted), default=0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(caught_up.wait(), 30)
+            stop.set()
+            await poll_task
+            await poll_conn.close()
+        lags = _freshness(accepted, polls)
+        p50, p99 = percentile(lags, 0.5), percentile(lags, 0.99)
+        interval = (polls[-1][0] - polls[0][0]) / max(1, len(polls) - 1) if polls else 0.0
+        unseen = len(accepted) - len(lags)
+        row = Row("freshness", FIGURES["freshness"].replace(
+            "a steady rate", f"a steady {s.freshness_rate:,.0f} events/s"), f"{_ms(p99)}")
+        row.notes += [
+            f"{len(accepted):,} accepted of {count:,} POSTs (HTTP {_statuses(result)}); "
+            f"p50 {_ms(p50)}, p99 {_ms(p99)}, max {_ms(max(lags, default=float('nan')))}"
+            + (f"; {unseen} never seen within 30 s" if unseen else ""),
+            f"visible = first poll answered after the 202 whose position covers its seq; "
+            f"polls every {interval * 1000:.1f} ms on average (adds up to that much)",
+            f"CPU {cpu}; SQLite read model",
+        ]
+        self.rows["freshness"] = self.judge(row, Target(
+            "<= 250 ms", lambda: p99 <= 0.250 and unseen == 0 and len(accepted) == count))
+        self.log(f"freshness: p99 {_ms(p99)}")
+
+    # ---------------------------------------------------------------- the big stream
+
+    async def stream_group(self) -> None:
+        s = self.sizes
+        with self._nats("stream") as server, contextlib.ExitStack() as cleanup:
+            assert server.pid is not None
+            size = s.big_stream if "rebuild" in self.runs else min(
+                s.big_stream, max(s.projector_events, s.naive_events) + 2 * 5_000)
+            pub, gen_seconds = await self._preload(server.url, size)
+            self.info.append(Row(
+                "preload", f"preload: {size:,} events published with nats-py",
+                f"{_n(pub.rate)} ev/s", notes=[
+                    f"generation + publish {gen_seconds:.1f} s (2 generator processes); "
+                    "journal headers, but the id check on the event's own subject instead of "
+                    "the id filter, which is O(stream size) (see the at-scale row)"]))
+            upto = min(s.projector_events, s.big_stream)
+            read_rate = 0.0
+            if self.runs & {"projector-sqlite", "projector-postgres"}:
+                self.log(f"raw ordered-consumer read of sequences 1..{upto:,}")
+                read_rate = (await natsload.read_ordered(server.url, upto)).rate
+                self.log(f"raw read {_n(read_rate)} ev/s")
+            sqlite_rate: float | None = None
+            if "projector-sqlite" in self.runs:
+                run = await self._project("projector-sqlite", server,
+                                          self._sqlite_url("projector-sqlite"), upto,
+                                          s.projector_deadline)
+                run.process.stop()
+                sqlite_rate = run.rate
+                self.rows["projector-sqlite"] = self._projector_row(
+                    "projector-sqlite", run, read_rate, upto, 0.5)
+            if "projector-postgres" in self.runs:
+                await self._postgres(server, read_rate, upto)
+            if "projector-naive" in self.runs and sqlite_rate is not None:
+                await self._naive(server, sqlite_rate)
+            if "rebuild" in self.runs:
+                run = await self._project("rebuild", server, self._sqlite_url("rebuild"),
+                                          s.big_stream, s.rebuild_deadline, poll_every=0.2)
+                cleanup.callback(run.process.stop)
+                self._rebuild_rows(run)
+                if "totals-get" in self.runs:
+                    await self._totals_get(run)
+                run.process.stop()
+                await self._at_scale(server)
+
+    async def _preload(self, url: str, total: int) -> tuple[natsload.PublishResult, float]:
+        self.log(f"preload: generating and publishing {total:,} events")
+        started = time.perf_counter()
+        chunks = event_chunks(total, seed=7)
+        async with natsload.connect(url) as nc:
+            await natsload.create_stream(nc)
+            publisher = natsload.PipelinedPublisher(nc, headers=Event.preload_headers)
+            await publisher.start()
+            publish_seconds = 0.0
+            upcoming = asyncio.create_task(asyncio.to_thread(_next_or_none, chunks))
+            while (chunk := await upcoming) is not None:
+                upcoming = asyncio.create_task(asyncio.to_thread(_next_or_none, chunks))
+                t0 = time.perf_counter()
+                await publisher.publish(chunk)
+                publish_seconds += time.perf_counter() - t0
+                if publisher.stored and publisher.stored % 200_000 < len(chunk):
+                    self.log(f"preload: {publisher.stored:,} stored")
+            await publisher.wait()
+            if publisher.failed:
+                raise RuntimeError(f"preload: {publisher.failed} refused: "
+                                   f"{publisher.first_error}")
+            last = await natsload.last_seq(nc)
+        seconds = time.perf_counter() - started
+        if last != total:
+            raise RuntimeError(f"preload: stream holds {last} events, expected {total}")
+        self.log(f"preload: {total:,} events in {seconds:.1f} s")
+        return natsload.PublishResult(publisher.stored, 0, seconds, last), seconds
+
+    async def _project(self, name: str, server: NatsServer, database_url: str, upto: int,
+                       deadline: float, poll_every: float = 0.05) -> ProjectionRun:
+        """Start a projector on a fresh database; watch its position until ``upto``."""
+        self.log(f"{name}: projector from an empty database to sequence {upto:,}")
+        process = self._projector(server.url, database_url, name)
+        launched = time.perf_counter()
+        process.start()
+        healthy = time.perf_counter()
+        assert process.pid is not None and server.pid is not None
+        meter = CpuMeter({"projector": process.pid, "nats-server": server.pid})
+        conn = Connection(LOCALHOST, process.port)
+        first: tuple[float, int] | None = None
+        last: tuple[float, int] = (healthy, 0)
+        with self.profiler.attach(name, process.pid):
+            while True:
+                position = await self._position(conn)
+                now = time.perf_counter()
+                last = (now, position)
+                if first is None and position > 0:
+                    first = last
+                if position >= upto or now - healthy > deadline:
+                    break
+                await asyncio.sleep(poll_every)
+        peak = status_kib(process.pid, "VmHWM")
+        cpu = meter.describe()
+        await conn.close()
+        start = first or (healthy, 0)
+        span = last[0] - start[0]
+        rate = (last[1] - start[1]) / span if span > 0 else 0.0
+        self.log(f"{name}: position {last[1]:,} after {last[0] - healthy:.1f} s, "
+                 f"{_n(rate)} ev/s")
+        return ProjectionRun(rate, start[1], last[1], span, last[0] - healthy,
+                             healthy - launched, last[1] >= upto, cpu, peak, process)
+
+    def _projector_row(self, key: str, run: ProjectionRun, read_rate: float, upto: int,
+                       factor: float) -> Row:
+        ratio = run.rate / read_rate if read_rate else 0.0
+        row = Row(key, FIGURES[key], f"{_n(run.rate)} ev/s",
+                  f"{_n(read_rate)} ev/s (raw ordered consumer, same {upto:,} events)",
+                  f"{ratio:.2f}x")
+        row.notes += [
+            f"timed from the first position change ({run.first_position:,}) to "
+            f"{run.last_position:,}: {run.measured_seconds:.1f} s; "
+            f"{run.since_healthy_seconds:.1f} s from /healthz, process start "
+            f"{run.startup_seconds:.1f} s"
+            + ("" if run.reached else f"; STOPPED at the {self.sizes.projector_deadline:.0f} s "
+                                      "deadline"),
+            f"CPU {run.cpu}; peak RSS {run.peak_rss_kib / 1024:.0f} MiB",
+        ]
+        return self.judge(row, Target(f">= {factor} x baseline",
+                                      lambda: ratio >= factor and run.reached))
+
+    async def _postgres(self, server: NatsServer, read_rate: float, upto: int) -> None:
+        key = "projector-postgres"
+        if not PostgresCluster.available():
+            self.rows[key] = Row(key, FIGURES[key], "skipped", verdict="skipped", notes=[
+                "PostgreSQL binaries (initdb, pg_ctl, postgres) not found; .ci/run installs "
+                "Debian's postgresql"])
+            return
+        self.log("projector-postgres: starting a throwaway PostgreSQL cluster")
+        with PostgresCluster() as cluster:
+            with psycopg.connect(cluster.conninfo, autocommit=True) as conn:
+                conn.execute('CREATE DATABASE "bench"')
+            url = cluster.dsn.rsplit("/", 1)[0] + "/bench"
+            run = await self._project(key, server, url, upto, self.sizes.projector_deadline)
+            run.process.stop()
+            row = self._projector_row(key, run, read_rate, upto, 0.3)
+            row.notes.append("PostgreSQL: initdb defaults (fsync on, synchronous_commit on), "
+                             "127.0.0.1 TCP, psycopg 3")
+            self.rows[key] = row
+
+    async def _naive(self, server: NatsServer, sqlite_rate: float) -> None:
+        key = "projector-naive"
+        upto = min(self.sizes.naive_events, self.sizes.big_stream)
+        self.log(f"projector-naive: one transaction per event, sequences 1..{upto:,}")
+        meter = CpuMeter({"bench (naive handler)": os.getpid(), "nats-server": server.pid or 0})
+        path = self.workdir / key / "naive.sqlite3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        result = await run_naive(server.url, sqlite_engine(path), upto,
+                                 deadline_seconds=self.sizes.projector_deadline)
+        cpu = meter.describe()
+        ratio = sqlite_rate / result.rate if result.rate else 0.0
+        row = Row(key, FIGURES[key], f"{ratio:.1f}x ({_n(sqlite_rate)} ev/s)",
+                  f"{_n(result.rate)} ev/s (naive handler, SQLite)", f"{ratio:.1f}x")
+        row.notes += [
+            f"naive: decode (decode_event + the projector's rollup), then per event one "
+            f"transaction: applied id, upsert of its rows, position; {result.events:,} events in "
+            f"{result.seconds:.1f} s, in the bench process; CPU {cpu}",
+            "projector: the SQLite figure above (same stream, from sequence 1)",
+        ]
+        self.rows[key] = self.judge(row, Target(">= 10 x", lambda: ratio >= 10))
+        self.log(f"projector-naive: {_n(result.rate)} ev/s, projector {ratio:.1f}x")
+
+    def _rebuild_rows(self, run: ProjectionRun) -> None:
+        s = self.sizes
+        total = s.big_stream
+        if run.reached:
+            measured = f"{run.since_healthy_seconds:.1f} s"
+        else:
+            estimate = total / run.rate if run.rate else float("inf")
+            measured = (f"> {s.rebuild_deadline:.0f} s (stopped at {run.last_position:,}; "
+                        f"~{estimate:.0f} s at {_n(run.rate)} ev/s)")
+        row = Row("rebuild", FIGURES["rebuild"].replace("the big stream", f"{total:,} events"),
+                  measured)
+        row.notes += [
+            f"from /healthz to position {total:,}; process start before that "
+            f"{run.startup_seconds:.1f} s; {_n(run.rate)} ev/s after the first commit",
+            f"CPU {run.cpu}",
+        ]
+        self.rows["rebuild"] = self.judge(row, Target(
+            "<= 60 s", lambda: run.reached and run.since_healthy_seconds <= 60))
+        mib = run.peak_rss_kib / 1024
+        rss = Row("rss", FIGURES["rss"], f"{mib:.0f} MiB")
+        rss.notes.append(f"VmHWM of the projector process (pid {run.process.pid}) when it "
+                         f"reached position {run.last_position:,}")
+        self.rows["rss"] = self.judge(rss, Target("<= 300 MB", lambda: mib * 1.048576 <= 300))
+
+    async def _totals_get(self, run: ProjectionRun) -> None:
+        gazetteer = load_gazetteer()
+        provinces = [(m, p.code) for m in AdminMap for p in gazetteer.children(m, "VN")]
+        filters = {
+            AdminMap.LEGACY: ["", "", "&campaign=ngay-cuoi-tuan-cung-dan", "&period=2023",
+                              "&period=2024-Q2", "&indicator=road_km"],
+            AdminMap.Y2025: ["", "", "&campaign=dan-van-kheo", "&period=2026",
+                             "&period=2025-Q4", "&indicator=trees_planted"],
+        }
+        rng = random.Random(17)
+        reqs = []
+        for _ in range(self.sizes.totals_requests + 20):
+            admin_map, code = rng.choice(provinces)
+            query = rng.choice(filters[admin_map])
+            reqs.append(Request("GET", f"/v1/totals/{code}?map={admin_map.value}{query}"))
+        self.log(f"totals-get: {self.sizes.totals_requests:,} GETs of provinces with children")
+        port = run.process.port
+        await closed_loop(LOCALHOST, port, reqs[:20], 1)
+        assert run.process.pid is not None
+        meter = CpuMeter({"projector": run.process.pid})
+        with self.profiler.attach("totals-get", run.process.pid):
+            result = await closed_loop(LOCALHOST, port, reqs[20:], 1,
+                                       max_seconds=self.sizes.totals_seconds)
+        cpu = meter.describe()
+        p50, p99 = percentile(result.latencies, 0.5), percentile(result.latencies, 0.99)
+        row = Row("totals-get", FIGURES["totals-get"].replace(
+            "big stream", f"{run.last_position:,} events"), f"{_ms(p99)}")
+        row.notes += [
+            f"{result.count:,} GETs (at most {self.sizes.totals_seconds:.0f} s), one "
+            f"connection, random provinces of both maps (half unfiltered, half by campaign, "
+            f"period or indicator); p50 {_ms(p50)}, "
+            f"p99 {_ms(p99)}, max {_ms(max(result.latencies, default=float('nan')))}; "
+            f"{_n(result.rate)} req/s; HTTP {_statuses(result)}; CPU {cpu}",
+        ]
+        if not run.reached:
+            row.notes.append("the rebuild had not finished: measured while the projector was "
+                             "still applying the rest of the stream")
+        ok = result.statuses.get(200, 0) == result.count and run.reached
+        self.rows["totals-get"] = self.judge(row, Target("<= 20 ms",
+                                                         lambda: p99 <= 0.020 and ok))
+        self.log(f"totals-get: p99 {_ms(p99)}")
+
+    async def _at_scale(self, server: NatsServer) -> None:
+        """Ingest's journal headers on a stream that already holds the big stream."""
+        n = self.sizes.scale_probe_events
+        stored = self.sizes.big_stream
+        self.log(f"at-scale: {n:,} journal-style publishes into the stream of {stored:,}")
+        events = events_for(reports(n, seed=501), dt.datetime.now(dt.UTC))
+        raw = await natsload.publish_pipelined(server.url, events)
+        size = min(500, n)
+        raws = reports(n, seed=502)
+        bodies = [Request("POST", "/v1/activities/batch", _json(raws[i:i + size]))
+                  for i in range(0, n, size)]
+        with self._ingest(server.url, "at-scale") as ingest:
+            result = await closed_loop(LOCALHOST, ingest.port, bodies, 4)
+        empty = (f"{_n(self._ingest_baseline_rate)} ev/s on an empty stream (ingest-batch "
+                 "baseline)") if self._ingest_baseline_rate else "—"
+        self.info.append(Row(
+            "at-scale", f"journal publish into a stream holding {stored:,} events",
+            f"raw {_n(raw.rate)} ev/s; ingest batch endpoint {_n(n / result.seconds)} ev/s",
+            empty, notes=[
+                f"{n:,} events each; ingest HTTP {_statuses(result)}. The id check "
+                "(Nats-Expected-Last-Subject-Sequence-Subject with wildcards before the id) "
+                "costs the server time in proportion to the stream's size"]))
+        self.log(f"at-scale: raw {_n(raw.rate)} ev/s")
+
+
+def _next_or_none(chunks: Iterator[list[Event]]) -> list[Event] | None:
+    return next(chunks, None)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _freshness(accepted: Sequence[tuple[int, float]],
+               polls: Sequence[tuple[float, int]]) -> list[float]:
+    """For each (seq, time of its 202): time until the first later poll showing >= seq."""
+    times = [t for t, _ in polls]
+    lags = []
+    for seq, at in accepted:
+        i = bisect.bisect_left(times, at)
+        while i < len(polls) and polls[i][1] < seq:
+            i += 1
+        if i < len(polls):
+            lags.append(polls[i][0] - at)
+    return lags

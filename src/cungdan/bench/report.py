@@ -1,0 +1,93 @@
+"""The table, for the terminal and for ``BENCHMARKS.md``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from .figures import Row
+
+KEEP_MARKER = ("<!-- Everything below this line is written by hand and kept when "
+               "`make bench` rewrites the file. -->")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def table(rows: Sequence[Row], info: Sequence[Row]) -> str:
+    lines = ["| figure | measured | same-run baseline | ratio | target | pass/miss |",
+             "|---|---|---|---|---|---|"]
+    for row in [*rows, *info]:
+        verdict = "info" if row in info else row.verdict
+        label = f"{row.figure} (`{row.key}`)"
+        lines.append("| " + " | ".join(_cell(c) for c in (
+            label, row.measured, row.baseline, row.ratio, row.target, verdict)) + " |")
+    return "\n".join(lines)
+
+
+def notes(rows: Sequence[Row], info: Sequence[Row]) -> str:
+    out = []
+    for row in [*rows, *info]:
+        if row.notes:
+            out.append(f"- **{row.key}**: " + " ".join(
+                n if n.endswith(".") else f"{n}." for n in row.notes))
+    return "\n".join(out)
+
+
+def markdown(*, rows: Sequence[Row], info: Sequence[Row], machine: dict[str, str],
+             versions: dict[str, str], command: str, when: str, quick: bool,
+             seconds: float, code: str, warnings: Sequence[str] = ()) -> str:
+    facts = " · ".join(f"{k}: {v}" for k, v in machine.items())
+    soft = " · ".join(f"{k} {v}" for k, v in versions.items())
+    sizes = " (quick sizes: no judgement)" if quick else ""
+    return f"""# Benchmarks
+
+Measured by `{command}` on {when}, in {seconds / 60:.1f} min{sizes}; code: {code}.
+Every figure runs the real processes (nats-server, `python -m cungdan_ingest`,
+`python -m cungdan_projector`, PostgreSQL) on fresh state, beside a baseline measured in the
+same run on the same machine: these machines are noisy, so compare ratios, not absolutes.
+
+**Machine**: {facts}
+
+**Versions**: {soft}
+{"".join(f"{chr(10)}**Warning**: {w}{chr(10)}" for w in warnings)}
+{table(rows, info)}
+
+## Notes
+
+{notes(rows, info)}
+
+## Method
+
+- Reports come from `cungdan.loadgen` (random communes across all provinces of both maps,
+  1-5 measures, the campaign mix). The bench builds the events ingest would append for
+  them and checks, on every run, that its bytes, subjects and headers equal ingest's own
+  `validate_report` + `to_outgoing`.
+- HTTP load comes from a lean keep-alive HTTP/1.1 client on asyncio (a few tens of µs of
+  client CPU per request, reported beside each figure), requests encoded before the clock
+  starts. Open-loop latencies are timed from each request's scheduled start.
+- Ingest baseline: the same events (same subjects, payload bytes and headers) published
+  with nats-py through the journal's own pipelining (one reply inbox, up to
+  `CUNGDAN_MAX_IN_FLIGHT` unacknowledged) into a fresh stream of the same config.
+- Projector figures: the events are first published straight into the stream; a projector
+  then starts on an empty database, and the rate is counted between the first position
+  change and the target position, read through `GET /v1/totals/<commune>` (its `position`;
+  a locality without children, so polling costs the projector next to nothing). Baseline:
+  an ordered push consumer of nats-py reading the same sequences, without decoding.
+- Peak RSS is `VmHWM` from `/proc/<pid>/status` of the projector process.
+- `--profile DIR` samples the services with py-spy during the measured phases (diagnosis
+  only: the sampler takes CPU).
+
+{KEEP_MARKER}
+"""
+
+
+def write(path: Path, text: str) -> None:
+    """Write ``text``, keeping whatever the existing file holds below :data:`KEEP_MARKER`."""
+    kept = ""
+    if path.exists():
+        old = path.read_text()
+        if KEEP_MARKER in old:
+            kept = old.split(KEEP_MARKER, 1)[1]
+    path.write_text(text + kept.lstrip("\n") if kept.strip() else text)
