@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -250,6 +251,26 @@ def test_operator_commands(stack: Stack, capsys: pytest.CaptureFixture[str]) -> 
     assert capsys.readouterr().out.strip() == "no dead letters"
     assert cli.main(["rebuild", "--projector", stack.projector_url]) == 0
     assert "100.0%" in capsys.readouterr().out
+
+
+def test_one_report_can_be_followed_through_the_json_logs(
+    stack: Stack, ingest: httpx.Client
+) -> None:
+    body = report(measures={"trees_planted": 3})
+    seq = ingest.post("/v1/activities", json=body).json()["seq"]
+    wait_until_projected(stack.projector_url, seq)
+    logs = stack.config.data_dir / "logs"
+
+    def records(name: str) -> list[dict[str, Any]]:
+        lines = (logs / name).read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    [accepted] = [r for r in records("ingest.log") if r.get("event_id") == body["id"]]
+    assert (accepted["seq"], accepted["status"], accepted["service"]) == (
+        seq, "accepted", "ingest")
+    applied = [r for r in records("projector.log")
+               if r.get("seq_first", 0) <= seq <= r.get("seq_last", -1)]
+    assert applied and applied[0]["service"] == "projector"
 
 
 def _first_commune_of(projector: httpx.Client, district: str) -> tuple[str, str]:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import uvicorn
 
+from cungdan_service.logs import configure_logging
+
 from .app import create_app
 from .settings import IngestSettings
+
+SERVICE = "ingest"
 
 
 def main() -> None:
     settings = IngestSettings()
+    configure_logging(SERVICE, settings.log_level)
     uvicorn.run(create_app(settings), host=settings.ingest_host, port=settings.ingest_port,
-                log_level="info", access_log=False)
+                log_config=None, access_log=False)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -28,6 +29,8 @@ from cungdan_service.auth import Principal, Role, scope_refusal
 
 from .journal import AlreadyStored, AppendResult, NotStored, Outgoing, Stored
 from .validation import FieldProblem, ValidReport, today_in_vietnam, validate_report
+
+log = logging.getLogger("cungdan.ingest")
 
 Status = Literal["accepted", "duplicate", "rejected", "conflict", "unavailable", "forbidden"]
 
@@ -104,6 +107,9 @@ class IngestService:
             self._resolve(v, result) for (_, v), result in zip(valid, results, strict=True)))
         for (index, _), outcome in zip(valid, resolved, strict=True):
             outcomes[index] = outcome
+            log.info("report %s", outcome.status, extra={
+                "event_id": outcome.id, "seq": outcome.seq, "status": outcome.status,
+                "province": outcome.province, "reported_by": by})
         return [o for o in outcomes if o is not None]
 
     async def _resolve(self, valid: ValidReport, result: AppendResult) -> Outcome:

@@ -14,6 +14,7 @@ class IngestSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CUNGDAN_", extra="ignore")
 
     nats_url: str = "nats://127.0.0.1:4222"
+    log_level: str = "INFO"
     """May carry credentials: ``nats://ingest:secret@host:4222``."""
     nats_user: str | None = None
     nats_password: SecretStr | None = None

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import uvicorn
 
+from cungdan_service.logs import configure_logging
+
 from .app import create_app
 from .settings import ProjectorSettings
+
+SERVICE = "projector"
 
 
 def main() -> None:
     settings = ProjectorSettings()
+    configure_logging(SERVICE, settings.log_level)
     uvicorn.run(create_app(settings), host=settings.projector_host,
-                port=settings.projector_port, log_level="info", access_log=False)
+                port=settings.projector_port, log_config=None, access_log=False)
 
 
 if __name__ == "__main__":

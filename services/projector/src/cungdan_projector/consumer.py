@@ -153,6 +153,10 @@ class Projection:
                 self.metrics.observe(result, len(batch), time.perf_counter() - started,
                                      live=self.live)
                 self.applied_total += result.applied
+                if log.isEnabledFor(logging.DEBUG):
+                    for item in items:
+                        log.debug("applied", extra={"seq": item.seq, "event_id": getattr(
+                            item, "event_id", getattr(item, "change_id", None))})
                 log.info("applied stream %d-%d", batch[0].metadata.sequence.stream,
                          result.position, extra={"seq_first": batch[0].metadata.sequence.stream,
                                                  "seq_last": result.position,
@@ -219,6 +223,8 @@ class Projection:
                 for item in items:
                     if isinstance(item, Skipped) and item.seq > self.position:
                         await self._deadletters.publish(msgs[item.seq], item.seq, item.reason)
+                        log.warning("dead letter", extra={"seq": item.seq, "reason": item.reason,
+                                                          "subject": item.subject})
                 result = await asyncio.to_thread(self.store.apply, items)
             except TRANSIENT as exc:
                 self.problem = f"database or NATS unavailable: {exc.__class__.__name__}"

@@ -12,6 +12,7 @@ class ProjectorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CUNGDAN_", extra="ignore")
 
     nats_url: str = "nats://127.0.0.1:4222"
+    log_level: str = "INFO"
     """May carry credentials: ``nats://projector:secret@host:4222``."""
     auth_enabled: bool = False
     """Reads need a token with the ``read`` role, unless ``reads_public``."""

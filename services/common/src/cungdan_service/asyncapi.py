@@ -1,0 +1,303 @@
+"""The AsyncAPI document of cungdan's events, generated from the code.
+
+FastStream's specification support writes it: a :class:`~faststream.nats.NatsBroker`
+that is never connected (a broker only connects when started) declares one publisher
+per event kind on its subject pattern, with the contracts' pydantic models as payload
+schemas. Two things FastStream does not know are then added from the code too:
+
+- the ``parameters`` of each channel address (``{map}``, ``{province}``, ...), with the
+  maps and campaigns of the contracts package as enums;
+- the headers of each message. Ingest publishes ``Nats-Msg-Id``, ``Cungdan-Type``,
+  ``Cungdan-Version`` (and ``Cungdan-Fingerprint`` on ``ActivityLogged``), never a
+  ``correlation_id``, so FastStream's default correlation id is dropped.
+
+The output is deterministic (sorted keys, no timestamps). Both services serve it at
+``GET /asyncapi.json`` (:mod:`.web`); ``docs/asyncapi.json`` is the committed copy:
+
+    python -m cungdan_service.asyncapi docs/asyncapi.json
+
+and ``tests/unit/test_asyncapi.py`` fails while the committed copy differs.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from faststream.nats import JStream, NatsBroker
+from faststream.nats.security import NatsUserPassword
+from faststream.specification import AsyncAPI
+from pydantic import BaseModel
+
+from cungdan_contracts import (
+    CAMPAIGNS,
+    ActivityCorrected,
+    ActivityLoggedV1,
+    ActivityLoggedV2,
+    ActivityRetracted,
+    AdminMap,
+)
+from cungdan_contracts.subjects import (
+    HEADER_FINGERPRINT,
+    HEADER_MSG_ID,
+    HEADER_TYPE,
+    HEADER_VERSION,
+    STREAM,
+)
+
+TITLE = "cungdan activity events"
+DOCUMENT_VERSION = "1.0.0"
+"""The version of this document's shape; the contract versions are in each channel."""
+SERVER_URL = "nats://127.0.0.1:4222"
+DEADLETTER_STREAM = "CUNGDAN_DEADLETTER"
+ORIGINAL_SUBJECT = "Cungdan-Original-Subject"
+ORIGINAL_SEQ = "Cungdan-Original-Seq"
+REASON = "Cungdan-Reason"
+
+DESCRIPTION = f"""\
+Every report a province sends is appended by the ingest service to the NATS JetStream
+stream `{STREAM}` (subjects `cungdan.activity.>`, file storage, kept forever) as an
+event; corrections and retractions are events too. The projector folds them into the
+totals; statistics offices, newsrooms and other downstream systems read them with
+consumers of their own.
+
+## Subjects
+
+```
+cungdan.activity.<version>.logged.<map>.<province>.<campaign>.<activity id>
+cungdan.activity.<version>.corrected.<map>.<province>.<campaign>.<activity id>.<correction id>
+cungdan.activity.<version>.retracted.<map>.<province>.<campaign>.<activity id>
+```
+
+`<version>` is the contract version of the payload (`v1`, `v2`, ...). `<map>` is the
+administrative map (`legacy` before 2025-07-01, `2025` from then on) in which
+`<province>` (a 2-digit GSO code, or `VN`) is read. Map, province and campaign are
+always those of the activity, also on its corrections and retraction. The last tokens
+are ids, so JetStream itself refuses a second event with the same id.
+
+| want | filter |
+|---|---|
+| every event | `cungdan.activity.>` |
+| every ActivityLogged, any version | `cungdan.activity.*.logged.>` |
+| every event of one province and campaign | `cungdan.activity.*.*.legacy.15.dan-van-kheo.>` |
+| one activity's history | `cungdan.activity.*.*.*.*.*.<id>` and `cungdan.activity.*.corrected.*.*.*.<id>.*` |
+
+**Always put a wildcard at the version token.** A new contract version appears side
+by side with the old ones under a new version token, and older events stay in the
+stream for good (`ActivityLogged` v1 is no longer produced but is still read). A
+filter naming `v2` would silently miss the next version.
+
+## Reading
+
+Read every payload with `cungdan_contracts.decode_event(bytes)` (`pip install
+./contracts`): it validates the version the event was written in and upcasts it to the
+current shape. Quantities are decimal strings: never read them as floats. Upgrade the
+contracts package before the producers: catalogs (campaigns, indicators) may grow.
+
+Downstream systems connect as the NATS user `reader` (`deploy/nats/nats-auth.conf`):
+it may create its own consumers on `{STREAM}` (durable or ephemeral, pull or push),
+ack, and subscribe to `cungdan.activity.>`, and must connect with
+`inbox_prefix="_INBOX.reader"`. It never publishes.
+
+The channels below are what cungdan *sends*; a downstream system receives them.
+Guide and example: `docs/downstream.md`, `examples/downstream_consumer.py`."""
+
+SERVER_DESCRIPTION = f"""\
+The NATS server with JetStream (stream `{STREAM}`). `make run` starts one on
+127.0.0.1:4222 without users; the compose stack's is `nats:4222` on its network. A
+production server uses `deploy/nats/nats-auth.conf`: connect as `reader` with
+`inbox_prefix="_INBOX.reader"`."""
+
+VERSION_RULE = ("The version token comes right after `cungdan.activity`: subscribe with "
+                "a wildcard there (`cungdan.activity.*...`), never with this version.")
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    key: str
+    address: str
+    payload: Any
+    description: str
+    stream: str = STREAM
+    headers: tuple[str, ...] = (HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION)
+
+
+CHANNELS = (
+    Channel(
+        "ActivityLogged.v2",
+        "cungdan.activity.v2.logged.{map}.{province}.{campaign}.{activity_id}",
+        ActivityLoggedV2,
+        "A report accepted by ingest: one activity of a campaign in a locality, with its "
+        "measures (the current version, v2: structured unit, village, reported_by). Every "
+        "new activity is published here. " + VERSION_RULE + " Filter every ActivityLogged "
+        "of any version with `cungdan.activity.*.logged.>`, one province and campaign "
+        "with `cungdan.activity.*.logged.<map>.<province>.<campaign>.*`.",
+        headers=(HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION, HEADER_FINGERPRINT),
+    ),
+    Channel(
+        "ActivityLogged.v1",
+        "cungdan.activity.v1.logged.{map}.{province}.{campaign}.{activity_id}",
+        ActivityLoggedV1,
+        "The first version of ActivityLogged (`unit` as free text). No longer produced, "
+        "but in the stream for good: a consumer reading from the beginning receives "
+        "these. `decode_event` upcasts them to v2 (unit kind inferred from the text, "
+        "`village` and `reported_by` null). " + VERSION_RULE,
+        headers=(HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION, HEADER_FINGERPRINT),
+    ),
+    Channel(
+        "ActivityCorrected.v1",
+        "cungdan.activity.v1.corrected.{map}.{province}.{campaign}.{activity_id}"
+        ".{correction_id}",
+        ActivityCorrected,
+        "New measures for an earlier activity, with a reason. A correction replaces the "
+        "activity's measures as a whole (an indicator it leaves out counts zero from "
+        "then on); corrections apply in stream order and the last one wins. Map, "
+        "province and campaign are those of the activity. " + VERSION_RULE,
+    ),
+    Channel(
+        "ActivityRetracted.v1",
+        "cungdan.activity.v1.retracted.{map}.{province}.{campaign}.{activity_id}",
+        ActivityRetracted,
+        "An activity withdrawn, with a reason; final: it leaves every total for good. "
+        "There is at most one per activity. " + VERSION_RULE,
+    ),
+    Channel(
+        "DeadLetter",
+        "cungdan.deadletter.activity.{seq}",
+        bytes,
+        f"An event of `{STREAM}` the projector could not apply, in stream "
+        f"`{DEADLETTER_STREAM}` (for operators: the `reader` user may not read it). The "
+        "payload and headers are the original's (usually an event above, but it may be "
+        f"malformed: that is why it is here), plus `{ORIGINAL_SUBJECT}`, "
+        f"`{ORIGINAL_SEQ}` and `{REASON}`. The projector's `/v1/deadletters` lists them "
+        "and re-drives them.",
+        stream=DEADLETTER_STREAM,
+        headers=(HEADER_TYPE, HEADER_VERSION, ORIGINAL_SUBJECT, ORIGINAL_SEQ, REASON),
+    ),
+)
+
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "map": {
+        "description": "The administrative map of the activity's locality: `legacy` "
+                       "before 2025-07-01, `2025` from then on.",
+        "enum": [m.value for m in AdminMap],
+    },
+    "province": {
+        "description": "The activity's province in that map: a 2-digit GSO code, or `VN` "
+                       "for a report at the level of the nation.",
+        "examples": ["15", "06", "VN"],
+    },
+    "campaign": {
+        "description": "The activity's campaign code (the contracts' campaign catalog; "
+                       "it may grow).",
+        "enum": list(CAMPAIGNS),
+    },
+    "activity_id": {
+        "description": "The activity's id (a UUID chosen by the reporting client).",
+        "examples": ["eb65fbf4-2181-4105-805e-eb5b7a701f14"],
+    },
+    "correction_id": {
+        "description": "The correction's id (a UUID chosen by the client).",
+        "examples": ["0b7e4a52-8d0e-4c55-9d47-6a1f1f9b7c1e"],
+    },
+    "seq": {
+        "description": f"The stream sequence of the original event in `{STREAM}`.",
+        "examples": ["4711"],
+    },
+}
+
+HEADERS: dict[str, dict[str, Any]] = {
+    HEADER_MSG_ID: {"type": "string", "description":
+                    "The event's id for JetStream's deduplication: the activity id "
+                    "(ActivityLogged, ActivityRetracted) or the correction id."},
+    HEADER_TYPE: {"type": "string", "description": "The contract: the payload's `type`.",
+                  "enum": ["ActivityLogged", "ActivityCorrected", "ActivityRetracted"]},
+    HEADER_VERSION: {"type": "string", "description":
+                     "The contract version of the payload (its `version`), as text."},
+    HEADER_FINGERPRINT: {"type": "string", "description":
+                         "SHA-256 (hex) of the report's canonical content: equal for "
+                         "equal content, whatever the version it was sent in."},
+    ORIGINAL_SUBJECT: {"type": "string", "description": "The original event's subject."},
+    ORIGINAL_SEQ: {"type": "string", "description":
+                   f"The original event's sequence in `{STREAM}`."},
+    REASON: {"type": "string", "description": "Why the projector could not apply it."},
+}
+
+_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+def _broker() -> NatsBroker:
+    """A broker that only describes: it is never started, so it never connects."""
+    broker = NatsBroker(SERVER_URL, description=SERVER_DESCRIPTION,
+                        security=NatsUserPassword("reader", ""))
+    streams = {name: JStream(name, declare=False) for name in (STREAM, DEADLETTER_STREAM)}
+    for channel in CHANNELS:
+        broker.publisher(channel.address, stream=streams[channel.stream], title=channel.key,
+                         description=channel.description, schema=channel.payload)
+    return broker
+
+
+def _complete(document: dict[str, Any]) -> dict[str, Any]:
+    """Add what FastStream cannot know: channel parameters and message headers."""
+    for channel in CHANNELS:
+        described = document["channels"][channel.key]
+        names = _PARAMETER.findall(channel.address)
+        described["parameters"] = {name: copy.deepcopy(PARAMETERS[name]) for name in names}
+        for ref in described["messages"].values():
+            message = document["components"]["messages"][ref["$ref"].rsplit("/", 1)[1]]
+            message.pop("correlationId", None)
+            message["name"] = channel.key
+            message["contentType"] = ("application/octet-stream"
+                                      if isinstance(channel.payload, type)
+                                      and not issubclass(channel.payload, BaseModel)
+                                      else "application/json")
+            message["headers"] = {
+                "type": "object",
+                "properties": {h: copy.deepcopy(HEADERS[h]) for h in channel.headers},
+            }
+    return document
+
+
+@functools.cache
+def _json_text() -> str:
+    spec = AsyncAPI(_broker(), title=TITLE, version=DOCUMENT_VERSION, description=DESCRIPTION)
+    with warnings.catch_warnings():
+        # FastStream warns when two channels, messages or schemas get the same name and
+        # one overwrites the other: that would be a wrong document.
+        warnings.simplefilter("error", RuntimeWarning)
+        document = json.loads(spec.to_specification().to_json())
+    return json.dumps(_complete(document), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def asyncapi_json() -> str:
+    """The document as JSON text: sorted keys, 2-space indent, a final newline."""
+    return _json_text()
+
+
+def asyncapi_document() -> dict[str, Any]:
+    """The AsyncAPI 3.0 document of cungdan's events (a fresh copy)."""
+    document: dict[str, Any] = json.loads(_json_text())
+    return document
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cungdan_service.asyncapi [PATH]``: write the document (stdout: ``-``)."""
+    args = sys.argv[1:] if argv is None else argv
+    target = args[0] if args else "docs/asyncapi.json"
+    if target == "-":
+        sys.stdout.write(asyncapi_json())
+        return 0
+    Path(target).write_text(asyncapi_json(), encoding="utf-8")
+    print(target)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - thin CLI
+    raise SystemExit(main())
