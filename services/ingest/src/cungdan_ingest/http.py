@@ -8,6 +8,7 @@ provinces (403; per item in a batch).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -76,22 +77,28 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
     503: _refusal("The event store is unavailable; see Retry-After"),
 }
 _bearer = HTTPBearer(auto_error=False, description="API token (`cungdan token create`)")
-_reporter = requires(Role.REPORT)
 
 
-async def _caller(
-    request: Request,
-    principal: Annotated[Principal | None, Depends(_reporter)],
-    _: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-) -> Principal | None:
-    """The authenticated reporter (``None`` with auth off), within its rate limit."""
-    if principal is not None:
-        limiter: RateLimiter = request.app.state.rate_limiter
-        limiter.admit(principal.name)
-    return principal
+def _rate_limited(role: Role) -> Callable[..., Awaitable[Principal | None]]:
+    """A dependency: the authenticated caller holding ``role`` (``None`` with auth off),
+    within its token's rate limit."""
+    authenticated = requires(role)
+
+    async def caller(  # defaults, not Annotated: the closure is not visible to annotations
+        request: Request,
+        principal: Principal | None = Depends(authenticated),  # noqa: B008
+        _: HTTPAuthorizationCredentials | None = Security(_bearer),  # noqa: B008
+    ) -> Principal | None:
+        if principal is not None:
+            limiter: RateLimiter = request.app.state.rate_limiter
+            limiter.admit(principal.name)
+        return principal
+
+    return caller
 
 
-Caller = Annotated[Principal | None, Depends(_caller)]
+Caller = Annotated[Principal | None, Depends(_rate_limited(Role.REPORT))]
+Corrector = Annotated[Principal | None, Depends(_rate_limited(Role.CORRECT))]
 
 
 def _service(request: Request) -> IngestService:
@@ -210,22 +217,7 @@ def _item(index: int, outcome: Outcome) -> dict[str, Any]:
 
 # --- corrections, retractions, history ---------------------------------------------------------
 
-_corrector = requires(Role.CORRECT)
 _reader = requires(Role.READ)
-
-
-async def _correcting(
-    request: Request,
-    principal: Annotated[Principal | None, Depends(_corrector)],
-    _: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-) -> Principal | None:
-    if principal is not None:
-        limiter: RateLimiter = request.app.state.rate_limiter
-        limiter.admit(principal.name)
-    return principal
-
-
-Corrector = Annotated[Principal | None, Depends(_correcting)]
 
 
 def _changes(request: Request) -> ChangeService:
