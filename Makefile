@@ -40,8 +40,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-schemas: install  ## regenerate the JSON Schemas from the contracts
+schemas: install  ## regenerate the JSON Schemas and the AsyncAPI document from the code
 	$(BIN)/python -m cungdan_contracts.schemas contracts/schemas
+	$(BIN)/python -m cungdan_service.asyncapi docs/asyncapi.json
 
 bench: install  ## benchmarks with same-run baselines (writes BENCHMARKS.md)
 	$(BIN)/python -m cungdan.bench

@@ -33,7 +33,7 @@ from typing import Any
 
 from faststream.nats import JStream, NatsBroker
 from faststream.nats.security import NatsUserPassword
-from faststream.specification import AsyncAPI
+from faststream.specification import AsyncAPI, get_asyncapi_html
 from pydantic import BaseModel
 
 from cungdan_contracts import (
@@ -60,6 +60,7 @@ DEADLETTER_STREAM = "CUNGDAN_DEADLETTER"
 ORIGINAL_SUBJECT = "Cungdan-Original-Subject"
 ORIGINAL_SEQ = "Cungdan-Original-Seq"
 REASON = "Cungdan-Reason"
+CONTENT_TYPE = "Content-Type"
 
 DESCRIPTION = f"""\
 Every report a province sends is appended by the ingest service to the NATS JetStream
@@ -87,7 +88,7 @@ are ids, so JetStream itself refuses a second event with the same id.
 | every event | `cungdan.activity.>` |
 | every ActivityLogged, any version | `cungdan.activity.*.logged.>` |
 | every event of one province and campaign | `cungdan.activity.*.*.legacy.15.dan-van-kheo.>` |
-| one activity's history | `cungdan.activity.*.*.*.*.*.<id>` and `cungdan.activity.*.corrected.*.*.*.<id>.*` |
+| one activity's history | `cungdan_contracts.subjects.history_filters(<id>)` |
 
 **Always put a wildcard at the version token.** A new contract version appears side
 by side with the old ones under a new version token, and older events stay in the
@@ -122,11 +123,27 @@ VERSION_RULE = ("The version token comes right after `cungdan.activity`: subscri
 @dataclass(frozen=True, slots=True)
 class Channel:
     key: str
+    """Names the channel, its operation and its message: ``<contract>.v<version>``."""
     address: str
-    payload: Any
+    payload: type[BaseModel] | type[bytes]
     description: str
     stream: str = STREAM
-    headers: tuple[str, ...] = (HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION)
+    headers: tuple[str, ...] = (HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION, CONTENT_TYPE)
+    required_headers: tuple[str, ...] = (HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION)
+    payload_description: str | None = None
+    """For a payload that is no model (a model's schema has its docstring)."""
+
+    @property
+    def contract(self) -> tuple[str, str] | None:
+        """(type, version) of an event channel, from its key."""
+        name, dot, version = self.key.partition(".v")
+        return (name, version) if dot else None
+
+    @property
+    def payload_name(self) -> str:
+        """The name of the payload schema in ``components/schemas``."""
+        return self.payload.__name__ if issubclass(self.payload, BaseModel) \
+            else f"{self.key}Payload"
 
 
 CHANNELS = (
@@ -139,7 +156,8 @@ CHANNELS = (
         "new activity is published here. " + VERSION_RULE + " Filter every ActivityLogged "
         "of any version with `cungdan.activity.*.logged.>`, one province and campaign "
         "with `cungdan.activity.*.logged.<map>.<province>.<campaign>.*`.",
-        headers=(HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION, HEADER_FINGERPRINT),
+        headers=(HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION, HEADER_FINGERPRINT, CONTENT_TYPE),
+        required_headers=(HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION, HEADER_FINGERPRINT),
     ),
     Channel(
         "ActivityLogged.v1",
@@ -149,7 +167,8 @@ CHANNELS = (
         "but in the stream for good: a consumer reading from the beginning receives "
         "these. `decode_event` upcasts them to v2 (unit kind inferred from the text, "
         "`village` and `reported_by` null). " + VERSION_RULE,
-        headers=(HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION, HEADER_FINGERPRINT),
+        headers=(HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION, HEADER_FINGERPRINT, CONTENT_TYPE),
+        required_headers=(HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION, HEADER_FINGERPRINT),
     ),
     Channel(
         "ActivityCorrected.v1",
@@ -180,6 +199,8 @@ CHANNELS = (
         "and re-drives them.",
         stream=DEADLETTER_STREAM,
         headers=(HEADER_TYPE, HEADER_VERSION, ORIGINAL_SUBJECT, ORIGINAL_SEQ, REASON),
+        required_headers=(ORIGINAL_SUBJECT, ORIGINAL_SEQ, REASON),
+        payload_description="The original message's payload, byte for byte.",
     ),
 )
 
@@ -216,7 +237,8 @@ PARAMETERS: dict[str, dict[str, Any]] = {
 HEADERS: dict[str, dict[str, Any]] = {
     HEADER_MSG_ID: {"type": "string", "description":
                     "The event's id for JetStream's deduplication: the activity id "
-                    "(ActivityLogged, ActivityRetracted) or the correction id."},
+                    "(ActivityLogged), the correction id (ActivityCorrected), "
+                    "`retraction:<activity id>` (ActivityRetracted)."},
     HEADER_TYPE: {"type": "string", "description": "The contract: the payload's `type`.",
                   "enum": ["ActivityLogged", "ActivityCorrected", "ActivityRetracted"]},
     HEADER_VERSION: {"type": "string", "description":
@@ -228,6 +250,7 @@ HEADERS: dict[str, dict[str, Any]] = {
     ORIGINAL_SEQ: {"type": "string", "description":
                    f"The original event's sequence in `{STREAM}`."},
     REASON: {"type": "string", "description": "Why the projector could not apply it."},
+    CONTENT_TYPE: {"type": "string", "const": "application/json"},
 }
 
 _PARAMETER = re.compile(r"\{(\w+)\}")
@@ -245,7 +268,10 @@ def _broker() -> NatsBroker:
 
 
 def _complete(document: dict[str, Any]) -> dict[str, Any]:
-    """Add what FastStream cannot know: channel parameters and message headers."""
+    """Add what FastStream cannot know: channel parameters, message headers, and
+    payload schemas named after their models (``ActivityLogged`` v1's model is titled
+    ``ActivityLogged``, which would read as the current version)."""
+    schemas = document["components"]["schemas"]
     for channel in CHANNELS:
         described = document["channels"][channel.key]
         names = _PARAMETER.findall(channel.address)
@@ -254,15 +280,38 @@ def _complete(document: dict[str, Any]) -> dict[str, Any]:
             message = document["components"]["messages"][ref["$ref"].rsplit("/", 1)[1]]
             message.pop("correlationId", None)
             message["name"] = channel.key
-            message["contentType"] = ("application/octet-stream"
-                                      if isinstance(channel.payload, type)
-                                      and not issubclass(channel.payload, BaseModel)
-                                      else "application/json")
-            message["headers"] = {
-                "type": "object",
-                "properties": {h: copy.deepcopy(HEADERS[h]) for h in channel.headers},
-            }
+            message["contentType"] = ("application/json" if issubclass(channel.payload, BaseModel)
+                                      else "application/octet-stream")
+            headers = {h: copy.deepcopy(HEADERS[h]) for h in channel.headers}
+            if channel.contract is not None:
+                kind, version = channel.contract
+                headers[HEADER_TYPE] = {**headers[HEADER_TYPE], "const": kind}
+                headers[HEADER_TYPE].pop("enum")
+                headers[HEADER_VERSION] = {**headers[HEADER_VERSION], "const": version}
+            message["headers"] = {"type": "object", "properties": headers,
+                                  "required": list(channel.required_headers)}
+            current = message["payload"]["$ref"].rsplit("/", 1)[1]
+            if current != channel.payload_name:
+                if channel.payload_name in schemas:
+                    raise ValueError(f"two payload schemas named {channel.payload_name}")
+                schemas[channel.payload_name] = schemas.pop(current)
+                _replace_refs(document, f"#/components/schemas/{current}",
+                              f"#/components/schemas/{channel.payload_name}")
+            if channel.payload_description:
+                schemas[channel.payload_name]["description"] = channel.payload_description
     return document
+
+
+def _replace_refs(node: Any, old: str, new: str) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and value == old:
+                node[key] = new
+            else:
+                _replace_refs(value, old, new)
+    elif isinstance(node, list):
+        for item in node:
+            _replace_refs(item, old, new)
 
 
 @functools.cache
@@ -287,12 +336,38 @@ def asyncapi_document() -> dict[str, Any]:
     return document
 
 
+@dataclass(frozen=True, slots=True)
+class _Completed:
+    """The completed document as a :class:`faststream.specification.Specification`."""
+
+    text: str
+
+    @property
+    def title(self) -> str:
+        return TITLE
+
+    def to_json(self) -> str:
+        return self.text
+
+    def to_jsonable(self) -> Any:
+        return json.loads(self.text)
+
+    def to_yaml(self) -> str:
+        return self.text  # JSON is YAML
+
+
+@functools.cache
+def asyncapi_html() -> str:
+    """FastStream's page for the document (the AsyncAPI React component, from unpkg.com)."""
+    return get_asyncapi_html(_Completed(_json_text()), try_it_out_path=None)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m cungdan_service.asyncapi [PATH]``: write the document (stdout: ``-``)."""
     args = sys.argv[1:] if argv is None else argv
     target = args[0] if args else "docs/asyncapi.json"
     if target == "-":
-        sys.stdout.write(asyncapi_json())
+        sys.stdout.buffer.write(asyncapi_json().encode())
         return 0
     Path(target).write_text(asyncapi_json(), encoding="utf-8")
     print(target)

@@ -1,5 +1,6 @@
 """What every cungdan HTTP service serves besides its API: health, readiness, metrics,
-request counting, and problem details instead of stack traces."""
+the AsyncAPI document of the events, request counting, and problem details instead of
+stack traces."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from http import HTTPStatus
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .asyncapi import asyncapi_html, asyncapi_json
 from .problems import ProblemError, problem
 
 log = logging.getLogger("cungdan")
@@ -49,6 +52,14 @@ def install_common(app: FastAPI, *, service: str, registry: CollectorRegistry,
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi_document() -> Response:
+        return Response(asyncapi_json(), media_type="application/json")
+
+    @app.get("/asyncapi", include_in_schema=False)
+    async def asyncapi_page() -> HTMLResponse:
+        return HTMLResponse(asyncapi_html())
 
     @app.middleware("http")
     async def count_requests(request: Request,
