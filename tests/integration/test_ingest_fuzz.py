@@ -35,8 +35,8 @@ pytestmark = pytest.mark.integration
 EXAMPLES = int(os.environ.get("CUNGDAN_FUZZ_EXAMPLES", "200"))
 CALLERS = ("national", "province", "unknown", "none")
 EXPECTED = {  # caller: the statuses it may get
-    "national": {200, 202, 409, 413, 422},
-    "province": {200, 202, 403, 409, 413, 422},
+    "national": {200, 202, 404, 409, 413, 422},
+    "province": {200, 202, 403, 404, 409, 413, 422},
     "unknown": {401},
     "none": {401},
 }
@@ -55,8 +55,9 @@ class Api:
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     base = tmp_path_factory.mktemp("fuzz")
     tokens = TokenFile(base / "tokens.json")
-    secrets = {"national": issue(tokens, "fuzz-national", ["VN"], ["report"]).secret,
-               "province": issue(tokens, "fuzz-lao-cai", ["15"], ["report"]).secret,
+    roles = ["report", "correct", "read"]  # every route: reports, changes, history
+    secrets = {"national": issue(tokens, "fuzz-national", ["VN"], roles).secret,
+               "province": issue(tokens, "fuzz-lao-cai", ["15"], roles).secret,
                "unknown": "cdn_" + "A" * 43}
     port = free_port()
     with NatsServer(base / "nats", log_dir=base) as nats:
