@@ -67,7 +67,7 @@ def versions() -> dict[str, str]:
         "nats-py": _dist("nats-py"),
         "SQLAlchemy": _dist("SQLAlchemy"),
         "SQLite": sqlite3.sqlite_version,
-        "PostgreSQL": postgres,
+        "PostgreSQL": postgres.removeprefix("postgres (PostgreSQL) "),
         "psycopg": _dist("psycopg"),
         "FastAPI": _dist("fastapi"),
         "uvicorn": _dist("uvicorn"),

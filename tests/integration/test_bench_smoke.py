@@ -1,0 +1,52 @@
+"""`python -m cungdan.bench --quick` runs the real processes end to end and prints every row.
+
+No timing is asserted: this machine's speed is not the test's business (`make bench` judges
+the figures). PostgreSQL's row says "skipped" where PostgreSQL is not installed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cungdan.bench.figures import FIGURES
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_quick_bench_runs_and_prints_every_row(tmp_path: Path) -> None:
+    report = tmp_path / "BENCHMARKS.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "cungdan.bench", "--quick", "--output", str(report),
+         "--workdir", str(tmp_path / "work")],
+        cwd=REPO, capture_output=True, text=True, timeout=280, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
+    table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    for key in FIGURES:
+        rows = [line for line in table if f"(`{key}`)" in line]
+        assert len(rows) == 1, f"no row for {key} in:\n{done.stdout}"
+        cells = [c.strip() for c in rows[0].strip("|").split("|")]
+        assert cells[1], f"{key}: nothing measured: {rows[0]}"
+        assert cells[-1] in {"— (quick)", "skipped"}, rows[0]
+    written = report.read_text()
+    assert "**Machine**: cores:" in written and "nats-server" in written
+    assert all(f"(`{key}`)" in written for key in FIGURES)
+
+
+def test_only_runs_the_named_figure() -> None:
+    kept = REPO / "BENCHMARKS.md"
+    before = kept.stat().st_mtime_ns if kept.exists() else None
+    done = subprocess.run(
+        [sys.executable, "-m", "cungdan.bench", "--quick", "--only", "ingest-batch"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-6000:]
+    table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert [line for line in table if "(`" in line] == [
+        line for line in table if "(`ingest-batch`)" in line]
+    assert (kept.stat().st_mtime_ns if kept.exists() else None) == before, \
+        "a partial or quick run must not rewrite BENCHMARKS.md"
