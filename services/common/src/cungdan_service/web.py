@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .asyncapi import asyncapi_html, asyncapi_json
 from .problems import ProblemError, problem
@@ -61,13 +62,30 @@ def install_common(app: FastAPI, *, service: str, registry: CollectorRegistry,
     async def asyncapi_page() -> HTMLResponse:
         return HTMLResponse(asyncapi_html())
 
-    @app.middleware("http")
-    async def count_requests(request: Request,
-                             call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        route = request.scope.get("route")
-        requests.labels(getattr(route, "path", "unmatched"), str(response.status_code)).inc()
-        return response
+    class CountRequests:
+        """Pure ASGI (no task group, cancel scope and body stream per request, as
+        BaseHTTPMiddleware has): count each response by route and status."""
+
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await self.app(scope, receive, send)
+                return
+            status = 500
+
+            async def counting(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            await self.app(scope, receive, counting)
+            route = scope.get("route")
+            requests.labels(getattr(route, "path", "unmatched"), str(status)).inc()
+
+    app.add_middleware(CountRequests)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> Response:

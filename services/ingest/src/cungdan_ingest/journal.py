@@ -157,7 +157,10 @@ class Journal:
 
     async def _send(self, message: Outgoing, deadline: float) -> asyncio.Future[AppendResult]:
         loop = asyncio.get_running_loop()
-        await asyncio.wait_for(self._in_flight.acquire(), max(0.0, deadline - loop.time()))
+        if self._in_flight.locked():  # only a full window waits (and pays for wait_for)
+            await asyncio.wait_for(self._in_flight.acquire(), max(0.0, deadline - loop.time()))
+        else:  # a free slot: no task, no yield, so the flusher writes the batch at once
+            await self._in_flight.acquire()
         token = str(next(self._tokens))
         future: asyncio.Future[AppendResult] = loop.create_future()
         future.add_done_callback(lambda _: self._release(token))
