@@ -216,6 +216,10 @@ def test_corrections_retractions_and_history(ingest: httpx.Client,
                       json={**fix, "measures": {"road_km": "-1"}})
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "measures.road_km"
+    garbled = ingest.post(f"/v1/activities/{original['id']}/retraction", content=b"{oops",
+                          headers={"content-type": "application/json"})
+    assert (garbled.status_code, garbled.json()["type"]) == (
+        422, "urn:cungdan:problem:malformed-json")
     after = totals(projector, district, min_position=gone.json()["seq"], map="legacy")
     assert after["totals"] == {"houses_built": "1", "road_km": "3", "trees_planted": "40"}
     history = ingest.get(f"/v1/activities/{original['id']}").json()

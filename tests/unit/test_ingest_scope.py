@@ -28,8 +28,8 @@ class Journal:
         self.stored.extend(messages)
         return [Stored(len(self.stored) - len(messages) + i + 1) for i in range(len(messages))]
 
-    async def header_at(self, seq: int, header: str) -> str | None:
-        return self.stored[seq - 1].headers.get(header)
+    async def message_at(self, seq: int) -> bytes:
+        return self.stored[seq - 1].payload
 
 
 def _report(locality: str, date: str) -> dict[str, Any]:

@@ -271,13 +271,7 @@ _RETRACTION_BODY = {"requestBody": {"required": True, "content": {"application/j
                                                        "correction")},
              summary="Correct the measures of an earlier activity")
 async def post_correction(request: Request, activity_id: UUID, caller: Corrector) -> Response:
-    try:
-        raw = await _json_body(request, _settings(request).max_body_bytes, caller)
-    except MalformedJSONError as exc:
-        return _malformed(exc)
-    outcome = await _changes(request).correct(
-        activity_id, raw, reported_by=caller.name if caller else None, may_change=_scope(caller))
-    return _change_response(request, outcome, caller)
+    return await _change(request, activity_id, caller, _changes(request).correct)
 
 
 @router.post("/v1/activities/{activity_id}/retraction", openapi_extra=_RETRACTION_BODY,
@@ -285,12 +279,19 @@ async def post_correction(request: Request, activity_id: UUID, caller: Corrector
                                          409: _refusal("Already retracted for another reason")},
              summary="Retract an earlier activity (final)")
 async def post_retraction(request: Request, activity_id: UUID, caller: Corrector) -> Response:
+    return await _change(request, activity_id, caller, _changes(request).retract)
+
+
+async def _change(request: Request, activity_id: UUID, caller: Principal | None,
+                  action: Callable[..., Awaitable[ChangeOutcome]]) -> Response:
+    """Read the body, apply ``action`` (correct or retract) as ``caller``, answer."""
     try:
         raw = await _json_body(request, _settings(request).max_body_bytes, caller)
     except MalformedJSONError as exc:
+        _metrics(request).rejections.labels("malformed_json").inc()
         return _malformed(exc)
-    outcome = await _changes(request).retract(
-        activity_id, raw, reported_by=caller.name if caller else None, may_change=_scope(caller))
+    outcome = await action(activity_id, raw, reported_by=caller.name if caller else None,
+                           may_change=_scope(caller))
     return _change_response(request, outcome, caller)
 
 

@@ -183,11 +183,6 @@ class Journal:
         self._pending.pop(token, None)
         self._in_flight.release()
 
-    async def header_at(self, seq: int, header: str) -> str | None:
-        """A header of the message stored at ``seq`` (``None`` if absent)."""
-        msg = await self._nc.jetstream().get_msg(self._stream, seq, direct=True)
-        return (msg.headers or {}).get(header)
-
     async def message_at(self, seq: int) -> bytes:
         """The payload stored at ``seq``."""
         msg = await self._nc.jetstream().get_msg(self._stream, seq, direct=True)
