@@ -6,8 +6,9 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from .activity_v2 import ActivityLoggedV2
 from .events import Event, event_from_json
 
 
@@ -40,7 +41,17 @@ def decode_event(data: bytes) -> Event:
 
     Raises :class:`MalformedJSONError`, :class:`~.upcasting.UnknownContractError`
     or pydantic's ValidationError.
+
+    The current ``ActivityLogged`` as ingest encodes it (quantities as decimal strings) is
+    parsed and validated by pydantic-core in one step, about twice as fast. Anything else
+    (older versions, other events, quantities as JSON numbers, invalid bytes) fails that
+    step and takes the exact path: JSON numbers never pass through a float either way,
+    since a float quantity is refused by :data:`~.quantities.Quantity`.
     """
+    try:
+        return ActivityLoggedV2.model_validate_json(data)
+    except ValidationError:
+        pass
     decoded = loads_exact(data)
     if not isinstance(decoded, dict):
         raise MalformedJSONError("an event is a JSON object")

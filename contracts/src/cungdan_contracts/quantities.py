@@ -90,19 +90,30 @@ def _significand(number: Decimal) -> tuple[int, int]:
     return (-coefficient if sign else coefficient), exponent
 
 
+_SMALL_DENOMINATOR = 1 << 64
+"""Up to here (19 places) the fraction gives the places in a few steps; longer ones take
+the digit-by-digit path, which stays linear in the digits."""
+
+
 def decimal_places(number: Decimal) -> int:
     """Significant decimal places, exactly (``1.50`` has 1), whatever the digit count."""
-    coefficient, exponent = _significand(number)
-    return max(0, -exponent) if coefficient else 0
+    denominator = number.as_integer_ratio()[1]  # exact: 2**a * 5**b
+    if denominator >= _SMALL_DENOMINATOR:
+        coefficient, exponent = _significand(number)
+        return max(0, -exponent) if coefficient else 0
+    places, power = 0, 1
+    while power % denominator:
+        places, power = places + 1, power * 10
+    return places
 
 
 def to_units(number: Decimal, scale: int) -> int:
     """``number`` as an exact integer count of ``10**-scale`` units; never rounds."""
-    coefficient, exponent = _significand(number)
-    shift = exponent + scale
-    if shift < 0:
+    numerator, denominator = number.as_integer_ratio()
+    units, rest = divmod(numerator * 10**scale, denominator)
+    if rest:
         raise ValueError(f"{number} has more than {scale} decimal places")
-    return coefficient * int(10**shift)
+    return units
 
 
 def from_units(units: int, scale: int) -> Decimal:
