@@ -110,10 +110,10 @@ def decimal_places(number: Decimal) -> int:
 def to_units(number: Decimal, scale: int) -> int:
     """``number`` as an exact integer count of ``10**-scale`` units; never rounds."""
     numerator, denominator = number.as_integer_ratio()
-    units, rest = divmod(numerator * 10**scale, denominator)
+    units, rest = divmod(numerator * 10**scale, denominator)  # both ints: exact
     if rest:
         raise ValueError(f"{number} has more than {scale} decimal places")
-    return units
+    return int(units)
 
 
 def from_units(units: int, scale: int) -> Decimal:
