@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from tests.factories import event
 
 from cungdan_contracts import AdminMap, load_gazetteer
-from cungdan_projector.rollup import facts_of
+from cungdan_projector.rollup import PROJECTION_VERSION, facts_of
 from cungdan_projector.store import (
     Changed,
     GenerationStore,
@@ -38,7 +39,7 @@ def model(database_url: str) -> Iterator[ReadModel]:
 
 @pytest.fixture
 def store(model: ReadModel) -> GenerationStore:
-    return model.create_generation(1, active=True)
+    return model.create_generation(PROJECTION_VERSION, active=True)
 
 
 def applicable(seq: int, **overrides: object) -> Logged:
@@ -131,7 +132,7 @@ def test_a_redriven_dead_letter_counts_exactly_once(store: GenerationStore) -> N
 def test_a_new_generation_serves_reads_only_once_activated(model: ReadModel,
                                                            store: GenerationStore) -> None:
     store.apply([applicable(1, measures={"trees_planted": 1})])
-    fresh = model.create_generation(2)
+    fresh = model.create_generation(PROJECTION_VERSION)
     fresh.apply([applicable(1, measures={"trees_planted": 1}),
                  applicable(2, measures={"trees_planted": 5})])
     assert model.totals(LEGACY, ["VN"], ALL) == (1, {"VN": {"trees_planted": 1}})
@@ -223,7 +224,7 @@ def replay(database_url: str, order: tuple[str, ...]) -> GenerationStore:
     """Feed ``order`` as a stream, in overlapping batches with redeliveries."""
     model = ReadModel(make_engine(database_url))
     model.create_schema()
-    store = model.create_generation(1, active=True)
+    store = model.create_generation(PROJECTION_VERSION, active=True)
     logged = applicable(0, measures={"trees_planted": 10})
     messages: list[Logged | Changed] = []
     for seq, name in enumerate(order, start=1):
@@ -257,3 +258,76 @@ def test_orders_of_changes_on_both_stores(database_url: str, order: tuple[str, .
     store = replay(database_url, order)
     assert units(store, "VN", "trees_planted") == expected_trees(order), order
     store.model.engine.dispose()
+
+
+# --- how totals are stored: wide all-time and monthly rows, days from the activities -------
+
+SPREAD = [  # (locality, date, campaign, measures): one province (15), three months and a bit
+    ("04495", "2023-03-31", "ngay-cuoi-tuan-cung-dan", {"road_km": "1.5", "trees_planted": 3}),
+    ("04495", "2023-04-01", "ngay-cuoi-tuan-cung-dan", {"road_km": "2"}),
+    ("04468", "2023-04-15", "dan-van-kheo", {"road_km": "0.25", "houses_built": 1}),
+    ("137", "2023-04-30", "ngay-cuoi-tuan-cung-dan", {"trees_planted": 40}),
+    ("04495", "2023-05-01", "dan-van-kheo", {"workdays": 12}),
+    ("04468", "2023-05-17", "ngay-cuoi-tuan-cung-dan", {"road_km": "3.125"}),
+    ("04495", "2023-06-30", "ngay-cuoi-tuan-cung-dan", {"houses_built": 2, "workdays": 5}),
+    ("01894", "2023-05-02", "ngay-cuoi-tuan-cung-dan", {"road_km": "7"}),  # province 06
+]
+RANGES = [(None, None), ("2023-04-01", "2023-04-30"), ("2023-04-02", "2023-05-16"),
+          ("2023-03-31", "2023-03-31"), ("2023-04-15", None), (None, "2023-05-01"),
+          ("2023-03-01", "2023-06-30"), ("2023-04-30", "2023-05-01"), ("2024-01-01", None),
+          ("2023-05-17", "2023-06-29")]
+
+
+@pytest.mark.parametrize(("date_from", "date_to"), RANGES)
+@pytest.mark.parametrize("campaign", [None, "ngay-cuoi-tuan-cung-dan"])
+def test_any_date_range_sums_exactly_what_fell_in_it(
+        store: GenerationStore, date_from: str | None, date_to: str | None,
+        campaign: str | None) -> None:
+    activities = [applicable(seq, locality=loc, date=day, campaign=camp, measures=measures)
+                  for seq, (loc, day, camp, measures) in enumerate(SPREAD, start=1)]
+    corrected = change(len(activities) + 1, activities[2], {"road_km": 500})
+    gone = change(len(activities) + 2, activities[4], None)
+    store.apply([*activities, corrected, gone])
+    lo = dt.date.fromisoformat(date_from) if date_from else dt.date.min
+    hi = dt.date.fromisoformat(date_to) if date_to else dt.date.max
+    current = {a.event_id: dict(a.facts.measures) for a in activities}
+    current[activities[2].event_id] = {"road_km": 500}
+    del current[activities[4].event_id]
+    codes = ["15", "137", "04495", "04468", "VN"]
+    expected: dict[str, dict[str, int]] = {code: {} for code in codes}
+    for a in activities:
+        if (a.event_id in current and lo <= a.facts.day <= hi
+                and campaign in (None, a.facts.campaign)):
+            for code in set(a.facts.path) & set(codes):
+                for indicator, amount in current[a.event_id].items():
+                    expected[code][indicator] = expected[code].get(indicator, 0) + amount
+    where = TotalsFilter(campaign, None, lo if date_from else None, hi if date_to else None)
+    in_province = ["15", "137", "04495", "04468"]
+    _, sums = store.model.totals(LEGACY, in_province, where, province="15")
+    assert sums == {code: expected[code] for code in in_province}
+    _, nation = store.model.totals(LEGACY, ["VN"], where)
+    assert nation == {"VN": expected["VN"]}  # the whole map: province 06 too
+
+
+def test_an_indicator_added_to_the_catalog_becomes_a_column_on_start(
+        model: ReadModel, store: GenerationStore) -> None:
+    """Simulates the catalog growing: the tables lack an indicator the code knows."""
+    with model.writing() as conn:
+        for table in (store.tables.totals, store.tables.monthly, store.tables.activities):
+            conn.execute(text(f'ALTER TABLE {table.name} DROP COLUMN "models_recognised"'))
+    assert model.upgrade() == model.active()
+    store = model.generation(store.number)
+    store.apply([applicable(1, measures={"models_recognised": 7, "workdays": 2})])
+    assert units(store, "15", "models_recognised") == 7
+    assert units(store, "15", "models_recognised", TotalsFilter(date_from=dt.date(2023, 5, 6),
+                                                                 date_to=dt.date(2023, 5, 6))) == 7
+
+
+def test_a_generation_of_an_older_layout_is_replaced_by_an_empty_one(model: ReadModel) -> None:
+    model.create_generation(2, active=True)
+    upgraded = model.upgrade()
+    assert upgraded is not None and upgraded.version == 3 and upgraded.position == 0
+    assert [(g.generation, g.status) for g in model.generations()] == [(2, "active")]
+    store = model.generation(2)
+    store.apply([applicable(1, measures={"workdays": 2})])
+    assert units(store, "VN", "workdays") == 2

@@ -26,7 +26,7 @@ from cungdan_contracts import (
     ActivityReportV1 as ActivityReport,
 )
 from cungdan_projector import rollup
-from cungdan_projector.periods import period_range
+from cungdan_projector.periods import period_range, plan_range
 from cungdan_projector.rollup import Facts, TotalKey, corrected, facts_of, retracted
 
 LEGACY, Y2025 = AdminMap.LEGACY, AdminMap.Y2025
@@ -236,3 +236,50 @@ def test_period_with_trailing_newline_is_invalid() -> None:
 def test_period_with_non_ascii_digits_is_invalid() -> None:
     with pytest.raises(ValueError, match="is not a period"):
         period_range("２０２３")
+
+
+# --- the stored shape: wide rows, all-time and per month ------------------------------------
+
+def test_a_tally_holds_the_contributions_summed_by_month_and_overall(
+        gazetteer: Gazetteer) -> None:
+    events = [event("04495", DAY_2023, {"road_km": "3.5", "trees_planted": 2}),
+              event("04468", dt.date(2023, 4, 2), {"road_km": "0.5"}),
+              event("137", dt.date(2023, 5, 1), {"houses_built": 3}, campaign="dan-van-kheo"),
+              event("04492", DAY_2025, {"trees_planted": 15000})]
+    gone = rollup.retracted(facts_of(events[1], gazetteer))[0]
+    tally = rollup.Tally()
+    for e in events:
+        tally.add(facts_of(e, gazetteer))
+    tally.add(facts_of(events[1], gazetteer), -1)  # what a retraction does
+    tally.add(gone)  # adds nothing: retracted
+    expected: Counter[tuple[str, str, int, str, str]] = Counter()
+    for key, units in aggregate([events[0], events[2], events[3]], gazetteer).items():
+        for month in (rollup.OVERALL, rollup.month_of(key.day)):
+            expected[(key.map.value, key.locality, month, key.campaign, key.indicator)] += units
+    stored = Counter({(*key, code): units for key, amounts in tally.totals().items()
+                      for code, units in amounts.items()})
+    assert stored == expected
+    assert ("legacy", "04468", 202304, CAMPAIGN) not in tally.totals()  # nets to zero
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_range_plan_covers_each_day_exactly_once(seed: int) -> None:
+    import random
+    rng = random.Random(seed)
+    start = dt.date(2023, 1, 1)
+    lo = start + dt.timedelta(days=rng.randrange(400))
+    hi = lo + dt.timedelta(days=rng.choice([0, 1, 27, 30, 31, 45, 90, 200]))
+    date_from = None if seed % 7 == 0 else lo
+    date_to = None if seed % 5 == 0 else hi
+    plan = plan_range(date_from, date_to)
+    window = [start + dt.timedelta(days=n) for n in range(800)]
+    covered = Counter(day for day in window for first, last in plan.days if first <= day <= last)
+    if plan.months is not None:
+        first_month, last_month = plan.months
+        covered.update(day for day in window
+                       if (first_month is None or rollup.month_of(day) >= first_month)
+                       and (last_month is None or rollup.month_of(day) <= last_month))
+    wanted = {day for day in window
+              if (date_from is None or day >= date_from) and (date_to is None or day <= date_to)}
+    assert set(covered) == wanted and set(covered.values()) <= {1}
+    assert len(plan.days) <= 2

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from cungdan_contracts import (
     INDICATORS,
+    NATION,
     AdminMap,
     Gazetteer,
     Locality,
@@ -100,7 +101,9 @@ async def get_totals(
     model: ReadModel = request.app.state.model
     where = TotalsFilter(campaign, indicator, date_from, date_to)
     codes = [code, *(c.code for c in children)]
-    seen, sums = await asyncio.to_thread(model.totals, map.value, codes, where)
+    province = gazetteer.province_of(map, code)
+    seen, sums = await asyncio.to_thread(model.totals, map.value, codes, where,
+                                         province=None if province == NATION else province)
     return JSONResponse({
         "map": map.value,
         "locality": {**_describe(loc), "parent": loc.parent},

@@ -70,7 +70,7 @@ class ProjectorRuntime:
                           live=live)
 
     async def start(self) -> None:
-        active = await asyncio.to_thread(self.model.active)
+        active = await asyncio.to_thread(self.model.upgrade)
         if active is None:
             store = await asyncio.to_thread(self.model.create_generation, self._version,
                                             active=True)

@@ -6,6 +6,15 @@ stream position in ``generations``. Exactly one generation is active and
 serves reads; a rebuild fills a new one from the stream while the active one
 keeps serving, then a one-row update makes it active. Amounts are exact
 integers of indicator units (10**-scale).
+
+Totals rows are *wide*: one row per (map, locality, campaign) with one amount
+column per catalog indicator, all-time in ``totals_g<N>`` and per month in
+``monthly_g<N>``. An activity touches one row per locality level and table
+instead of one per indicator, and a read sums a few rows per locality. Date
+ranges that cut through a month are completed from the activities themselves
+(``activities_g<N>`` keeps each activity's current amounts, by province and day).
+A catalog indicator the tables lack is added as a column on start
+(:func:`missing_columns`), so a growing catalog needs no rebuild.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -26,6 +36,12 @@ from sqlalchemy import (
     Table,
     Text,
 )
+
+from cungdan_contracts import INDICATORS
+
+LAYOUT_VERSION = 3
+"""The table layout this code reads and writes; generations made by an older projection
+version have another layout (2: one narrow row per indicator and day)."""
 
 meta = MetaData()
 
@@ -45,6 +61,7 @@ generations = Table(
 class GenerationTables:
     metadata: MetaData
     totals: Table
+    monthly: Table
     activities: Table
     changes: Table
     pending: Table
@@ -55,26 +72,35 @@ class GenerationTables:
 @cache
 def generation_tables(generation: int) -> GenerationTables:
     md = MetaData()
-    totals = Table(
+    totals = Table(  # all-time sums
         f"totals_g{generation}", md,
         Column("map", String(8), nullable=False),
         Column("locality", String(8), nullable=False),
         Column("campaign", String(64), nullable=False),
-        Column("indicator", String(64), nullable=False),
-        Column("day", Date, nullable=False),
-        Column("amount", BigInteger, nullable=False),
-        PrimaryKeyConstraint("map", "locality", "campaign", "indicator", "day"),
+        *amount_columns(),
+        PrimaryKeyConstraint("map", "locality", "campaign"),
     )
-    activities = Table(  # every activity counted, with what a later change needs to know
+    monthly = Table(  # sums per month (YYYYMM), for periods
+        f"monthly_g{generation}", md,
+        Column("map", String(8), nullable=False),
+        Column("locality", String(8), nullable=False),
+        Column("month", Integer, nullable=False),
+        Column("campaign", String(64), nullable=False),
+        *amount_columns(),
+        PrimaryKeyConstraint("map", "locality", "month", "campaign"),
+    )
+    activities = Table(  # every activity counted, with its current amounts
         f"activities_g{generation}", md,
         Column("event_id", String(36), primary_key=True),
         Column("seq", BigInteger, nullable=False),
         Column("map", String(8), nullable=False),
         Column("path", String(64), nullable=False),
+        Column("province", String(2), nullable=False),  # "" for the nation itself
         Column("campaign", String(64), nullable=False),
         Column("day", Date, nullable=False),
-        Column("measures", Text, nullable=False),
         Column("retracted", Boolean, nullable=False),
+        *amount_columns(),
+        Index(f"activities_g{generation}_by_day", "map", "province", "day"),
     )
     changes = Table(  # every correction and retraction applied (their ids: exactly once)
         f"changes_g{generation}", md,
@@ -105,4 +131,17 @@ def generation_tables(generation: int) -> GenerationTables:
         Column("last_recorded_at", DateTime(timezone=True), nullable=False),
         PrimaryKeyConstraint("map", "province"),
     )
-    return GenerationTables(md, totals, activities, changes, pending, dead_letters, freshness)
+    return GenerationTables(md, totals, monthly, activities, changes, pending, dead_letters,
+                            freshness)
+
+
+def amount_columns() -> list[Column[int]]:
+    """One exact integer column per catalog indicator, named by its code."""
+    return [Column(code, BigInteger, nullable=False, server_default="0") for code in INDICATORS]
+
+
+def missing_columns(tables: GenerationTables,
+                    present: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(table, indicator) pairs the catalog has and the database tables lack."""
+    return [(table.name, code) for table in (tables.totals, tables.monthly, tables.activities)
+            for code in INDICATORS if code not in present.get(table.name, set())]

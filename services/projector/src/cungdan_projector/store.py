@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,20 +19,32 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    Table,
     bindparam,
     create_engine,
     event,
+    false,
     func,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
-from cungdan_contracts import AdminMap
+from cungdan_contracts import INDICATORS, AdminMap
 
-from .rollup import Facts, TotalKey, contributions, corrected, retracted
-from .schema import GenerationTables, generation_tables, generations, meta
+from .periods import plan_range
+from .rollup import INDICATOR_INDEX, Facts, Tally, corrected, retracted
+from .schema import (
+    LAYOUT_VERSION,
+    GenerationTables,
+    generation_tables,
+    generations,
+    meta,
+    missing_columns,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +141,24 @@ def _chunks(values: Collection[str], size: int = 500) -> Iterator[list[str]]:
         yield listed[start:start + size]
 
 
-def _facts_row(facts: Facts) -> dict[str, Any]:
-    return {"map": facts.map.value, "path": ",".join(facts.path), "campaign": facts.campaign,
-            "day": facts.day, "measures": json.dumps(dict(facts.measures), sort_keys=True),
-            "retracted": facts.retracted}
+def _amounts(facts: Facts) -> list[int]:
+    """The activity's units in catalog order (a wide row)."""
+    measures = facts.measures
+    return [measures.get(code, 0) for code in INDICATORS]
+
+
+def _executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Straight to the driver's cursor, in the connection's transaction: rows are taken
+    as they are (lists too), with no per-row work in SQLAlchemy."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
+
+
+def _province(path: Sequence[str]) -> str:
+    return next((code for code in path if len(code) == 2), "")
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -226,37 +251,144 @@ class ReadModel:
             generation_tables(number).metadata.drop_all(conn)
             conn.execute(generations.delete().where(generations.c.generation == number))
 
-    def totals(self, admin_map: str, localities: Collection[str],
-               where: TotalsFilter) -> tuple[int, dict[str, dict[str, int]]]:
+    def totals(self, admin_map: str, localities: Collection[str], where: TotalsFilter,
+               *, province: str | None = None) -> tuple[int, dict[str, dict[str, int]]]:
         """Sums per locality and indicator (in units) from the active generation, and the
-        stream position they reflect, read in one snapshot."""
-        result: dict[str, dict[str, int]] = {code: {} for code in localities}
+        stream position they reflect, read in one snapshot.
+
+        ``province`` (the province every locality lies in, if any) narrows the scan of
+        activities for date ranges that cut through a month.
+        """
+        sums: dict[str, list[int]] = {code: [0] * len(INDICATORS) for code in localities}
         with self.engine.connect() as conn:
             if not self.is_sqlite:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 row = conn.execute(select(generations.c.generation, generations.c.position)
                                    .where(generations.c.status == "active")).first()
-                if row is None:
-                    return 0, result
-                totals = generation_tables(row.generation).totals
-                query = (
-                    select(totals.c.locality, totals.c.indicator, func.sum(totals.c.amount))
-                    .where(totals.c.map == admin_map, totals.c.locality.in_(list(localities)))
-                    .group_by(totals.c.locality, totals.c.indicator)
-                    .having(func.sum(totals.c.amount) != 0)  # corrected away: not shown
-                )
-                if where.campaign:
-                    query = query.where(totals.c.campaign == where.campaign)
-                if where.indicator:
-                    query = query.where(totals.c.indicator == where.indicator)
-                if where.date_from:
-                    query = query.where(totals.c.day >= where.date_from)
-                if where.date_to:
-                    query = query.where(totals.c.day <= where.date_to)
-                for locality, indicator, amount in conn.execute(query):
-                    result[locality][indicator] = int(amount)
-                return int(row.position), result
+                if row is not None:
+                    self._sum_into(conn, generation_tables(row.generation), admin_map,
+                                   sums, where, province)
+        shown = [where.indicator] if where.indicator else list(INDICATORS)
+        result = {code: {indicator: amounts[i] for i, indicator in enumerate(INDICATORS)
+                         if amounts[i] and indicator in shown}  # corrected away: not shown
+                  for code, amounts in sums.items()}
+        return (int(row.position) if row is not None else 0), result
+
+    def _sum_into(self, conn: Connection, tables: GenerationTables, admin_map: str,
+                  sums: dict[str, list[int]], where: TotalsFilter,
+                  province: str | None) -> None:
+        codes = list(sums)
+        columns = [where.indicator] if where.indicator else list(INDICATORS)
+        positions = [INDICATOR_INDEX[c] for c in columns]
+
+        def add(table: Table, *conditions: Any, group: Any) -> list[Any]:
+            query = (select(group, *(func.sum(table.c[c]) for c in columns))
+                     .where(table.c.map == admin_map, *conditions).group_by(group))
+            if where.campaign:
+                query = query.where(table.c.campaign == where.campaign)
+            return list(conn.execute(query))
+
+        if where.date_from is None and where.date_to is None:
+            grouped = add(tables.totals, tables.totals.c.locality.in_(codes),
+                          group=tables.totals.c.locality)
+        else:
+            plan = plan_range(where.date_from, where.date_to)
+            grouped = []
+            if plan.months is not None:
+                month = tables.monthly.c.month
+                first, last = plan.months
+                grouped += add(tables.monthly, tables.monthly.c.locality.in_(codes),
+                               *([month >= first] if first is not None else []),
+                               *([month <= last] if last is not None else []),
+                               group=tables.monthly.c.locality)
+            activities = tables.activities
+            for day_from, day_to in plan.days:
+                for path, *amounts in add(
+                        activities, activities.c.day.between(day_from, day_to),
+                        activities.c.retracted == false(),
+                        *([activities.c.province == province] if province else []),
+                        group=activities.c.path):
+                    grouped += [(code, *amounts) for code in path.split(",") if code in sums]
+        for code, *amounts in grouped:
+            row = sums[code]
+            for index, amount in zip(positions, amounts, strict=True):
+                row[index] += int(amount or 0)
+
+    def upgrade(self) -> Generation | None:
+        """Make the active generation usable by this code: add catalog indicators its
+        tables lack; a generation of an older layout is retired and a new, empty one
+        made active (returned: the stream is projected into it from the start)."""
+        active = self.active()
+        if active is None:
+            return None
+        if active.version < LAYOUT_VERSION:
+            with self.writing() as conn:
+                conn.execute(update(generations).where(generations.c.generation
+                                                       == active.generation)
+                             .values(status="retired"))
+            fresh = self.create_generation(LAYOUT_VERSION, active=True)
+            self.drop_generation(active.generation)
+            return Generation(fresh.number, LAYOUT_VERSION, "active", 0)
+        tables = generation_tables(active.generation)
+        with self.writing() as conn:
+            inspector = inspect(conn)
+            present = {t.name: {c["name"] for c in inspector.get_columns(t.name)}
+                       for t in (tables.totals, tables.monthly, tables.activities)}
+            for table, code in missing_columns(tables, present):
+                quote = self.engine.dialect.identifier_preparer.quote
+                conn.execute(text(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(code)} "
+                                  "BIGINT NOT NULL DEFAULT 0"))
+        return active
+
+
+ACTIVITY_KEYS = ("event_id", "seq", "map", "path", "province", "campaign", "day", "retracted")
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """The hot writes compiled once to driver SQL with positional parameters, then bound
+    with plain tuples: SQLAlchemy's per-row parameter processing cost more than SQLite's
+    own work."""
+
+    upsert_totals: str
+    upsert_monthly: str
+    insert_activity: str
+    update_activity: str
+    update_order: tuple[str, ...]
+
+    @classmethod
+    def of(cls, tables: GenerationTables, engine: Engine) -> _Statements:
+        dialect = engine.dialect
+        if dialect.paramstyle not in ("qmark", "format"):
+            dialect = type(dialect)(paramstyle="format")  # type: ignore[call-arg]
+
+        def compiled(statement: Any, order: Sequence[str] | None = None) -> tuple[str, Any]:
+            done = statement.compile(dialect=dialect)
+            names = tuple(done.positiontup or ())
+            if order is not None and names != tuple(order):
+                raise AssertionError(f"parameter order {names} != {tuple(order)}")
+            return str(done), names
+
+        def upsert(table: Table, keys: Sequence[str]) -> str:
+            columns = [*keys, *INDICATORS]
+            insert = (sqlite.insert if dialect.name == "sqlite" else postgresql.insert)(table)
+            statement = insert.values({c: bindparam(c) for c in columns}).on_conflict_do_update(
+                index_elements=list(keys),
+                set_={code: table.c[code] + insert.excluded[code] for code in INDICATORS})
+            return compiled(statement, columns)[0]
+
+        activities = tables.activities
+        columns = [*ACTIVITY_KEYS, *INDICATORS]
+        update_sql, update_order = compiled(
+            activities.update().where(activities.c.event_id == bindparam("id"))
+            .values({c: bindparam(c) for c in ("retracted", *INDICATORS)}))
+        return cls(
+            upsert(tables.totals, ["map", "locality", "campaign"]),
+            upsert(tables.monthly, ["map", "locality", "month", "campaign"]),
+            compiled(activities.insert().values({c: bindparam(c) for c in columns}),
+                     columns)[0],
+            update_sql, update_order)
 
 
 class GenerationStore:
@@ -266,6 +398,10 @@ class GenerationStore:
         self.model = model
         self.number = number
         self.tables: GenerationTables = generation_tables(number)
+        self._sql = _Statements.of(self.tables, model.engine)
+        self._day: Callable[[dt.date], Any] = (
+            dt.date.isoformat if model.is_sqlite else (lambda day: day))
+        """How a date is bound: SQLAlchemy's Date stores ISO text in SQLite."""
 
     def position(self) -> int:
         with self.model.engine.connect() as conn:
@@ -306,14 +442,13 @@ class GenerationStore:
         """Apply activities and changes in order; returns what counted and how many were
         already counted before (redeliveries, re-published ids)."""
         t = self.tables
-        activity_ids = {i.event_id for i in items if isinstance(i, Logged)} | {
-            i.activity_id for i in items if isinstance(i, Changed)}
-        state = self._activities(conn, activity_ids)
+        logged_ids = {i.event_id for i in items if isinstance(i, Logged)}
+        existing = self._known(conn, t.activities.c.event_id, logged_ids)
+        state = self._activities(conn, {i.activity_id for i in items if isinstance(i, Changed)})
         known_changes = self._known(conn, t.changes.c.change_id,
                                     {i.change_id for i in items if isinstance(i, Changed)})
-        waiting = self._pending(conn, {i.event_id for i in items
-                                       if isinstance(i, Logged) and i.event_id not in state})
-        summed: Counter[TotalKey] = Counter()
+        waiting = self._pending(conn, logged_ids - existing - state.keys())
+        tally = Tally()
         new_activities: dict[str, Logged] = {}
         touched: set[str] = set()
         new_changes: list[Changed] = []
@@ -327,20 +462,21 @@ class GenerationStore:
             if facts is None:
                 parked.append(ch)  # its activity has not arrived (yet)
                 return
-            after, moved = (retracted(facts) if ch.measures is None
-                            else corrected(facts, ch.measures))
+            after = (retracted(facts) if ch.measures is None
+                     else corrected(facts, ch.measures))[0]
             state[ch.activity_id] = after
             touched.add(ch.activity_id)
-            summed.update(moved)
+            tally.add(facts, -1)
+            tally.add(after)
 
         for item in items:
             if isinstance(item, Logged):
-                if item.event_id in state:
+                if item.event_id in state or item.event_id in existing:
                     already += 1
                     continue
                 state[item.event_id] = item.facts
                 new_activities[item.event_id] = item
-                summed.update(contributions(item.facts))
+                tally.add(item.facts)
                 counted.append(item)
                 for ch in [*waiting.pop(item.event_id, []),
                            *(p for p in parked if p.activity_id == item.event_id)]:
@@ -358,7 +494,7 @@ class GenerationStore:
                 counted.append(item)
                 change(item)
         self._write(conn, state, new_activities, touched, new_changes, parked, released)
-        self._upsert_totals(conn, summed)
+        self._upsert_totals(conn, tally)
         self._note_freshness(conn, (i.origin for i in counted))
         return counted, already
 
@@ -366,17 +502,18 @@ class GenerationStore:
                touched: set[str], changes: list[Changed], parked: list[Changed],
                released: list[int]) -> None:
         t = self.tables
+        sql = self._sql
         if new:
-            conn.execute(t.activities.insert(), [
-                {"event_id": i, "seq": item.seq, **_facts_row(state[i])}
-                for i, item in new.items()])
+            _executemany(conn, sql.insert_activity, [
+                (i, item.seq, f.map.value, ",".join(f.path), _province(f.path), f.campaign,
+                 self._day(f.day), f.retracted, *_amounts(f))
+                for i, item in new.items() for f in (state[i],)])
         existing = touched - new.keys()
         if existing:
-            conn.execute(
-                t.activities.update().where(t.activities.c.event_id == bindparam("id"))
-                .values(measures=bindparam("m"), retracted=bindparam("r")),
-                [{"id": i, "m": _facts_row(state[i])["measures"], "r": state[i].retracted}
-                 for i in existing])
+            rows = [{"id": i, "retracted": state[i].retracted,
+                     **dict(zip(INDICATORS, _amounts(state[i]), strict=True))} for i in existing]
+            _executemany(conn, sql.update_activity, [
+                tuple(row[name] for name in sql.update_order) for row in rows])
         if changes:
             conn.execute(t.changes.insert(), [
                 {"change_id": c.change_id, "seq": c.seq, "activity_id": c.activity_id}
@@ -394,9 +531,10 @@ class GenerationStore:
         found: dict[str, Facts] = {}
         for chunk in _chunks(ids):
             for row in conn.execute(select(t).where(t.c.event_id.in_(chunk))):
-                found[row.event_id] = Facts(
-                    AdminMap(row.map), tuple(row.path.split(",")), row.campaign, row.day,
-                    json.loads(row.measures), bool(row.retracted))
+                measures = {code: int(row._mapping[code]) for code in INDICATORS
+                            if row._mapping[code]}
+                found[row.event_id] = Facts(AdminMap(row.map), tuple(row.path.split(",")),
+                                            row.campaign, row.day, measures, bool(row.retracted))
         return found
 
     def _known(self, conn: Connection, column: Any, ids: Collection[str]) -> set[str]:
@@ -416,18 +554,11 @@ class GenerationStore:
                     None if r.measures is None else json.loads(r.measures), _NO_ORIGIN))
         return waiting
 
-    def _upsert_totals(self, conn: Connection, summed: Counter[TotalKey]) -> None:
-        totals = self.tables.totals
-        insert = (sqlite.insert if self.model.is_sqlite else postgresql.insert)(totals)
-        statement = insert.on_conflict_do_update(
-            index_elements=["map", "locality", "campaign", "indicator", "day"],
-            set_={"amount": totals.c.amount + insert.excluded.amount},
-        )
-        rows = [{"map": k.map.value, "locality": k.locality, "campaign": k.campaign,
-                 "indicator": k.indicator, "day": k.day, "amount": amount}
-                for k, amount in summed.items() if amount]
-        if rows:
-            conn.execute(statement, rows)
+    def _upsert_totals(self, conn: Connection, tally: Tally) -> None:
+        if tally.overall:
+            _executemany(conn, self._sql.upsert_totals, list(tally.overall.values()))
+        if tally.monthly:
+            _executemany(conn, self._sql.upsert_monthly, list(tally.monthly.values()))
 
     def _note_freshness(self, conn: Connection, origins: Iterable[Origin]) -> None:
         latest: dict[tuple[str, str], dt.datetime] = {}
