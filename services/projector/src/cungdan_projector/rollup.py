@@ -113,7 +113,7 @@ class Tally:
     activities folds into a few rows per locality, and each row is already the tuple of
     values the database takes (its key, then its amounts)."""
 
-    __slots__ = ("overall", "monthly")
+    __slots__ = ("monthly", "overall")
 
     def __init__(self) -> None:
         self.overall: dict[tuple[str, str, str], list[Any]] = {}
