@@ -41,6 +41,7 @@ from cungdan_projector.deadletters import (
     ensure_deadletter_stream,
 )
 from cungdan_projector.redrive import Redriver
+from cungdan_projector.rollup import PROJECTION_VERSION
 from cungdan_projector.runtime import ProjectorRuntime
 from cungdan_projector.settings import ProjectorSettings
 from cungdan_projector.store import (
@@ -70,7 +71,7 @@ def model(tmp_path: Path) -> ReadModel:
 
 @pytest.fixture
 def store(model: ReadModel) -> GenerationStore:
-    return model.create_generation(1, active=True)
+    return model.create_generation(PROJECTION_VERSION, active=True)
 
 async def publish(nc: Client, **overrides: object) -> int:
     ev = event(**overrides)
@@ -241,16 +242,17 @@ async def test_a_newer_projection_version_rebuilds_on_start(
 ) -> None:
     await publish(nc, measures={"trees_planted": 4})
     first = ProjectorRuntime(nc, model, load_gazetteer(), DeadLetterPublisher(nc),
-                             ProjectorSettings(), version=1)
+                             ProjectorSettings(), version=PROJECTION_VERSION)
     await first.start()
-    await eventually(lambda: trees(model) == 4, "version 1 projected")
+    await eventually(lambda: trees(model) == 4, "this version projected")
     await first.stop()
     second = ProjectorRuntime(nc, model, load_gazetteer(), DeadLetterPublisher(nc),
-                              ProjectorSettings(), version=2)
+                              ProjectorSettings(), version=PROJECTION_VERSION + 1)
     await second.start()
     try:
         await eventually(lambda: second.rebuild_status()["state"] == "done", "rebuild")
-        assert [(g.version, g.status) for g in model.generations()] == [(2, "active")]
+        assert [(g.version, g.status) for g in model.generations()] == [
+            (PROJECTION_VERSION + 1, "active")]
         assert trees(model) == 4
     finally:
         await second.stop()

@@ -143,8 +143,10 @@ def _chunks(values: Collection[str], size: int = 500) -> Iterator[list[str]]:
 
 def _amounts(facts: Facts) -> list[int]:
     """The activity's units in catalog order (a wide row)."""
-    measures = facts.measures
-    return [measures.get(code, 0) for code in INDICATORS]
+    row = [0] * len(INDICATOR_INDEX)
+    for code, units in facts.measures.items():
+        row[INDICATOR_INDEX[code]] = units
+    return row
 
 
 def _executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -158,7 +160,8 @@ def _executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> N
 
 
 def _province(path: Sequence[str]) -> str:
-    return next((code for code in path if len(code) == 2), "")
+    """The province in a locality's path (its locality first, the nation last)."""
+    return path[-2] if len(path) >= 2 else ""
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -505,8 +508,8 @@ class GenerationStore:
         sql = self._sql
         if new:
             _executemany(conn, sql.insert_activity, [
-                (i, item.seq, f.map.value, ",".join(f.path), _province(f.path), f.campaign,
-                 self._day(f.day), f.retracted, *_amounts(f))
+                [i, item.seq, f.map.value, ",".join(f.path), _province(f.path), f.campaign,
+                 self._day(f.day), f.retracted, *_amounts(f)]
                 for i, item in new.items() for f in (state[i],)])
         existing = touched - new.keys()
         if existing:
