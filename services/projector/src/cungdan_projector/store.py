@@ -20,7 +20,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     Table,
-    bindparam,
     create_engine,
     event,
     false,
@@ -35,6 +34,7 @@ from sqlalchemy.engine import make_url
 
 from cungdan_contracts import INDICATORS, AdminMap
 
+from .bulk import bulk_writer
 from .periods import plan_range
 from .rollup import INDICATOR_INDEX, Facts, Tally, corrected, retracted
 from .schema import (
@@ -147,16 +147,6 @@ def _amounts(facts: Facts) -> list[int]:
     for code, units in facts.measures.items():
         row[INDICATOR_INDEX[code]] = units
     return row
-
-
-def _executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    """Straight to the driver's cursor, in the connection's transaction: rows are taken
-    as they are (lists too), with no per-row work in SQLAlchemy."""
-    cursor = conn.connection.cursor()
-    try:
-        cursor.executemany(sql, rows)
-    finally:
-        cursor.close()
 
 
 def _province(path: Sequence[str]) -> str:
@@ -345,55 +335,6 @@ class ReadModel:
         return active
 
 
-ACTIVITY_KEYS = ("event_id", "seq", "map", "path", "province", "campaign", "day", "retracted")
-
-
-@dataclass(frozen=True, slots=True)
-class _Statements:
-    """The hot writes compiled once to driver SQL with positional parameters, then bound
-    with plain tuples: SQLAlchemy's per-row parameter processing cost more than SQLite's
-    own work."""
-
-    upsert_totals: str
-    upsert_monthly: str
-    insert_activity: str
-    update_activity: str
-    update_order: tuple[str, ...]
-
-    @classmethod
-    def of(cls, tables: GenerationTables, engine: Engine) -> _Statements:
-        dialect = engine.dialect
-        if dialect.paramstyle not in ("qmark", "format"):
-            dialect = type(dialect)(paramstyle="format")  # type: ignore[call-arg]
-
-        def compiled(statement: Any, order: Sequence[str] | None = None) -> tuple[str, Any]:
-            done = statement.compile(dialect=dialect)
-            names = tuple(done.positiontup or ())
-            if order is not None and names != tuple(order):
-                raise AssertionError(f"parameter order {names} != {tuple(order)}")
-            return str(done), names
-
-        def upsert(table: Table, keys: Sequence[str]) -> str:
-            columns = [*keys, *INDICATORS]
-            insert = (sqlite.insert if dialect.name == "sqlite" else postgresql.insert)(table)
-            statement = insert.values({c: bindparam(c) for c in columns}).on_conflict_do_update(
-                index_elements=list(keys),
-                set_={code: table.c[code] + insert.excluded[code] for code in INDICATORS})
-            return compiled(statement, columns)[0]
-
-        activities = tables.activities
-        columns = [*ACTIVITY_KEYS, *INDICATORS]
-        update_sql, update_order = compiled(
-            activities.update().where(activities.c.event_id == bindparam("id"))
-            .values({c: bindparam(c) for c in ("retracted", *INDICATORS)}))
-        return cls(
-            upsert(tables.totals, ["map", "locality", "campaign"]),
-            upsert(tables.monthly, ["map", "locality", "month", "campaign"]),
-            compiled(activities.insert().values({c: bindparam(c) for c in columns}),
-                     columns)[0],
-            update_sql, update_order)
-
-
 class GenerationStore:
     """Writes into one generation's tables."""
 
@@ -401,7 +342,7 @@ class GenerationStore:
         self.model = model
         self.number = number
         self.tables: GenerationTables = generation_tables(number)
-        self._sql = _Statements.of(self.tables, model.engine)
+        self._bulk = bulk_writer(self.tables, model.engine)
         self._day: Callable[[dt.date], Any] = (
             dt.date.isoformat if model.is_sqlite else (lambda day: day))
         """How a date is bound: SQLAlchemy's Date stores ISO text in SQLite."""
@@ -505,18 +446,15 @@ class GenerationStore:
                touched: set[str], changes: list[Changed], parked: list[Changed],
                released: list[int]) -> None:
         t = self.tables
-        sql = self._sql
         if new:
-            _executemany(conn, sql.insert_activity, [
+            self._bulk.insert_activities(conn, [
                 [i, item.seq, f.map.value, ",".join(f.path), _province(f.path), f.campaign,
                  self._day(f.day), f.retracted, *_amounts(f)]
                 for i, item in new.items() for f in (state[i],)])
         existing = touched - new.keys()
         if existing:
-            rows = [{"id": i, "retracted": state[i].retracted,
-                     **dict(zip(INDICATORS, _amounts(state[i]), strict=True))} for i in existing]
-            _executemany(conn, sql.update_activity, [
-                tuple(row[name] for name in sql.update_order) for row in rows])
+            self._bulk.update_activities(conn, [
+                [state[i].retracted, *_amounts(state[i]), i] for i in existing])
         if changes:
             conn.execute(t.changes.insert(), [
                 {"change_id": c.change_id, "seq": c.seq, "activity_id": c.activity_id}
@@ -559,9 +497,9 @@ class GenerationStore:
 
     def _upsert_totals(self, conn: Connection, tally: Tally) -> None:
         if tally.overall:
-            _executemany(conn, self._sql.upsert_totals, list(tally.overall.values()))
+            self._bulk.upsert_totals(conn, list(tally.overall.values()))
         if tally.monthly:
-            _executemany(conn, self._sql.upsert_monthly, list(tally.monthly.values()))
+            self._bulk.upsert_monthly(conn, list(tally.monthly.values()))
 
     def _note_freshness(self, conn: Connection, origins: Iterable[Origin]) -> None:
         latest: dict[tuple[str, str], dt.datetime] = {}
