@@ -67,6 +67,19 @@ async def test_append_assigns_sequences_and_refuses_a_known_id(journal: Journal)
     assert decode_event(await journal.message_at(1)).activity == first.report
 
 
+async def test_a_batch_larger_than_the_window_waits_for_slots_and_is_all_stored(
+    nc: Client,
+) -> None:
+    journal = Journal(nc, STREAM, timeout=5.0, max_in_flight=3)
+    await journal.start()
+    first, second = (await asyncio.gather(*(
+        journal.append_many([to_outgoing(_valid(), _now()) for _ in range(20)])
+        for _ in range(2))))
+    assert all(isinstance(r, Stored) for r in first + second)
+    assert sorted(r.seq for r in first + second if isinstance(r, Stored)) == list(range(1, 41))
+    assert (await nc.jetstream().stream_info(STREAM)).state.messages == 40
+
+
 async def test_known_id_is_refused_after_the_dedup_window_and_with_other_routing(
     journal: Journal, nc: Client
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
@@ -206,6 +207,31 @@ async def test_batch_keeps_order_and_one_bad_item_sinks_nothing(
     assert [p.field for p in outcomes[1].problems] == ["campaign"]
     assert [decode_event(m.payload).activity.id for m in journal.stored] == [
         uuid.UUID(stored_before["id"]), uuid.UUID(good["id"]), uuid.UUID(other_good["id"])]
+
+
+async def test_one_log_line_for_the_accepted_reports_of_a_batch_one_per_other_report(
+        service: IngestService, caplog: pytest.LogCaptureFixture) -> None:
+    stored_before = report()
+    await service.submit(stored_before)
+    caplog.clear()
+    batch = [report(), stored_before, report(campaign="nope"), report(), report()]
+    with caplog.at_level(logging.INFO, logger="cungdan.ingest"):
+        await service.submit_many(batch)
+    lines = [r for r in caplog.records if r.name == "cungdan.ingest"]
+    assert [r.getMessage() for r in lines] == ["reports accepted", "report duplicate"]
+    accepted, duplicate = lines
+    assert (accepted.count, accepted.seq_first, accepted.seq_last) == (3, 2, 4)
+    assert (duplicate.event_id, duplicate.seq) == (stored_before["id"], 1)
+
+
+async def test_a_single_report_logs_its_id_and_sequence(
+        service: IngestService, caplog: pytest.LogCaptureFixture) -> None:
+    raw = report()
+    with caplog.at_level(logging.INFO, logger="cungdan.ingest"):
+        await service.submit_many([raw, report(measures={})])
+    [line] = [r for r in caplog.records if r.name == "cungdan.ingest"]
+    assert line.getMessage() == "report accepted"
+    assert (line.event_id, line.seq, line.status) == (raw["id"], 1, "accepted")
 
 
 async def test_batch_of_only_bad_items(service: IngestService, journal: FakeJetStream) -> None:

@@ -88,6 +88,26 @@ async def ensure_stream(nc: Client, config: StreamConfig) -> None:
     await js.update_stream(config)
 
 
+class _Append:
+    """One ``append_many`` call and its acknowledgements: the replies fill ``results`` in
+    place, and one future (not one per message) says when the last has come."""
+
+    __slots__ = ("done", "results", "unanswered")
+
+    def __init__(self, count: int) -> None:
+        self.results: list[AppendResult | None] = [None] * count
+        self.unanswered = 0
+        """Messages published and not acknowledged yet."""
+        self.done: asyncio.Future[None] | None = None
+        """Set once every message is published (replies may come in while it is not)."""
+
+    def answer(self, index: int, result: AppendResult) -> None:
+        self.results[index] = result
+        self.unanswered -= 1
+        if not self.unanswered and self.done is not None and not self.done.done():
+            self.done.set_result(None)
+
+
 class Journal:
     """Appends messages to one stream and reads back what an id already stored."""
 
@@ -98,7 +118,8 @@ class Journal:
         self._stream = stream
         self._timeout = timeout
         self._in_flight = asyncio.Semaphore(max_in_flight)
-        self._pending: dict[str, asyncio.Future[AppendResult]] = {}
+        self._pending: dict[str, tuple[_Append, int]] = {}
+        """Reply token -> the call and the index of the message it acknowledges."""
         self._tokens = itertools.count()
         self._inbox = ""
         self._observe = observe
@@ -122,12 +143,17 @@ class Journal:
         await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_reply)
 
     async def _on_reply(self, msg: Msg) -> None:
-        future = self._pending.pop(msg.subject.rpartition(".")[2], None)
-        if future is not None and not future.done():
-            future.set_result(_parse_ack(msg))
+        waiting = self._pending.pop(msg.subject.rpartition(".")[2], None)
+        if waiting is not None:  # else: given up on (timeout) and its slot already released
+            self._in_flight.release()
+            call, index = waiting
+            call.answer(index, _parse_ack(msg))
 
     async def append_many(self, messages: Sequence[Outgoing]) -> list[AppendResult]:
-        """Publish all, wait (bounded) for every acknowledgement; never raises for the broker."""
+        """Publish all, wait (bounded) for every acknowledgement; never raises for the broker.
+
+        Up to ``max_in_flight`` messages (of all calls) await their acknowledgement at once;
+        a full window waits for a free slot, within the same deadline."""
         if not messages:
             return []
         if not self.connected:
@@ -135,53 +161,54 @@ class Journal:
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self._timeout
-        futures: list[asyncio.Future[AppendResult]] = []
+        call = _Append(len(messages))
+        tokens: list[str] = []
         try:
-            for message in messages:
-                futures.append(await self._send(message, deadline))
-            await asyncio.wait(futures, timeout=max(0.0, deadline - loop.time()))
+            for index, message in enumerate(messages):
+                tokens.append(await self._send(call, index, message, deadline))
+            if call.unanswered:
+                call.done = loop.create_future()
+                expiry = loop.call_at(deadline, _settle, call.done)
+                try:
+                    await call.done
+                finally:
+                    expiry.cancel()
         except (TimeoutError, OSError) as exc:
             log.warning("publish interrupted: %s", exc)
-        results: list[AppendResult] = []
-        for i in range(len(messages)):
-            future = futures[i] if i < len(futures) else None
-            if future is not None and future.done() and not future.cancelled():
-                results.append(future.result())
-            else:
-                if future is not None:
-                    future.cancel()
-                results.append(NotStored("no acknowledgement from JetStream in time"))
+        finally:
+            if call.unanswered:  # give up on the rest: free their slots, ignore late replies
+                for token in tokens:
+                    if self._pending.pop(token, None) is not None:
+                        self._in_flight.release()
         if self._observe is not None:
             self._observe(loop.time() - started)
-        return results
+        return [NotStored("no acknowledgement from JetStream in time") if r is None else r
+                for r in call.results]
 
-    async def _send(self, message: Outgoing, deadline: float) -> asyncio.Future[AppendResult]:
-        loop = asyncio.get_running_loop()
+    async def _send(self, call: _Append, index: int, message: Outgoing,
+                    deadline: float) -> str:
+        """Publish one message of ``call`` once a slot of the window is free; its token."""
         if self._in_flight.locked():  # only a full window waits (and pays for wait_for)
+            loop = asyncio.get_running_loop()
             await asyncio.wait_for(self._in_flight.acquire(), max(0.0, deadline - loop.time()))
         else:  # a free slot: no task, no yield, so the flusher writes the batch at once
             await self._in_flight.acquire()
         token = str(next(self._tokens))
-        future: asyncio.Future[AppendResult] = loop.create_future()
-        future.add_done_callback(lambda _: self._release(token))
-        self._pending[token] = future
-        headers = {
-            **message.headers,
-            "Nats-Expected-Stream": self._stream,
-            "Nats-Expected-Last-Subject-Sequence": "0",
-            "Nats-Expected-Last-Subject-Sequence-Subject": message.id_filter,
-        }
+        self._pending[token] = (call, index)
+        call.unanswered += 1
+        headers = message.headers.copy()
+        headers["Nats-Expected-Stream"] = self._stream
+        headers["Nats-Expected-Last-Subject-Sequence"] = "0"
+        headers["Nats-Expected-Last-Subject-Sequence-Subject"] = message.id_filter
         try:
             await self._nc.publish(message.subject, message.payload,
                                    reply=f"{self._inbox}.{token}", headers=headers)
         except BaseException:
-            future.cancel()
+            if self._pending.pop(token, None) is not None:
+                call.unanswered -= 1
+                self._in_flight.release()
             raise
-        return future
-
-    def _release(self, token: str) -> None:
-        self._pending.pop(token, None)
-        self._in_flight.release()
+        return token
 
     async def message_at(self, seq: int) -> bytes:
         """The payload stored at ``seq``."""
@@ -204,6 +231,11 @@ class Journal:
         while (item := await self.find(subject_filter, found[-1][0] if found else 0)) is not None:
             found.append(item)
         return found
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _parse_ack(msg: Msg) -> AppendResult:

@@ -103,36 +103,64 @@ class IngestService:
                 outcomes.append(None)
         by = principal.name if principal else None
         results = await self._journal.append_many([to_outgoing(v, now, by) for _, v in valid])
-        resolved = await asyncio.gather(*(
-            self._resolve(v, result) for (_, v), result in zip(valid, results, strict=True)))
-        for (index, _), outcome in zip(valid, resolved, strict=True):
+        decided = [_decided(v, r) for (_, v), r in zip(valid, results, strict=True)]
+        # Only an id stored before needs a read (of what it stored), concurrently.
+        reads = [(i, v, r.seq) for i, ((_, v), r) in enumerate(zip(valid, results, strict=True))
+                 if isinstance(r, AlreadyStored)]
+        if reads:
+            compared = await asyncio.gather(*(self._compare(v, seq) for _, v, seq in reads))
+            for (i, _, _), read in zip(reads, compared, strict=True):
+                decided[i] = read
+        for (index, _), outcome in zip(valid, decided, strict=True):
             outcomes[index] = outcome
-            log.info("report %s", outcome.status, extra={
-                "event_id": outcome.id, "seq": outcome.seq, "status": outcome.status,
-                "province": outcome.province, "reported_by": by})
+        _log_outcomes(decided, by)
         return [o for o in outcomes if o is not None]
 
-    async def _resolve(self, valid: ValidReport, result: AppendResult) -> Outcome:
+    async def _compare(self, valid: ValidReport, seq: int) -> Outcome:
+        """The outcome of a report whose id the stream already holds at ``seq``."""
         report_id, province = str(valid.report.id), valid.province
-        match result:
-            case Stored(seq):
-                return Outcome("accepted", report_id, seq, province=province)
-            case NotStored(reason):
-                return Outcome("unavailable", report_id,
-                               problems=[FieldProblem("(broker)", reason)], province=province)
-            case AlreadyStored(seq):
-                try:
-                    stored = decode_event(await self._journal.message_at(seq))
-                except Exception as exc:  # noqa: BLE001 - any broker failure means "retry later"
-                    return Outcome("unavailable", report_id, problems=[
-                        FieldProblem("(broker)", f"could not read event {seq}: {exc}")])
-                # Compared in the current shape: a v1 event in the log and the same report
-                # sent again (as v1 or v2) are the same content.
-                if isinstance(stored, ActivityLogged) and stored.activity == valid.report:
-                    return Outcome("duplicate", report_id, seq, province=province)
-                return Outcome("conflict", report_id, seq, province=province, problems=[
-                    FieldProblem("id", f"id {report_id} was already used for a different report "
-                                       f"(stream sequence {seq})", "id_conflict")])
+        try:
+            stored = decode_event(await self._journal.message_at(seq))
+        except Exception as exc:  # noqa: BLE001 - any broker failure means "retry later"
+            return Outcome("unavailable", report_id, problems=[
+                FieldProblem("(broker)", f"could not read event {seq}: {exc}")])
+        # Compared in the current shape: a v1 event in the log and the same report
+        # sent again (as v1 or v2) are the same content.
+        if isinstance(stored, ActivityLogged) and stored.activity == valid.report:
+            return Outcome("duplicate", report_id, seq, province=province)
+        return Outcome("conflict", report_id, seq, province=province, problems=[
+            FieldProblem("id", f"id {report_id} was already used for a different report "
+                               f"(stream sequence {seq})", "id_conflict")])
+
+
+def _decided(valid: ValidReport, result: AppendResult) -> Outcome | None:
+    """The outcome of an append, unless it needs the stored event (``None``)."""
+    match result:
+        case Stored(seq):
+            return Outcome("accepted", str(valid.report.id), seq, province=valid.province)
+        case NotStored(reason):
+            return Outcome("unavailable", str(valid.report.id),
+                           problems=[FieldProblem("(broker)", reason)], province=valid.province)
+    return None
+
+
+def _log_outcomes(outcomes: Sequence[Outcome | None], by: str | None) -> None:
+    """One line per report appended; but the reports of a batch that were accepted share
+    one line, with their count and the range of their sequences (each report's own sequence
+    is in the answer and in its history). A line per report cost ~15% of a batch's time."""
+    accepted = [o for o in outcomes if o is not None and o.status == "accepted"]
+    many = len(accepted) > 1
+    if many:
+        seqs = [o.seq for o in accepted if o.seq is not None]
+        log.info("reports accepted", extra={
+            "count": len(accepted), "seq_first": min(seqs), "seq_last": max(seqs),
+            "status": "accepted", "reported_by": by})
+    for outcome in outcomes:
+        if outcome is None or (many and outcome.status == "accepted"):
+            continue
+        log.info("report %s", outcome.status, extra={
+            "event_id": outcome.id, "seq": outcome.seq, "status": outcome.status,
+            "province": outcome.province, "reported_by": by})
 
 
 def out_of_scope(principal: Principal | None, valid: ValidReport) -> Outcome | None:
