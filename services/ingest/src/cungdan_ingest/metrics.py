@@ -25,6 +25,25 @@ class IngestMetrics:
             registry=registry)
         self.broker_connected = Gauge(
             "cungdan_ingest_broker_connected", "1 while connected to NATS.", registry=registry)
+        self._reports: dict[tuple[str, ...], Counter] = {}
+        self._rejections: dict[tuple[str, ...], Counter] = {}
         self.refusals = refusal_counter("ingest", registry)
         """``cungdan_ingest_refusals_total{token,reason}``: missing-token, unknown-token,
         missing-role, out-of-scope (per report), rate-limited, body-too-large."""
+
+    def report(self, outcome: str, province: str) -> None:
+        """Count one report by outcome and province (``reports_total``)."""
+        _child(self._reports, self.reports, outcome, province).inc()
+
+    def rejection(self, reason: str) -> None:
+        """Count one problem of a rejected report (``rejections_total``)."""
+        _child(self._rejections, self.rejections, reason).inc()
+
+
+def _child(children: dict[tuple[str, ...], Counter], metric: Counter, *labels: str) -> Counter:
+    """``metric.labels(*labels)``, looked up once per label values (``labels()`` validates and
+    takes a lock on every call)."""
+    child = children.get(labels)
+    if child is None:
+        child = children[labels] = metric.labels(*labels)
+    return child
