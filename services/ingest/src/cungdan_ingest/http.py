@@ -8,12 +8,13 @@ provinces (403; per item in a batch).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response, Security
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel
 
@@ -36,6 +37,36 @@ from .settings import IngestSettings
 from .validation import FieldProblem
 
 router = APIRouter()
+
+
+class _RequestAndCallerRoute(APIRoute):
+    """For the hot POSTs, whose endpoints take only the request and the caller (they read
+    and validate their body themselves): FastAPI documents them from their signature as
+    usual, but each request calls the endpoint with the request and the caller directly,
+    without FastAPI's per-request parameter solving (query, cookies, headers, a
+    sub-response, the dependency cache), which these endpoints do not use: ~30 µs, 7% of a
+    single report's CPU. Any other signature gets FastAPI's own handler.
+
+    The caller dependency runs as such (no ``app.dependency_overrides``), so include this
+    router without dependencies of its own."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        dependant = self.dependant
+        deps = dependant.dependencies
+        if (self.dependencies or len(deps) != 1 or dependant.request_param_name is None
+                or dependant.path_params or dependant.query_params or dependant.header_params
+                or dependant.cookie_params or dependant.body_params
+                or deps[0].dependencies or deps[0].call is None or deps[0].name is None):
+            return super().get_route_handler()
+        endpoint, caller = self.endpoint, deps[0].call
+        request_name, caller_name = dependant.request_param_name, deps[0].name
+
+        async def handler(request: Request) -> Response:
+            response: Response = await endpoint(
+                **{request_name: request, caller_name: await caller(request)})
+            return response
+
+        return handler
 
 
 def _inlined(schema: Any, defs: dict[str, Any]) -> Any:
@@ -144,8 +175,6 @@ def _malformed(exc: MalformedJSONError) -> JSONResponse:
                    errors=[FieldProblem("(body)", str(exc)).as_json()])
 
 
-@router.post("/v1/activities", openapi_extra=_BODY, status_code=202, responses=_REFUSALS,
-             summary="Report one activity")
 async def post_activity(request: Request, caller: Caller) -> Response:
     try:
         raw = await _json_body(request, _settings(request).max_body_bytes, caller)
@@ -175,8 +204,11 @@ async def post_activity(request: Request, caller: Caller) -> Response:
                            id=outcome.id)
 
 
-@router.post("/v1/activities/batch", openapi_extra=_BATCH_BODY, responses=_REFUSALS,
-             summary="Report many activities")
+router.add_api_route("/v1/activities", post_activity, methods=["POST"], openapi_extra=_BODY,
+                     status_code=202, responses=_REFUSALS, summary="Report one activity",
+                     route_class_override=_RequestAndCallerRoute)
+
+
 async def post_batch(request: Request, caller: Caller) -> Response:
     settings = _settings(request)
     try:
@@ -202,6 +234,11 @@ async def post_batch(request: Request, caller: Caller) -> Response:
                        "The event store is unavailable; resend the batch (ids make it safe)",
                        headers=_retry_after(request), counts=counts, results=results)
     return JSONResponse({"counts": counts, "results": results})
+
+
+router.add_api_route("/v1/activities/batch", post_batch, methods=["POST"],
+                     openapi_extra=_BATCH_BODY, responses=_REFUSALS,
+                     summary="Report many activities", route_class_override=_RequestAndCallerRoute)
 
 
 def _item(index: int, outcome: Outcome) -> dict[str, Any]:
