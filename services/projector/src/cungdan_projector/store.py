@@ -173,6 +173,9 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # 64 MiB of page cache (default 2 MiB): a rebuild upserts all over tables of
+            # millions of rows; measured at 300k events, -15% time per event.
+            cursor.execute("PRAGMA cache_size=-65536")
             cursor.close()
 
         @event.listens_for(engine, "begin")
