@@ -62,6 +62,8 @@ def install_common(app: FastAPI, *, service: str, registry: CollectorRegistry,
     async def asyncapi_page() -> HTMLResponse:
         return HTMLResponse(asyncapi_html())
 
+    counters: dict[tuple[str, int], Counter] = {}
+
     class CountRequests:
         """Pure ASGI (no task group, cancel scope and body stream per request, as
         BaseHTTPMiddleware has): count each response by route and status."""
@@ -82,8 +84,11 @@ def install_common(app: FastAPI, *, service: str, registry: CollectorRegistry,
                 await send(message)
 
             await self.app(scope, receive, counting)
-            route = scope.get("route")
-            requests.labels(getattr(route, "path", "unmatched"), str(status)).inc()
+            key = (getattr(scope.get("route"), "path", "unmatched"), status)
+            counter = counters.get(key)
+            if counter is None:  # labels() validates and locks: once per route and status
+                counter = counters[key] = requests.labels(key[0], str(status))
+            counter.inc()
 
     app.add_middleware(CountRequests)
 
