@@ -331,3 +331,13 @@ def test_a_generation_of_an_older_layout_is_replaced_by_an_empty_one(model: Read
     store = model.generation(2)
     store.apply([applicable(1, measures={"workdays": 2})])
     assert units(store, "VN", "workdays") == 2
+
+
+def test_ids_republished_in_a_big_batch_are_all_recognised(store: GenerationStore) -> None:
+    """More ids than one lookup takes (chunks of 500 on SQLite, one array on PostgreSQL)."""
+    first = [applicable(seq, measures={"workdays": 1}) for seq in range(1, 1202)]
+    assert store.apply(first).applied == 1201
+    again = [Logged(seq + 1201, a.event_id, a.facts, a.origin) for seq, a in enumerate(first, 1)]
+    result = store.apply([*again, applicable(2403, measures={"workdays": 5})])
+    assert (result.applied, result.already_applied, result.position) == (1, 1201, 2403)
+    assert units(store, "VN", "workdays") == 1206

@@ -15,11 +15,11 @@ Both run in the caller's transaction, on its connection.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 from psycopg import sql as pgsql
-from sqlalchemy import Connection, Engine, Table, bindparam, select
+from sqlalchemy import Connection, Engine, Table, any_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateTable
 
@@ -47,6 +47,9 @@ class BulkWriter(Protocol):
 
     def update_activities(self, conn: Connection, rows: Sequence[Row]) -> None:
         """Set (retracted, amounts..., event_id) of activities already stored."""
+
+    def stored_activities(self, conn: Connection, ids: Collection[str]) -> set[str]:
+        """Which of ``ids`` are stored activities (a batch asks for thousands)."""
 
 
 def bulk_writer(tables: GenerationTables, engine: Engine) -> BulkWriter:
@@ -93,9 +96,17 @@ def _update_activity(tables: GenerationTables, dialect: Any) -> str:
         dialect, ("retracted", *INDICATORS, "event_id"))
 
 
+LOOKUP_CHUNK = 500
+"""Ids per ``IN (...)`` lookup on SQLite (its default limit is 32,766 parameters)."""
+
+
 class SqliteBulk:
     def __init__(self, tables: GenerationTables, engine: Engine) -> None:
         dialect = _positional(engine)
+        event_id = tables.activities.c.event_id
+        names = [f"id{i}" for i in range(LOOKUP_CHUNK)]
+        self._lookup = _compiled(
+            select(event_id).where(event_id.in_([bindparam(n) for n in names])), dialect, names)
 
         def upsert(table: Table, keys: Sequence[str]) -> str:
             columns = [*keys, *INDICATORS]
@@ -121,6 +132,19 @@ class SqliteBulk:
 
     def update_activities(self, conn: Connection, rows: Sequence[Row]) -> None:
         _cursor_executemany(conn, self._update, rows)
+
+    def stored_activities(self, conn: Connection, ids: Collection[str]) -> set[str]:
+        listed = list(ids)
+        found: set[str] = set()
+        cursor = conn.connection.cursor()
+        try:
+            for start in range(0, len(listed), LOOKUP_CHUNK):
+                chunk = listed[start:start + LOOKUP_CHUNK]
+                chunk += [chunk[0]] * (LOOKUP_CHUNK - len(chunk))  # repeats change nothing
+                found.update(row[0] for row in cursor.execute(self._lookup, chunk))
+        finally:
+            cursor.close()
+        return found
 
 
 class _Staged:
@@ -160,6 +184,10 @@ class PostgresBulk:
             pgsql.Identifier(tables.activities.name),
             pgsql.SQL(", ").join(map(pgsql.Identifier, [*ACTIVITY_KEYS, *INDICATORS])))
         self._update = _update_activity(tables, dialect)
+        event_id = tables.activities.c.event_id
+        self._lookup = _compiled(
+            select(event_id).where(event_id == any_(bindparam("ids"))),
+            dialect, ["ids"])
 
     def upsert_totals(self, conn: Connection, rows: Sequence[Row]) -> None:
         self._totals.write(conn, rows)
@@ -178,3 +206,10 @@ class PostgresBulk:
 
     def update_activities(self, conn: Connection, rows: Sequence[Row]) -> None:
         _cursor_executemany(conn, self._update, rows)
+
+    def stored_activities(self, conn: Connection, ids: Collection[str]) -> set[str]:
+        cursor: Any = conn.connection.cursor()
+        try:
+            return {row[0] for row in cursor.execute(self._lookup, [list(ids)])}
+        finally:
+            cursor.close()

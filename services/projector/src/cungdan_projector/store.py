@@ -390,7 +390,7 @@ class GenerationStore:
         already counted before (redeliveries, re-published ids)."""
         t = self.tables
         logged_ids = {i.event_id for i in items if isinstance(i, Logged)}
-        existing = self._known(conn, t.activities.c.event_id, logged_ids)
+        existing = self._bulk.stored_activities(conn, logged_ids) if logged_ids else set()
         state = self._activities(conn, {i.activity_id for i in items if isinstance(i, Changed)})
         known_changes = self._known(conn, t.changes.c.change_id,
                                     {i.change_id for i in items if isinstance(i, Changed)})
