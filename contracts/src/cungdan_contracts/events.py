@@ -48,7 +48,9 @@ def report_from_json(data: dict[str, Any]) -> ActivityReportV2:
     report = model.model_validate(data)
     if isinstance(report, ActivityReportV2):
         return report
-    return ActivityReportV2.model_validate(upcast_report_v1_v2(report.model_dump(mode="json")))
+    # The v1 fields as they are (validated, Python values), not dumped to JSON and parsed
+    # again: the same v2 report, in about half the time.
+    return ActivityReportV2.model_validate(upcast_report_v1_v2(dict(report)))
 
 
 
