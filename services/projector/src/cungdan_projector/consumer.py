@@ -1,12 +1,34 @@
 """NATS adapter of the projector: read the stream in order, apply it in batches.
 
-The stream is read with an ordered push consumer starting right after the
-position stored in the read model. It needs no acks (the read model's
-position is the acknowledgement) and is not capped at pull-fetch speed.
-Messages queue up (bounded) while a batch is being committed, so batches grow
-with load: one transaction per batch, not per event.
+The stream is read by :class:`StreamReader` through an ephemeral *pull* consumer
+(no acks: the read model's position is the acknowledgement) created to start
+right after the position stored in the read model. Memory stays bounded however
+long the backlog: the reader asks the server for messages only while it holds
+fewer than ``batch_max`` in hand plus ``batch_max`` prefetched, so the next batch
+arrives while the one in hand is committed, and nothing beyond it. (The push
+consumer used before had no such bound in nats-py 2.16: it buffered the whole
+backlog, then dropped messages as a slow consumer and re-read them.) One
+transaction per batch, not per event; batches are full while behind, small when
+keeping up with the stream.
 
-Failures:
+The consumer is not an ordered one, so the reader checks order itself: every
+message must carry the consumer sequence right after the previous one (stream
+sequences may skip numbers, the consumer's may not), and the server's idle
+heartbeats must report the last consumer sequence received. On a gap, on any
+status the server ends the consumer with (deleted, expired after
+``inactive_threshold``, no responders, leader change), on silence while a pull
+request is open, and after a reconnection, the reader drops the consumer and its
+prefetched messages and creates a new one starting right after the last message
+it handed out. It reports a problem (not ready) while it cannot read.
+
+Pull requests are sent directly (``$JS.API.CONSUMER.MSG.NEXT``), not through
+nats-py's ``PullSubscription.fetch``: a fetch can return while a request of its
+own is still open at the server (after its client-side timeout, or a no-wait probe
+followed by a waiting request), and the next fetch hands out everything that
+arrived meanwhile, however much; it also swallows the heartbeats that tell a
+message lost at the tail of the stream.
+
+Failures of a batch:
 - a message that cannot be decoded or validated is dead-lettered at once (it
   would fail the same way every time);
 - a batch the database refuses for a reason of its own (a constraint, an
@@ -20,16 +42,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import time
+import uuid
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js.api import ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
@@ -51,6 +77,9 @@ log = logging.getLogger("cungdan.projector")
 
 TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, ConnectionError, TimeoutError)
 """Failures of the infrastructure, not of the event: retried without bound."""
+
+NEXT_SUBJECT = "$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+"""Where pull requests go (the JetStream API under its default prefix)."""
 
 
 class DeadLetterSink(Protocol):
@@ -84,6 +113,299 @@ def to_item(seq: int, subject: str, data: bytes, gazetteer: Gazetteer) -> Item |
     return Changed(seq, f"retraction:{event.activity_id}", str(event.activity_id), None, origin)
 
 
+@dataclass(eq=False)
+class _Consumer:
+    """One ephemeral pull consumer, from its creation until it is found broken."""
+
+    name: str
+    inbox: str
+    start: int
+    """Stream sequence it starts at."""
+    reconnects: int
+    """The client's reconnection count when it was created."""
+    sub: Subscription | None = None
+    delivered: int = 0
+    """Consumer sequence of the last message received (they count from 1, without gaps)."""
+    last_seq: int = 0
+    """Stream sequence of the last message received."""
+    asked: int = 0
+    """Messages asked for by the open pull request and not received yet (0: none open)."""
+    behind: int = 0
+    """Messages after the last one received that the server has for this consumer."""
+    heard: float = 0.0
+    """Loop time of the last message, heartbeat or status received, or of the last pull."""
+    broken: str | None = None
+
+
+class StreamReader:
+    """Reads ``STREAM`` (subjects ``ALL_EVENTS``) in order after a position, holding at most
+    ``batch + prefetch`` messages: the batch in hand and the next ones.
+
+    One pull request is open at a time, for no more messages than there is room for, so
+    the bound holds for what the server sends too. ``take`` hands out the next messages;
+    ``release`` says the ones in hand are done with.
+    """
+
+    heartbeat = 2.0
+    """Seconds between the server's idle heartbeats while a pull request waits; three
+    missed and the consumer is presumed lost."""
+    expires = 30.0
+    """Seconds a pull request may wait for messages before the server ends it (408)."""
+    inactive_threshold = 120.0
+    """The server deletes a consumer nobody pulled from for this long (one left behind
+    by a crash or a lost connection)."""
+
+    def __init__(self, nc: Client, *, name: str, batch: int, prefetch: int,
+                 retry_max_seconds: float) -> None:
+        self._nc = nc
+        self._name = name
+        self._batch = batch
+        self._limit = batch + prefetch
+        self._min_pull = max(1, batch // 2)
+        self._retry_max = retry_max_seconds
+        self._buffer: deque[Msg] = deque()
+        self._in_hand = 0
+        self._consumer: _Consumer | None = None
+        self._creating: _Consumer | None = None
+        """The consumer being created (``close`` drops it too)."""
+        self._arrived = asyncio.Event()
+        self._trouble = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.handed = 0
+        """Stream sequence of the last message handed out by ``take``."""
+        self.problem: str | None = "starting"
+        """Why the stream cannot be read right now, or None."""
+        self.consumers_created = 0
+        self.last_break: str | None = None
+        """Why the last consumer was given up."""
+        self._fruitless = 0
+        self._may_not_delete = False
+
+    @property
+    def holding(self) -> int:
+        """Messages of the stream in this process: in hand, prefetched, and received by
+        nats-py but not yet passed on."""
+        c = self._consumer
+        pending = c.sub.pending_msgs if c is not None and c.sub is not None else 0
+        return self._in_hand + len(self._buffer) + pending
+
+    @property
+    def consumer_name(self) -> str | None:
+        return None if self._consumer is None else self._consumer.name
+
+    def start(self, position: int) -> None:
+        self.handed = position
+        self._task = asyncio.create_task(self._supervise(), name=f"{self._name}-reader")
+
+    async def take(self) -> list[Msg]:
+        """The next messages in stream order: a full ``batch`` while behind, else those
+        there are (one at least)."""
+        while len(self._buffer) < self._batch and not (self._buffer and not self._coming()):
+            self._arrived.clear()
+            await self._arrived.wait()
+        batch = [self._buffer.popleft() for _ in range(min(self._batch, len(self._buffer)))]
+        self._in_hand += len(batch)
+        self.handed = batch[-1].metadata.sequence.stream
+        return batch
+
+    def _coming(self) -> bool:
+        """Whether more messages are on their way: the server has some, and they are asked."""
+        c = self._consumer
+        return c is not None and c.broken is None and c.asked > 0 and c.behind > 0
+
+    async def release(self, count: int) -> None:
+        """``count`` messages taken are done with: make room for the next ones."""
+        self._in_hand -= count
+        await self._pull()
+
+    async def close(self) -> None:
+        """Stop reading; unsubscribe and delete the consumer (errors ignored)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        self._buffer.clear()
+        for consumer in (self._consumer, self._creating):
+            if consumer is not None:
+                await self._drop(consumer)
+        self._consumer = self._creating = None
+
+    # -------------------------------------------------------------------- internals
+
+    async def _supervise(self) -> None:
+        """Create the consumer, watch it, and replace it whenever it breaks."""
+        while True:
+            try:
+                await self._watch()
+            except Exception:  # a bug of ours: say so, and go on reading
+                log.exception("%s: reader supervisor failed; starting again", self._name)
+                if self._consumer is not None:
+                    self._break(self._consumer, "reader supervisor failed")
+                await asyncio.sleep(1.0)
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            c = self._consumer
+            if c is None or c.broken is not None:
+                self._consumer = None
+                if c is not None:
+                    await self._drop(c)
+                    # Consumers that break before delivering anything (a request the server
+                    # refuses, say) are replaced ever more slowly, and reported.
+                    self._fruitless = self._fruitless + 1 if c.delivered == 0 else 0
+                    if self._fruitless >= 2:
+                        if self._fruitless >= 3:
+                            self.problem = f"consumers keep failing: {c.broken}"
+                        await asyncio.sleep(min(0.2 * 2 ** (self._fruitless - 2),
+                                                self._retry_max))
+                self._consumer = await self._create()
+                await self._pull()
+                continue
+            began = loop.time()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._trouble.wait(), self.heartbeat)
+            self._trouble.clear()
+            now = loop.time()
+            if c.broken is not None:
+                continue
+            if self._nc.stats["reconnects"] != c.reconnects:
+                self._break(c, "reconnected to NATS: an open pull request or messages "
+                               "in flight may be lost")
+            elif now - began > 2 * self.heartbeat:
+                c.heard = now  # this loop was starved: so were the messages, maybe
+            elif c.asked and now - c.heard > 3 * self.heartbeat:
+                self.problem = (f"no message nor heartbeat from NATS for "
+                                f"{now - c.heard:.0f} s")
+                if "permissions violation" in str(self._nc.last_error).lower():
+                    self.problem += f" (last error: {self._nc.last_error})"
+                self._break(c, self.problem)
+
+    async def _create(self) -> _Consumer:
+        """A new consumer starting right after the last message handed out; retried
+        with backoff until it works."""
+        delay = 0.2
+        while True:
+            start = self.handed + 1
+            c = _Consumer(f"{self._name}-{uuid.uuid4().hex[:12]}", self._nc.new_inbox(), start,
+                          self._nc.stats["reconnects"], last_seq=start - 1)
+            self._creating = c
+            try:
+                if not self._nc.is_connected:
+                    raise ConnectionError("not connected to NATS")
+                c.sub = await self._nc.subscribe(c.inbox, cb=functools.partial(self._receive, c))
+                await self._nc.jetstream().add_consumer(STREAM, ConsumerConfig(
+                    name=c.name, filter_subject=ALL_EVENTS, ack_policy=AckPolicy.NONE,
+                    deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start,
+                    inactive_threshold=self.inactive_threshold, mem_storage=True,
+                    max_waiting=1))
+            except Exception as exc:  # noqa: BLE001 - NATS down, stream missing, ...: retried
+                self._creating = None
+                await self._drop(c)
+                self.problem = f"cannot read stream {STREAM}: {exc!r}"
+                log.warning("%s; retrying in %.1fs", self.problem, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max)
+                continue
+            self._creating = None
+            self.consumers_created += 1
+            if self._fruitless < 3:
+                if self.problem is not None and self.problem != "starting":
+                    log.info("%s: reading the stream again", self._name)
+                self.problem = None
+            log.info("%s reading %s from sequence %d (consumer %s)", self._name, STREAM,
+                     start, c.name)
+            return c
+
+    async def _drop(self, c: _Consumer) -> None:
+        if c.sub is not None:
+            with contextlib.suppress(Exception):
+                await c.sub.unsubscribe()
+        if not self._nc.is_connected or self._may_not_delete:
+            return  # the server removes it after inactive_threshold
+        try:
+            await asyncio.wait_for(self._nc.jetstream().delete_consumer(STREAM, c.name), 2.0)
+        except Exception as exc:  # noqa: BLE001 - it expires anyway
+            if "CONSUMER.DELETE" in str(self._nc.last_error):
+                self._may_not_delete = True
+            log.info("%s: consumer %s not deleted (%r); the server removes it after %.0f s",
+                     self._name, c.name, self._nc.last_error or exc, self.inactive_threshold)
+
+    async def _pull(self) -> None:
+        """Ask for as many messages as there is room for, unless a request is open."""
+        c = self._consumer
+        if c is None or c.broken is not None or c.asked:
+            return
+        room = self._limit - self._in_hand - len(self._buffer)
+        if room < self._min_pull:
+            return
+        c.asked = room
+        c.heard = asyncio.get_running_loop().time()
+        request = {"batch": room, "expires": int(self.expires * 1e9),
+                   "idle_heartbeat": int(self.heartbeat * 1e9)}
+        try:
+            await self._nc.publish(NEXT_SUBJECT.format(stream=STREAM, consumer=c.name),
+                                   json.dumps(request).encode(), reply=c.inbox)
+        except Exception as exc:  # noqa: BLE001 - connection closed or lost: start again
+            self._break(c, f"pull request failed: {exc!r}")
+
+    async def _receive(self, c: _Consumer, msg: Msg) -> None:
+        if c is not self._consumer or c.broken is not None:
+            return  # sent to a consumer already given up
+        c.heard = asyncio.get_running_loop().time()
+        if not msg.reply:  # a status from the server: JetStream messages have an ack subject
+            headers = msg.headers or {}
+            status = headers.get("Status", "")
+            if status in ("100", "408") and self.problem is not None and self._fruitless < 3:
+                self.problem = None  # the server answers: reading again
+            if status == "100":
+                last = headers.get("Nats-Last-Consumer")
+                if last is not None and last.isdigit() and int(last) != c.delivered:
+                    self._break(c, f"gap: the server sent up to consumer sequence {last}, "
+                                   f"{c.delivered} received")
+            elif status in ("404", "408"):  # the pull request ended: ask again
+                c.asked = 0
+                self._arrived.set()
+                await self._pull()
+            else:  # 409 consumer deleted, 503 no responders, ...
+                description = " ".join(str(headers.get("Description", "")).split())
+                self._break(c, f"status {status} {description}".strip())
+            return
+        try:
+            metadata = msg.metadata
+            sequence = metadata.sequence
+        except Exception as exc:  # noqa: BLE001 - not a JetStream message: start again
+            self._break(c, f"unexpected message on {msg.subject}: {exc!r}")
+            return
+        if sequence.consumer != c.delivered + 1 or sequence.stream <= c.last_seq:
+            self._break(c, f"gap: consumer sequence {sequence.consumer} after {c.delivered} "
+                           f"(stream sequence {sequence.stream} after {c.last_seq})")
+            return
+        c.delivered, c.last_seq, c.behind = sequence.consumer, sequence.stream, metadata.num_pending
+        if self.problem is not None:
+            self.problem = None  # reading again
+        self._buffer.append(msg)
+        self._arrived.set()
+        c.asked -= 1
+        if c.asked <= 0:
+            c.asked = 0
+            await self._pull()
+
+    def _break(self, c: _Consumer, reason: str) -> None:
+        """Give up ``c`` and what it prefetched; the supervisor starts again after what
+        was handed out."""
+        if c.broken is not None:
+            return
+        c.broken = reason
+        self.last_break = reason
+        dropped = len(self._buffer)
+        self._buffer.clear()
+        log.warning("%s: consumer %s given up (%s); %d prefetched message(s) dropped, "
+                    "reading again from sequence %d", self._name, c.name, reason, dropped,
+                    self.handed + 1)
+        self._trouble.set()
+
+
 class Projection:
     """Feeds the stream into one generation of the read model."""
 
@@ -98,18 +420,25 @@ class Projection:
         self._batch_max = batch_max
         self._retry_max = retry_max_seconds
         self._max_attempts = max_attempts
-        self._queue: asyncio.Queue[Msg] = asyncio.Queue(maxsize=queue_max)
+        self.reader = StreamReader(nc, name=f"projector-g{store.number}", batch=batch_max,
+                                   prefetch=min(batch_max, queue_max),
+                                   retry_max_seconds=retry_max_seconds)
+        """Prefetches one batch at most (fewer if ``queue_max`` is smaller)."""
         self._task: asyncio.Task[None] | None = None
-        self._sub: Subscription | None = None
         self._applying = asyncio.Lock()
         self._advanced = asyncio.Condition()
+        self._write_problem: str | None = None
         self.position = 0
-        self.problem: str | None = "starting"
         self.applied_total = 0
         self.dead_lettered_total = 0
         self.metrics = metrics or ProjectorMetrics()
         self.live = live
         """Whether this projection serves reads (a rebuild's does not until the swap)."""
+
+    @property
+    def problem(self) -> str | None:
+        """Why this projection is not ready: the read model or the stream unavailable."""
+        return self._write_problem or self.reader.problem
 
     @property
     def ready(self) -> bool:
@@ -120,14 +449,13 @@ class Projection:
         self._task = asyncio.create_task(self._run(), name=f"projection-g{self.store.number}")
 
     async def stop(self) -> None:
-        """Stop after the batch in hand is committed (never in the middle of one)."""
-        if self._sub is not None:
-            with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
+        """Stop after the batch in hand is committed (never in the middle of one), then
+        drop the prefetched messages and the consumer: ``position`` is final."""
         if self._task is not None:
             async with self._applying:
                 self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await self.reader.close()
 
     async def wait_for(self, seq: int, timeout_s: float) -> bool:
         """Wait, at most ``timeout_s``, until stream position ``seq`` is applied."""
@@ -140,12 +468,9 @@ class Projection:
         return True
 
     async def _run(self) -> None:
-        await self._subscribe()
+        self.reader.start(self.position)
         while True:
-            first = await self._queue.get()
-            batch = [first]
-            while len(batch) < self._batch_max and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await self.reader.take()
             async with self._applying:
                 started = time.perf_counter()
                 items = await asyncio.to_thread(self._decode, batch)
@@ -165,25 +490,8 @@ class Projection:
                 async with self._advanced:
                     self.position = result.position
                     self._advanced.notify_all()
+            await self.reader.release(len(batch))
 
-    async def _subscribe(self) -> None:
-        delay = 0.2
-        while True:
-            try:
-                start = self.position + 1
-                self._sub = await self._nc.jetstream().subscribe(
-                    ALL_EVENTS, stream=STREAM, ordered_consumer=True, cb=self._queue.put,
-                    deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                    config=ConsumerConfig(opt_start_seq=start), idle_heartbeat=2.0)
-                self.problem = None
-                log.info("generation %d projecting %s from sequence %d",
-                         self.store.number, STREAM, start)
-                return
-            except (NotFoundError, *TRANSIENT) as exc:
-                self.problem = f"stream {STREAM} not available yet: {exc!r}"
-                log.warning(self.problem)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._retry_max)
 
     def _decode(self, batch: Sequence[Msg]) -> list[Item | Skipped]:
         return [to_item(m.metadata.sequence.stream, m.subject, m.data, self._gazetteer)
@@ -227,14 +535,14 @@ class Projection:
                                                           "subject": item.subject})
                 result = await asyncio.to_thread(self.store.apply, items)
             except TRANSIENT as exc:
-                self.problem = f"database or NATS unavailable: {exc.__class__.__name__}"
+                self._write_problem = f"database or NATS unavailable: {exc.__class__.__name__}"
                 log.warning("commit failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
                 continue
-            if self.problem is not None:
+            if self._write_problem is not None:
                 log.info("generation %d: read model reachable again", self.store.number)
-            self.problem = None
+            self._write_problem = None
             if result.skipped:
                 self.dead_lettered_total += result.skipped
                 log.warning("dead-lettered %d message(s) up to seq %d", result.skipped,
