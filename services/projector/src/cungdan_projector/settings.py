@@ -25,7 +25,8 @@ class ProjectorSettings(BaseSettings):
     batch_max: int = Field(default=5000, ge=1)
     """Most events applied in one transaction."""
     queue_max: int = Field(default=20000, ge=1)
-    """Events buffered between the stream and the database (back-pressure beyond)."""
+    """Cap on the events read ahead while a batch is applied (at most ``batch_max`` anyway);
+    the rest of a backlog waits on the server."""
     retry_max_seconds: float = Field(default=10.0, gt=0)
     nats_connect_timeout_seconds: float = Field(default=30.0, gt=0)
     read_wait_seconds: float = Field(default=5.0, ge=0, le=60)
