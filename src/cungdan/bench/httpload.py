@@ -32,6 +32,12 @@ class Response:
     body: bytes
 
 
+KEEPALIVE_EXPIRY = 4.0
+"""Seconds an idle keep-alive connection is reused for, below uvicorn's 5 s keep-alive
+timeout (as httpx's ``keepalive_expiry``): an older one is closed and a new one opened,
+rather than racing the server's close (which counted as errors in the open loop)."""
+
+
 class Connection:
     """One keep-alive HTTP/1.1 connection; one request at a time."""
 
@@ -40,6 +46,7 @@ class Connection:
         self.port = port
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._idle_since = 0.0
 
     async def open(self) -> None:
         self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
@@ -52,6 +59,8 @@ class Connection:
             self._reader = self._writer = None
 
     async def send(self, request: Request) -> Response:
+        if self._writer is not None and time.monotonic() - self._idle_since > KEEPALIVE_EXPIRY:
+            await self.close()  # the server may be closing it right now (uvicorn: after 5 s)
         if self._writer is None or self._reader is None:
             await self.open()
         assert self._writer is not None and self._reader is not None
@@ -75,6 +84,7 @@ class Connection:
         body = await self._reader.readexactly(length) if length > 0 else b""
         if close:
             await self.close()
+        self._idle_since = time.monotonic()
         return Response(status, body)
 
 
