@@ -26,6 +26,8 @@ from cungdan_contracts import (
     UnitKind,
     decode_event,
     format_decimal,
+    format_units,
+    from_units,
     load_gazetteer,
     loads_exact,
 )
@@ -146,3 +148,10 @@ def test_any_mutation_is_valid_or_names_its_problems(raw: dict[str, Any]) -> Non
 def test_any_bytes_parse_or_are_malformed_json(data: bytes) -> None:
     with contextlib.suppress(MalformedJSONError):  # anything else fails the test
         loads_exact(data)
+
+
+@settings(max_examples=500)
+@given(st.integers(min_value=-(2**63), max_value=2**63), st.sampled_from([0, 1, 3, 4, 7]))
+def test_units_format_like_their_decimal(units: int, scale: int) -> None:
+    """Every amount a BIGINT total can hold."""
+    assert format_units(units, scale) == format_decimal(from_units(units, scale))

@@ -17,7 +17,7 @@ from .corrections import (
 )
 from .events import ActivityLogged, ActivityReport, Event, event_from_json, report_from_json
 from .localities import NATION, AdminMap, Gazetteer, Level, Locality, load_gazetteer, map_for_date
-from .quantities import Quantity, format_decimal, from_units, to_units
+from .quantities import Quantity, format_decimal, format_units, from_units, to_units
 from .upcasting import UnknownContractError, upcast
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "ActivityReportV2", "ActivityRetracted", "AdminMap", "Campaign", "CorrectionRequest",
     "Event", "Gazetteer", "Indicator", "Level", "Locality", "MalformedJSONError",
     "OrganisingUnit", "Quantity", "RetractionRequest", "UnitKind", "UnknownContractError",
-    "decode_event", "encode_event", "event_from_json", "format_decimal", "from_units",
+    "decode_event", "encode_event", "event_from_json", "format_decimal", "format_units",
+    "from_units",
     "load_gazetteer", "loads_exact", "map_for_date", "report_from_json", "to_units", "upcast",
 ]

@@ -116,5 +116,15 @@ def to_units(number: Decimal, scale: int) -> int:
     return int(units)
 
 
+def format_units(units: int, scale: int) -> str:
+    """``format_decimal(from_units(units, scale))`` in integer arithmetic: ``1500, 3`` ->
+    ``1.5``. The read API formats thousands of totals per answer."""
+    whole, fraction = divmod(abs(units), 10**scale)
+    sign = "-" if units < 0 else ""
+    if not fraction:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{fraction:0{scale}d}".rstrip("0")
+
+
 def from_units(units: int, scale: int) -> Decimal:
     return Decimal(units).scaleb(-scale)

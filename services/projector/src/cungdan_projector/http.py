@@ -15,8 +15,7 @@ from cungdan_contracts import (
     AdminMap,
     Gazetteer,
     Locality,
-    format_decimal,
-    from_units,
+    format_units,
 )
 from cungdan_contracts.subjects import STREAM
 from cungdan_service.auth import Role, requires
@@ -41,7 +40,7 @@ def _describe(loc: Locality) -> dict[str, Any]:
 
 
 def _quantities(units: dict[str, int]) -> dict[str, str]:
-    return {code: format_decimal(from_units(amount, INDICATORS[code].scale))
+    return {code: format_units(amount, INDICATORS[code].scale)
             for code, amount in sorted(units.items())}
 
 
