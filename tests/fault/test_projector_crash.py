@@ -53,7 +53,10 @@ def test_sigkilled_projector_loses_nothing_and_counts_nothing_twice(
 ) -> None:
     started = time.monotonic()
     rng = random.Random(SEED)
-    stack = make_stack(start=False)
+    # Batches of 2,000 (default 10,000): a projector killed within 0.3-1.5 s of answering
+    # /healthz then commits between most kills, so kills land between commits as well as
+    # inside them. With 10,000 its first commit comes after ~1.5 s.
+    stack = make_stack(start=False, extra_env={"CUNGDAN_BATCH_MAX": "2000"})
     stack.nats.start()
     stack.ingest.start()
     reports = list(random_reports(EVENTS, seed=SEED))
