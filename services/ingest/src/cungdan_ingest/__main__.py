@@ -6,6 +6,8 @@ import logging
 
 import uvicorn
 
+from cungdan_contracts import load_gazetteer
+from cungdan_service.heap import freeze_startup_heap
 from cungdan_service.logs import configure_logging
 
 from .app import create_app
@@ -26,7 +28,9 @@ def main() -> None:
     logging._srcfile = None
     # uvloop and httptools (uvicorn[standard]) by name: a missing one fails at start
     # instead of quietly serving on the slower pure-Python loop and parser.
-    uvicorn.run(create_app(settings), host=settings.ingest_host, port=settings.ingest_port,
+    app = create_app(settings, gazetteer=load_gazetteer())  # loaded now, to be frozen
+    freeze_startup_heap()
+    uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port,
                 loop="uvloop", http="httptools", log_config=None, access_log=False)
 
 

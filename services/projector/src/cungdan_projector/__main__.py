@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from cungdan_service.heap import freeze_startup_heap
 from cungdan_service.logs import configure_logging
 
 from .app import create_app
@@ -15,7 +16,9 @@ SERVICE = "projector"
 def main() -> None:
     settings = ProjectorSettings()
     configure_logging(SERVICE, settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.projector_host,
+    app = create_app(settings)
+    freeze_startup_heap()
+    uvicorn.run(app, host=settings.projector_host,
                 port=settings.projector_port, log_config=None, access_log=False)
 
 
