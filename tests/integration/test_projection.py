@@ -4,18 +4,14 @@ batches, restarts, poison messages, dead letters, re-drive, rebuild, read-your-w
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 
-import nats
 import pytest
 from nats.aio.client import Client
 from tests.factories import event
 
-from cungdan.processes import NatsServer
 from cungdan_contracts import (
     ActivityCorrected,
     ActivityRetracted,
@@ -27,18 +23,14 @@ from cungdan_contracts import (
     load_gazetteer,
 )
 from cungdan_contracts.subjects import (
-    STREAM,
-    STREAM_SUBJECTS,
     corrected_subject,
     logged_subject,
     retracted_subject,
 )
-from cungdan_ingest.journal import ensure_stream, stream_config
 from cungdan_projector.consumer import Projection
 from cungdan_projector.deadletters import (
     DEADLETTER_STREAM,
     DeadLetterPublisher,
-    ensure_deadletter_stream,
 )
 from cungdan_projector.redrive import Redriver
 from cungdan_projector.rollup import PROJECTION_VERSION
@@ -49,29 +41,10 @@ from cungdan_projector.store import (
     Logged,
     ReadModel,
     TotalsFilter,
-    make_engine,
 )
 
+pytest_plugins = ["tests.integration.projection_fixtures"]  # nc, model, store
 pytestmark = pytest.mark.integration
-
-@pytest.fixture
-async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
-    client = await nats.connect(nats_server.url)
-    await ensure_stream(client, stream_config(STREAM, STREAM_SUBJECTS, 120.0, 1))
-    await ensure_deadletter_stream(client)
-    yield client
-    with contextlib.suppress(ConnectionError):
-        await client.close()
-
-@pytest.fixture
-def model(tmp_path: Path) -> ReadModel:
-    m = ReadModel(make_engine(f"sqlite:///{tmp_path / 'rm.sqlite3'}"))
-    m.create_schema()
-    return m
-
-@pytest.fixture
-def store(model: ReadModel) -> GenerationStore:
-    return model.create_generation(PROJECTION_VERSION, active=True)
 
 async def publish(nc: Client, **overrides: object) -> int:
     ev = event(**overrides)

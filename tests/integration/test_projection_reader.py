@@ -6,12 +6,9 @@ store exactly once and in order, and that the totals are exact."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
-import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -19,43 +16,22 @@ from tests.factories import event
 
 from cungdan.processes import NatsServer
 from cungdan_contracts import AdminMap, encode_event, load_gazetteer
-from cungdan_contracts.subjects import STREAM, STREAM_SUBJECTS, logged_subject
-from cungdan_ingest.journal import ensure_stream, stream_config
+from cungdan_contracts.subjects import STREAM, logged_subject
 from cungdan_projector.consumer import Projection, StreamReader
-from cungdan_projector.deadletters import DeadLetterPublisher, ensure_deadletter_stream
-from cungdan_projector.rollup import PROJECTION_VERSION
+from cungdan_projector.deadletters import DeadLetterPublisher
 from cungdan_projector.store import (
     BatchResult,
     GenerationStore,
     Item,
-    ReadModel,
     Skipped,
     TotalsFilter,
-    make_engine,
 )
 
+pytest_plugins = ["tests.integration.projection_fixtures"]  # nc, model, store
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 TREES = 3
 """Trees planted by every event published here."""
-
-
-@pytest.fixture
-async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
-    client = await nats.connect(nats_server.url, max_reconnect_attempts=-1,
-                                reconnect_time_wait=0.2)
-    await ensure_stream(client, stream_config(STREAM, STREAM_SUBJECTS, 120.0, 1))
-    await ensure_deadletter_stream(client)
-    yield client
-    with contextlib.suppress(Exception):
-        await client.close()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> GenerationStore:
-    model = ReadModel(make_engine(f"sqlite:///{tmp_path / 'rm.sqlite3'}"))
-    model.create_schema()
-    return model.create_generation(PROJECTION_VERSION, active=True)
 
 
 class Recorder:

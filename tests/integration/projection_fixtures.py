@@ -1,0 +1,47 @@
+"""Fixtures of the projection tests: a NATS connection with the activity and dead-letter
+streams, and a SQLite read model with an active generation of the current version.
+
+Imported by the modules that need them, so that the other integration modules keep their
+own ``nc``, ``model`` and ``store``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from cungdan.processes import NatsServer
+from cungdan_contracts.subjects import STREAM, STREAM_SUBJECTS
+from cungdan_ingest.journal import ensure_stream, stream_config
+from cungdan_projector.deadletters import ensure_deadletter_stream
+from cungdan_projector.rollup import PROJECTION_VERSION
+from cungdan_projector.store import GenerationStore, ReadModel, make_engine
+
+
+@pytest.fixture
+async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
+    """Reconnects for ever (tests restart the server under it)."""
+    client = await nats.connect(nats_server.url, max_reconnect_attempts=-1,
+                                reconnect_time_wait=0.2)
+    await ensure_stream(client, stream_config(STREAM, STREAM_SUBJECTS, 120.0, 1))
+    await ensure_deadletter_stream(client)
+    yield client
+    with contextlib.suppress(Exception):
+        await client.close()
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> ReadModel:
+    m = ReadModel(make_engine(f"sqlite:///{tmp_path / 'rm.sqlite3'}"))
+    m.create_schema()
+    return m
+
+
+@pytest.fixture
+def store(model: ReadModel) -> GenerationStore:
+    return model.create_generation(PROJECTION_VERSION, active=True)
