@@ -63,7 +63,11 @@ def wait_until(what: str, probe: Callable[[], T | None], *, timeout: float,
 
 
 def http_client(base_url: str, timeout: float = 10.0) -> httpx.Client:
-    return httpx.Client(base_url=base_url, timeout=timeout, trust_env=False)
+    """Idle connections are reused for 4 s at most: httpx's default (5 s) equals uvicorn's
+    keep-alive timeout, so a request after a 5 s pause (an outage) could race the server's
+    close and fail with "Server disconnected without sending a response"."""
+    return httpx.Client(base_url=base_url, timeout=timeout, trust_env=False,
+                        limits=httpx.Limits(keepalive_expiry=4.0))
 
 
 def projector_position(client: httpx.Client) -> int:
