@@ -27,8 +27,9 @@ from cungdan.loadgen import random_reports
 pytestmark = [pytest.mark.fault, pytest.mark.integration, pytest.mark.timeout(240)]
 
 SEED = 20240615
-EVENTS = 50_000
-"""Fed through the ingest batch endpoint, 1,000 per batch."""
+EVENTS = 100_000
+"""Fed through the ingest batch endpoint, 1,000 per batch: enough that the projector is
+still behind at most of the 12 kills (at 50,000 it caught up after about 6)."""
 BACKLOG = 15_000
 """Fed before the projector first starts, so that it has work in hand from the first kill."""
 KILLS = 12
