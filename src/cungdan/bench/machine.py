@@ -121,6 +121,39 @@ def status_kib(pid: int, key: str) -> int:
     return 0
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, and theirs (the projector's writer process)."""
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found += [child, *descendants(child)]
+    return found
+
+
+def tree_seconds(pid: int) -> dict[int, float]:
+    """CPU time of ``pid`` and of each process it started, by process id."""
+    return {p: cpu_seconds(p) for p in (pid, *descendants(pid))}
+
+
+def tree_peak_kib(pid: int) -> list[int]:
+    """``VmHWM`` of ``pid`` and of each process it started (their sum bounds the peak of
+    the whole from above)."""
+    return [status_kib(p, "VmHWM") for p in (pid, *descendants(pid))]
+
+
+def tree_rss_kib(pid: int) -> int:
+    """``VmRSS`` of ``pid`` and of the processes it started, together, now."""
+    return sum(status_kib(p, "VmRSS") for p in (pid, *descendants(pid)))
+
+
 def busy_seconds() -> float:
     """CPU time the whole machine has spent busy (all cores; /proc/stat), in seconds."""
     try:
@@ -137,19 +170,28 @@ class CpuMeter:
     itself and everything else on the machine (``others``: other users' work is noise)."""
 
     pids: dict[str, int]
+    """Each service's process: counted with the processes it starts (the bench's own
+    process without them: they are the services)."""
 
     def __post_init__(self) -> None:
         self._all = dict(self.pids)
         if os.getpid() not in self._all.values():
             self._all["bench (client)"] = os.getpid()
-        self._start = {name: cpu_seconds(pid) for name, pid in self._all.items()}
+        self._start = {name: self._seconds(pid) for name, pid in self._all.items()}
         self._busy = busy_seconds()
         self._t0 = time.perf_counter()
 
+    @staticmethod
+    def _seconds(pid: int) -> dict[int, float]:
+        return {pid: cpu_seconds(pid)} if pid == os.getpid() else tree_seconds(pid)
+
     def shares(self) -> dict[str, float]:
         elapsed = max(1e-9, time.perf_counter() - self._t0)
-        shares = {name: (cpu_seconds(pid) - self._start[name]) / elapsed
-                  for name, pid in self._all.items()}
+        shares = {}
+        for name, pid in self._all.items():
+            before = self._start[name]  # a process started since counts from 0
+            shares[name] = sum(now - before.get(p, 0.0)
+                               for p, now in self._seconds(pid).items()) / elapsed
         busy = (busy_seconds() - self._busy) / elapsed
         shares["others"] = max(0.0, busy - sum(shares.values()))
         return shares

@@ -42,7 +42,8 @@ class Profiler:
         out = self.directory / f"{name}.txt"
         log = (self.directory / f"{name}.log").open("wb")
         proc = subprocess.Popen(
-            [binary, "record", "--pid", str(pid), "--rate", "200", "--format", "raw",
+            [binary, "record", "--pid", str(pid), "--subprocesses", "--rate", "200",
+             "--format", "raw",
              "--output", str(out)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:

@@ -75,7 +75,9 @@ same run on the same machine: these machines are noisy, so compare ratios, not a
   change and the target position, read through `GET /v1/totals/<commune>` (its `position`;
   a locality without children, so polling costs the projector next to nothing). Baseline:
   an ordered push consumer of nats-py reading the same sequences, without decoding.
-- Peak RSS is `VmHWM` from `/proc/<pid>/status` of the projector process.
+- Peak RSS is the most `VmRSS` (`/proc/<pid>/status`) the projector process and the
+  writer process it starts held together, sampled at every position poll; each one's own
+  `VmHWM` is in the notes.
 - `--profile DIR` samples the services with py-spy during the measured phases (diagnosis
   only: the sampler takes CPU).
 

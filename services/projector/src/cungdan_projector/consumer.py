@@ -57,7 +57,6 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from cungdan_contracts import (
     ActivityCorrected,
@@ -72,11 +71,9 @@ from cungdan_contracts.subjects import ALL_EVENTS, STREAM
 from .metrics import ProjectorMetrics
 from .rollup import facts_of, units_of
 from .store import BatchResult, Changed, GenerationStore, Item, Logged, Origin, Skipped
+from .writer import TRANSIENT, ThreadWriter, Writer
 
 log = logging.getLogger("cungdan.projector")
-
-TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, ConnectionError, TimeoutError)
-"""Failures of the infrastructure, not of the event: retried without bound."""
 
 NEXT_SUBJECT = "$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
 """Where pull requests go (the JetStream API under its default prefix)."""
@@ -412,9 +409,12 @@ class Projection:
     def __init__(self, nc: Client, store: GenerationStore, gazetteer: Gazetteer,
                  deadletters: DeadLetterSink, *, batch_max: int, queue_max: int,
                  retry_max_seconds: float, max_attempts: int = 3,
-                 metrics: ProjectorMetrics | None = None, live: bool = True) -> None:
+                 metrics: ProjectorMetrics | None = None, live: bool = True,
+                 writer: Writer | None = None) -> None:
         self._nc = nc
         self.store = store
+        self.writer: Writer = writer or ThreadWriter()
+        """Where batches are committed (see :mod:`.writer`)."""
         self._gazetteer = gazetteer
         self._deadletters = deadletters
         self._batch_max = batch_max
@@ -456,6 +456,7 @@ class Projection:
                 self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await self.reader.close()
+        await self.writer.close()
 
     async def wait_for(self, seq: int, timeout_s: float) -> bool:
         """Wait, at most ``timeout_s``, until stream position ``seq`` is applied."""
@@ -468,30 +469,46 @@ class Projection:
         return True
 
     async def _run(self) -> None:
+        """Decode each batch while the one before it is committed (by the writer, in a
+        process of its own: the two overlap on two cores)."""
         self.reader.start(self.position)
-        while True:
-            batch = await self.reader.take()
-            async with self._applying:
+        committing: asyncio.Task[None] | None = None
+        try:
+            while True:
+                batch = await self.reader.take()
                 started = time.perf_counter()
                 items = await asyncio.to_thread(self._decode, batch)
-                result = await self._apply(items, {m.metadata.sequence.stream: m for m in batch})
-                self.metrics.observe(result, len(batch), time.perf_counter() - started,
-                                     live=self.live)
-                self.applied_total += result.applied
-                if log.isEnabledFor(logging.DEBUG):
-                    for item in items:
-                        log.debug("applied", extra={"seq": item.seq, "event_id": getattr(
-                            item, "event_id", getattr(item, "change_id", None))})
-                log.info("applied stream %d-%d", batch[0].metadata.sequence.stream,
-                         result.position, extra={"seq_first": batch[0].metadata.sequence.stream,
-                                                 "seq_last": result.position,
-                                                 "events": result.applied,
-                                                 "generation": self.store.number})
-                async with self._advanced:
-                    self.position = result.position
-                    self._advanced.notify_all()
-            await self.reader.release(len(batch))
+                decoding = time.perf_counter() - started
+                if committing is not None:
+                    await committing
+                committing = asyncio.create_task(self._commit_batch(batch, items, decoding))
+        finally:
+            if committing is not None and not committing.done():
+                # stop() holds ``_applying``: this batch has not begun to commit
+                committing.cancel()
+                await asyncio.gather(committing, return_exceptions=True)
 
+    async def _commit_batch(self, batch: list[Msg], items: list[Item | Skipped],
+                            decoding: float) -> None:
+        async with self._applying:
+            started = time.perf_counter()
+            result = await self._apply(items, {m.metadata.sequence.stream: m for m in batch})
+            self.metrics.observe(result, len(batch),
+                                 decoding + time.perf_counter() - started, live=self.live)
+            self.applied_total += result.applied
+            if log.isEnabledFor(logging.DEBUG):
+                for item in items:
+                    log.debug("applied", extra={"seq": item.seq, "event_id": getattr(
+                        item, "event_id", getattr(item, "change_id", None))})
+            log.info("applied stream %d-%d", batch[0].metadata.sequence.stream,
+                     result.position, extra={"seq_first": batch[0].metadata.sequence.stream,
+                                             "seq_last": result.position,
+                                             "events": result.applied,
+                                             "generation": self.store.number})
+            async with self._advanced:
+                self.position = result.position
+                self._advanced.notify_all()
+        await self.reader.release(len(batch))
 
     def _decode(self, batch: Sequence[Msg]) -> list[Item | Skipped]:
         return [to_item(m.metadata.sequence.stream, m.subject, m.data, self._gazetteer)
@@ -533,7 +550,7 @@ class Projection:
                         await self._deadletters.publish(msgs[item.seq], item.seq, item.reason)
                         log.warning("dead letter", extra={"seq": item.seq, "reason": item.reason,
                                                           "subject": item.subject})
-                result = await asyncio.to_thread(self.store.apply, items)
+                result = await self.writer.apply(self.store, items)
             except TRANSIENT as exc:
                 self._write_problem = f"database or NATS unavailable: {exc.__class__.__name__}"
                 log.warning("commit failed (%s); retrying in %.1fs", exc, delay)

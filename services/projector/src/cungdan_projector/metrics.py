@@ -57,9 +57,10 @@ class ProjectorMetrics:
         if not live:
             return
         self.position.set(result.position)
-        for origin in result.origins:
-            self.applied.labels(origin.map, origin.province, origin.campaign).inc()
-            self.saw(origin.map, origin.province, origin.recorded_at.timestamp())
+        for admin_map, province, campaign, events in result.counted:
+            self.applied.labels(admin_map, province, campaign).inc(events)
+        for admin_map, province, at in result.latest:
+            self.saw(admin_map, province, at.timestamp())
 
     def saw(self, admin_map: str, province: str, timestamp: float) -> None:
         """Keep the newest event time per province (also loaded from the read model)."""

@@ -26,6 +26,7 @@ from .metrics import ProjectorMetrics
 from .rollup import PROJECTION_VERSION
 from .settings import ProjectorSettings
 from .store import GenerationStore, ReadModel
+from .writer import writer_for
 
 log = logging.getLogger("cungdan.projector")
 
@@ -61,13 +62,14 @@ class ProjectorRuntime:
         self._watch_task: asyncio.Task[None] | None = None
         self.metrics = metrics or ProjectorMetrics()
         self.stream_last_seq = 0
+        self._database_url = model.engine.url.render_as_string(hide_password=False)
 
     def _projection(self, store: GenerationStore, *, live: bool) -> Projection:
         s = self._settings
         return Projection(self._nc, store, self._gazetteer, self._deadletters,
                           batch_max=s.batch_max, queue_max=s.queue_max,
                           retry_max_seconds=s.retry_max_seconds, metrics=self.metrics,
-                          live=live)
+                          live=live, writer=writer_for(self._database_url, s.writer))
 
     async def start(self) -> None:
         active = await asyncio.to_thread(self.model.upgrade)

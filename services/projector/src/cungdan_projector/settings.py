@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,9 @@ class ProjectorSettings(BaseSettings):
     queue_max: int = Field(default=20000, ge=1)
     """Cap on the events read ahead while a batch is applied (at most ``batch_max`` anyway);
     the rest of a backlog waits on the server."""
+    writer: Literal["process", "thread"] = "process"
+    """Where batches are committed: a child process (reading and decoding the next batch
+    overlap with it on another core) or a thread of the service (one core)."""
     retry_max_seconds: float = Field(default=10.0, gt=0)
     nats_connect_timeout_seconds: float = Field(default=30.0, gt=0)
     read_wait_seconds: float = Field(default=5.0, ge=0, le=60)

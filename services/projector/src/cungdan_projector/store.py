@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -101,8 +102,10 @@ class BatchResult:
     already_applied: int
     skipped: int
     position: int
-    origins: tuple[Origin, ...] = ()
-    """The origins of the events counted by this batch."""
+    counted: tuple[tuple[str, str, str, int], ...] = ()
+    """Events counted by this batch per source (map, province, campaign, events)."""
+    latest: tuple[tuple[str, str, dt.datetime], ...] = ()
+    """The newest ``recorded_at`` counted per source (map, province)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,18 @@ class DeadLetter:
     attempts: int
     dead_lettered_at: dt.datetime
     redriven_at: dt.datetime | None
+
+
+def _latest(origins: Iterable[Origin]) -> dict[tuple[str, str], dt.datetime]:
+    """The newest ``recorded_at`` per (map, province) of these origins."""
+    latest: dict[tuple[str, str], dt.datetime] = {}
+    for origin in origins:
+        if origin is _NO_ORIGIN:
+            continue
+        key = (origin.map, origin.province)
+        if key not in latest or origin.recorded_at > latest[key]:
+            latest[key] = origin.recorded_at
+    return latest
 
 
 def _now() -> dt.datetime:
@@ -383,6 +398,7 @@ class GenerationStore:
             items = [item for item in fresh if not isinstance(item, Skipped)]
             skipped = [item for item in fresh if isinstance(item, Skipped)]
             counted, already = self._fold(conn, items)
+            origins = [i.origin for i in counted if i.origin is not _NO_ORIGIN]
             if skipped:
                 conn.execute(self.tables.dead_letters.insert(), [
                     {"seq": s.seq, "subject": s.subject, "reason": s.reason,
@@ -392,8 +408,10 @@ class GenerationStore:
                 conn.execute(update(generations)
                              .where(generations.c.generation == self.number)
                              .values(position=new_position))
+        by_source = Counter((o.map, o.province, o.campaign) for o in origins)
         return BatchResult(len(counted), already, len(skipped), new_position,
-                           tuple(i.origin for i in counted))
+                           tuple((*key, n) for key, n in by_source.items()),
+                           tuple((*key, at) for key, at in _latest(origins).items()))
 
     def _fold(self, conn: Connection, items: Sequence[Item]) -> tuple[list[Item], int]:
         """Apply activities and changes in order; returns what counted and how many were
@@ -452,7 +470,7 @@ class GenerationStore:
                 change(item)
         self._write(conn, state, new_activities, touched, new_changes, parked, released)
         self._upsert_totals(conn, tally)
-        self._note_freshness(conn, (i.origin for i in counted))
+        self._note_freshness(conn, _latest(i.origin for i in counted))
         return counted, already
 
     def _write(self, conn: Connection, state: dict[str, Facts], new: dict[str, Logged],
@@ -514,14 +532,8 @@ class GenerationStore:
         if tally.monthly:
             self._bulk.upsert_monthly(conn, list(tally.monthly.values()))
 
-    def _note_freshness(self, conn: Connection, origins: Iterable[Origin]) -> None:
-        latest: dict[tuple[str, str], dt.datetime] = {}
-        for origin in origins:
-            if origin is _NO_ORIGIN:
-                continue
-            key = (origin.map, origin.province)
-            if key not in latest or origin.recorded_at > latest[key]:
-                latest[key] = origin.recorded_at
+    def _note_freshness(self, conn: Connection,
+                        latest: dict[tuple[str, str], dt.datetime]) -> None:
         if not latest:
             return
         table = self.tables.freshness
