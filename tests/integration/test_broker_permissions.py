@@ -80,7 +80,7 @@ class Broker:
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    passwords = {role: secrets.token_urlsafe(16) for role in ROLES}
+    passwords = {role: "pw" + secrets.token_hex(16) for role in ROLES}  # see nats-auth.conf
     with pytest.MonkeyPatch.context() as env:
         for role, password in passwords.items():
             env.setenv(f"CUNGDAN_NATS_{role.upper()}_PASSWORD", password)

@@ -259,7 +259,7 @@ class AuthServer:
 @pytest.fixture
 def auth_server(tmp_path: Path) -> Iterator[AuthServer]:
     """A nats-server with deploy/nats/nats-auth.conf (its users and permissions)."""
-    passwords = {role: secrets.token_urlsafe(16) for role in ROLES}
+    passwords = {role: "pw" + secrets.token_hex(16) for role in ROLES}  # see nats-auth.conf
     with pytest.MonkeyPatch.context() as env:
         for role, password in passwords.items():
             env.setenv(f"CUNGDAN_NATS_{role.upper()}_PASSWORD", password)
