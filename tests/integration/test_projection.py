@@ -23,6 +23,7 @@ from cungdan_contracts import (
     load_gazetteer,
 )
 from cungdan_contracts.subjects import (
+    STREAM,
     corrected_subject,
     logged_subject,
     retracted_subject,
@@ -31,6 +32,7 @@ from cungdan_projector.consumer import Projection
 from cungdan_projector.deadletters import (
     DEADLETTER_STREAM,
     DeadLetterPublisher,
+    deadletter_subject,
 )
 from cungdan_projector.redrive import Redriver
 from cungdan_projector.rollup import PROJECTION_VERSION
@@ -171,6 +173,14 @@ async def test_a_batch_the_database_refuses_is_isolated_and_the_culprit_dead_let
     [letter] = store.dead_letters()
     assert (letter.seq, letter.attempts) == (poison, 3)
     assert "integer overflow" in letter.reason
+    # the message was not kept after decoding: the dead letter carries it read back
+    original = await nc.jetstream().get_msg(STREAM, poison)
+    dead = await nc.jetstream().get_msg(DEADLETTER_STREAM, subject=deadletter_subject(poison))
+    assert letter.subject == original.subject
+    assert dead.data == original.data
+    assert dead.headers is not None
+    assert dead.headers["Cungdan-Original-Subject"] == original.subject
+    assert dead.headers["Cungdan-Original-Seq"] == str(poison)
 
 async def test_read_your_writes_waits_for_the_position(
     nc: Client, model: ReadModel, store: GenerationStore

@@ -55,7 +55,8 @@ from typing import Protocol
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RawStreamMsg
+from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from cungdan_contracts import (
@@ -68,6 +69,7 @@ from cungdan_contracts import (
 )
 from cungdan_contracts.subjects import ALL_EVENTS, STREAM
 
+from .deadletters import Original
 from .metrics import ProjectorMetrics
 from .rollup import facts_of, units_of
 from .store import BatchResult, Changed, GenerationStore, Item, Logged, Origin, Skipped
@@ -80,7 +82,7 @@ NEXT_SUBJECT = "$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
 
 
 class DeadLetterSink(Protocol):
-    async def publish(self, msg: Msg, seq: int, reason: str) -> None: ...
+    async def publish(self, msg: Original, seq: int, reason: str) -> None: ...
 
 
 def to_item(seq: int, subject: str, data: bytes, gazetteer: Gazetteer) -> Item | Skipped:
@@ -477,45 +479,68 @@ class Projection:
             while True:
                 batch = await self.reader.take()
                 started = time.perf_counter()
-                items = await asyncio.to_thread(self._decode, batch)
+                items, originals = await asyncio.to_thread(self._decode, batch)
                 decoding = time.perf_counter() - started
+                first, count = batch[0].metadata.sequence.stream, len(batch)
+                del batch  # decoded: the messages go (the refused are read back if ever)
                 if committing is not None:
                     await committing
-                committing = asyncio.create_task(self._commit_batch(batch, items, decoding))
+                committing = asyncio.create_task(
+                    self._commit_batch(first, count, items, originals, decoding))
         finally:
             if committing is not None and not committing.done():
                 # stop() holds ``_applying``: this batch has not begun to commit
                 committing.cancel()
                 await asyncio.gather(committing, return_exceptions=True)
 
-    async def _commit_batch(self, batch: list[Msg], items: list[Item | Skipped],
-                            decoding: float) -> None:
+    async def _commit_batch(self, first: int, count: int, items: list[Item | Skipped],
+                            originals: dict[int, Original], decoding: float) -> None:
         async with self._applying:
             started = time.perf_counter()
-            result = await self._apply(items, {m.metadata.sequence.stream: m for m in batch})
-            self.metrics.observe(result, len(batch),
+            result = await self._apply(items, originals)
+            self.metrics.observe(result, count,
                                  decoding + time.perf_counter() - started, live=self.live)
             self.applied_total += result.applied
             if log.isEnabledFor(logging.DEBUG):
                 for item in items:
                     log.debug("applied", extra={"seq": item.seq, "event_id": getattr(
                         item, "event_id", getattr(item, "change_id", None))})
-            log.info("applied stream %d-%d", batch[0].metadata.sequence.stream,
-                     result.position, extra={"seq_first": batch[0].metadata.sequence.stream,
+            log.info("applied stream %d-%d", first,
+                     result.position, extra={"seq_first": first,
                                              "seq_last": result.position,
                                              "events": result.applied,
                                              "generation": self.store.number})
             async with self._advanced:
                 self.position = result.position
                 self._advanced.notify_all()
-        await self.reader.release(len(batch))
+        await self.reader.release(count)
 
-    def _decode(self, batch: Sequence[Msg]) -> list[Item | Skipped]:
-        return [to_item(m.metadata.sequence.stream, m.subject, m.data, self._gazetteer)
-                for m in batch]
+    def _decode(self, batch: Sequence[Msg]) -> tuple[list[Item | Skipped], dict[int, Original]]:
+        """The batch's items, and the messages of those that will be dead letters."""
+        items = [to_item(m.metadata.sequence.stream, m.subject, m.data, self._gazetteer)
+                 for m in batch]
+        return items, {item.seq: msg for item, msg in zip(items, batch, strict=True)
+                       if isinstance(item, Skipped)}
+
+    async def _original(self, seq: int, originals: dict[int, Original]) -> Original:
+        """The message at ``seq``: kept from decoding, or read back from the stream (an
+        event the database refused)."""
+        delay = 0.1
+        while seq not in originals:
+            try:
+                originals[seq] = await self._nc.jetstream().get_msg(STREAM, seq, direct=True)
+            except NotFoundError:
+                originals[seq] = RawStreamMsg(subject="", seq=seq, data=b"")  # removed since
+            except Exception as exc:  # noqa: BLE001 - NATS unavailable: waited out
+                self._write_problem = f"NATS unavailable: {exc.__class__.__name__}"
+                log.warning("cannot read back message %d (%s); retrying in %.1fs", seq, exc,
+                            delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max)
+        return originals[seq]
 
     async def _apply(self, items: list[Item | Skipped],
-                     msgs: dict[int, Msg]) -> BatchResult:
+                     msgs: dict[int, Original]) -> BatchResult:
         try:
             return await self._commit(items, msgs)
         except TRANSIENT:
@@ -529,25 +554,27 @@ class Projection:
                            sum(r.skipped for r in results), results[-1].position)
 
     async def _apply_alone(self, item: Item | Skipped,
-                           msgs: dict[int, Msg]) -> BatchResult:
+                           msgs: dict[int, Original]) -> BatchResult:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 return await self._commit([item], msgs)
             except Exception as exc:  # noqa: BLE001 - counted, then dead-lettered
                 reason = f"refused by the read model {attempt} time(s): {exc}"
                 await asyncio.sleep(min(0.05 * 2**attempt, self._retry_max))
-        dead = Skipped(item.seq, msgs[item.seq].subject, reason[:1000], self._max_attempts)
+        original = await self._original(item.seq, msgs)
+        dead = Skipped(item.seq, original.subject or "", reason[:1000], self._max_attempts)
         return await self._commit([dead], msgs)
 
     async def _commit(self, items: list[Item | Skipped],
-                      msgs: dict[int, Msg]) -> BatchResult:
+                      msgs: dict[int, Original]) -> BatchResult:
         """Dead-letter, then commit; an unreachable NATS or database is waited out."""
         delay = 0.1
         while True:
             try:
                 for item in items:
                     if isinstance(item, Skipped) and item.seq > self.position:
-                        await self._deadletters.publish(msgs[item.seq], item.seq, item.reason)
+                        original = await self._original(item.seq, msgs)
+                        await self._deadletters.publish(original, item.seq, item.reason)
                         log.warning("dead letter", extra={"seq": item.seq, "reason": item.reason,
                                                           "subject": item.subject})
                 result = await self.writer.apply(self.store, items)

@@ -10,8 +10,9 @@ before committing publishes the same letter again and is told it exists.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
@@ -35,14 +36,28 @@ async def ensure_deadletter_stream(nc: Client) -> None:
         await js.add_stream(config)
 
 
+class Original(Protocol):
+    """The message a dead letter carries: a delivered ``Msg``, or one read back from the
+    stream (``RawStreamMsg``)."""
+
+    @property
+    def subject(self) -> str | None: ...
+
+    @property
+    def data(self) -> bytes | None: ...
+
+    @property
+    def headers(self) -> dict[str, str] | None: ...
+
+
 class DeadLetterPublisher:
     def __init__(self, nc: Client) -> None:
         self._nc = nc
 
-    async def publish(self, msg: Msg, seq: int, reason: str) -> None:
+    async def publish(self, msg: Original, seq: int, reason: str) -> None:
         headers = {
             **(msg.headers or {}),
-            "Cungdan-Original-Subject": msg.subject,
+            "Cungdan-Original-Subject": msg.subject or "",
             "Cungdan-Original-Seq": str(seq),
             "Cungdan-Reason": reason[:1000],
             "Nats-Expected-Last-Subject-Sequence": "0",

@@ -79,6 +79,7 @@ def generation_tables(generation: int) -> GenerationTables:
         Column("campaign", String(64), nullable=False),
         *amount_columns(),
         PrimaryKeyConstraint("map", "locality", "campaign"),
+        sqlite_with_rowid=False,
     )
     monthly = Table(  # sums per month (YYYYMM), for periods
         f"monthly_g{generation}", md,
@@ -88,6 +89,7 @@ def generation_tables(generation: int) -> GenerationTables:
         Column("campaign", String(64), nullable=False),
         *amount_columns(),
         PrimaryKeyConstraint("map", "locality", "month", "campaign"),
+        sqlite_with_rowid=False,
     )
     activities = Table(  # every activity counted, with its current amounts
         f"activities_g{generation}", md,

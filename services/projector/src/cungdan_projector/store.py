@@ -397,8 +397,7 @@ class GenerationStore:
             fresh = [item for item in batch if item.seq > current]
             items = [item for item in fresh if not isinstance(item, Skipped)]
             skipped = [item for item in fresh if isinstance(item, Skipped)]
-            counted, already = self._fold(conn, items)
-            origins = [i.origin for i in counted if i.origin is not _NO_ORIGIN]
+            counted, already, latest = self._fold(conn, items)
             if skipped:
                 conn.execute(self.tables.dead_letters.insert(), [
                     {"seq": s.seq, "subject": s.subject, "reason": s.reason,
@@ -408,14 +407,17 @@ class GenerationStore:
                 conn.execute(update(generations)
                              .where(generations.c.generation == self.number)
                              .values(position=new_position))
-        by_source = Counter((o.map, o.province, o.campaign) for o in origins)
+        by_source = Counter((i.origin.map, i.origin.province, i.origin.campaign)
+                            for i in counted if i.origin is not _NO_ORIGIN)
         return BatchResult(len(counted), already, len(skipped), new_position,
                            tuple((*key, n) for key, n in by_source.items()),
-                           tuple((*key, at) for key, at in _latest(origins).items()))
+                           tuple((*key, at) for key, at in latest.items()))
 
-    def _fold(self, conn: Connection, items: Sequence[Item]) -> tuple[list[Item], int]:
-        """Apply activities and changes in order; returns what counted and how many were
-        already counted before (redeliveries, re-published ids)."""
+    def _fold(self, conn: Connection, items: Sequence[Item]
+              ) -> tuple[list[Item], int, dict[tuple[str, str], dt.datetime]]:
+        """Apply activities and changes in order; returns what counted, how many were
+        already counted before (redeliveries, re-published ids), and the newest
+        ``recorded_at`` counted per (map, province)."""
         t = self.tables
         logged_ids = {i.event_id for i in items if isinstance(i, Logged)}
         existing = self._bulk.stored_activities(conn, logged_ids) if logged_ids else set()
@@ -470,8 +472,9 @@ class GenerationStore:
                 change(item)
         self._write(conn, state, new_activities, touched, new_changes, parked, released)
         self._upsert_totals(conn, tally)
-        self._note_freshness(conn, _latest(i.origin for i in counted))
-        return counted, already
+        latest = _latest(i.origin for i in counted)
+        self._note_freshness(conn, latest)
+        return counted, already, latest
 
     def _write(self, conn: Connection, state: dict[str, Facts], new: dict[str, Logged],
                touched: set[str], changes: list[Changed], parked: list[Changed],
@@ -569,7 +572,7 @@ class GenerationStore:
                 table.c.seq == item.seq, table.c.redriven_at.is_(None))).first()
             if pending is None:
                 return False
-            counted, _ = self._fold(conn, [item])
+            counted, _, _ = self._fold(conn, [item])
             conn.execute(update(table).where(table.c.seq == item.seq)
                          .values(redriven_at=_now()))
         return bool(counted)

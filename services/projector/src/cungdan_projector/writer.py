@@ -3,33 +3,34 @@
 Reading and decoding the stream is Python under one GIL; so is folding a batch and
 binding its rows for the database. In one process they take turns on one core while the
 machine's second core idles. :class:`ProcessWriter` applies batches in a child process
-that owns a connection to the read model, so the next batch is read and decoded while
-the previous one is committed.
+(``python -m cungdan_projector.writer_child``) that owns a connection to the read model,
+so the next batch is read and decoded while the previous one is committed.
 
 Failure semantics are those of :meth:`GenerationStore.apply`: a batch commits whole or
 not at all, with the stream position, and a batch applied twice counts once. So a child
 that dies (killed, out of memory) loses nothing: the call fails as *unavailable*, a new
 child is started, and the batch is applied again. Errors are classified in the child,
-where their types are real, and cross the process boundary as two plain exceptions:
-:class:`WriterUnavailableError` (the database or the child is down: retried without bound) and
-:class:`BatchRefusedError` (the database refused the batch itself: applied event by event).
-The child leaves SIGINT and SIGTERM to the service (which closes it after the batch in
-hand), and exits by itself when the service died.
+where their types are real, and come back as one of two exceptions:
+:class:`WriterUnavailableError` (the database or the child is down: retried without
+bound) and :class:`BatchRefusedError` (the database refused the batch itself: applied
+event by event).
+
+The child talks over its stdin and stdout: length-prefixed pickles of builtins, one
+request and one reply at a time. It leaves SIGINT and SIGTERM to the service (which
+closes its stdin after the batch in hand), and exits when its stdin ends, so also when
+the service died. A plain subprocess rather than ``multiprocessing``: no resource-tracker
+process (12 MiB), and no feeder and manager threads in the service.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import os
-import signal
+import contextlib
+import pickle
 import sqlite3
-import threading
-import time
+import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -45,9 +46,7 @@ from .store import (
     Item,
     Logged,
     Origin,
-    ReadModel,
     Skipped,
-    make_engine,
 )
 
 
@@ -88,39 +87,110 @@ class ThreadWriter:
 class ProcessWriter:
     """Applies batches in a child process (started on first use, again after a crash)."""
 
+    close_timeout = 120.0
+    """Seconds ``close`` waits for the child to finish the batch in hand before killing it."""
+
     def __init__(self, database_url: str) -> None:
         self._url = database_url
-        self._pool: ProcessPoolExecutor | None = None
+        self._child: asyncio.subprocess.Process | None = None
+        self._calls = asyncio.Lock()
         self.started = 0
         """Child processes started so far (a crash makes one more)."""
 
     @property
     def pid(self) -> int | None:
-        """The child's process id, once started."""
-        processes = getattr(self._pool, "_processes", None) or {}
-        return next(iter(processes), None)
+        """The running child's process id."""
+        child = self._child
+        return child.pid if child is not None and child.returncode is None else None
 
     async def apply(self, store: GenerationStore,
                     items: Sequence[Item | Skipped]) -> BatchResult:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_child, initargs=(self._url, os.getpid()))
-            self.started += 1
-        pool = self._pool
-        try:
-            return await asyncio.get_running_loop().run_in_executor(
-                pool, _apply_in_child, store.number, pack(items))
-        except BrokenProcessPool as exc:
-            if self._pool is pool:
-                self._pool = None
-                pool.shutdown(wait=False, cancel_futures=True)
-            raise WriterUnavailableError(f"writer process died: {exc}") from None
+        request = await asyncio.to_thread(_frame, (store.number, pack(items)))
+        async with self._calls:
+            child = self._child
+            if child is None or child.returncode is not None:
+                child = self._child = await self._start()
+            try:
+                reply = await _call(child, request)
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                self._child = None
+                await _reap(child, kill=True)
+                raise WriterUnavailableError(
+                    f"writer process died (exit status {child.returncode}): {exc!r}") from None
+            except BaseException:  # cancelled mid-call: the pipe is out of step
+                self._child = None
+                _release(child)
+                raise
+        outcome, value = reply
+        if outcome == "unavailable":
+            raise WriterUnavailableError(value)
+        if outcome == "refused":
+            raise BatchRefusedError(value)
+        result: BatchResult = value
+        return result
+
+    async def _start(self) -> asyncio.subprocess.Process:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cungdan_projector.writer_child",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        self.started += 1
+        assert child.stdin is not None
+        child.stdin.write(_frame(self._url))  # not in argv: it may hold a password
+        return child
 
     async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        """Let the child finish the batch in hand and exit."""
+        async with self._calls:
+            child, self._child = self._child, None
+        if child is not None:
+            _release(child)
+            try:
+                await asyncio.wait_for(child.wait(), self.close_timeout)
+            except TimeoutError:
+                await _reap(child, kill=True)
+
+
+async def _call(child: asyncio.subprocess.Process, request: bytes) -> Any:
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.write(request)
+    await child.stdin.drain()
+    size = int.from_bytes(await child.stdout.readexactly(8), "big")
+    return pickle.loads(await child.stdout.readexactly(size))  # noqa: S301 - our child
+
+
+def _release(child: asyncio.subprocess.Process) -> None:
+    """End the child's stdin: it finishes what it is doing, then exits."""
+    if child.stdin is not None and not child.stdin.is_closing():
+        child.stdin.close()
+
+
+async def _reap(child: asyncio.subprocess.Process, *, kill: bool) -> None:
+    if kill and child.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            child.kill()
+    await child.wait()
+
+
+def _frame(value: object) -> bytes:
+    body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(body).to_bytes(8, "big") + body
+
+
+def read_frame(stream: BinaryIO) -> Any:
+    """The next value on ``stream``, or None at its end."""
+    head = stream.read(8)
+    if len(head) < 8:
+        return None
+    size = int.from_bytes(head, "big")
+    body = stream.read(size)
+    if len(body) < size:
+        return None
+    return pickle.loads(body)  # noqa: S301 - from our own service
+
+
+def write_frame(stream: BinaryIO, value: object) -> None:
+    stream.write(_frame(value))
+    stream.flush()
 
 
 def writer_for(database_url: str, kind: str) -> Writer:
@@ -174,40 +244,3 @@ def unpack(packed: Sequence[Packed]) -> list[Item | Skipped]:
             _, seq, subject, reason, attempts = row
             out.append(Skipped(seq, subject, reason, attempts))
     return out
-
-
-# --------------------------------------------------------------------- in the child
-
-_model: ReadModel | None = None
-_stores: dict[int, GenerationStore] = {}
-
-
-def _start_child(database_url: str, parent: int) -> None:
-    global _model
-    # Ctrl-C or a SIGTERM sent to the whole process group is the service's to handle: it
-    # finishes the batch in hand, then closes the writer.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _model = ReadModel(make_engine(database_url))
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True,
-                     name="parent-watch").start()
-
-
-def _exit_with_parent(parent: int, every: float = 0.5) -> None:
-    """Orphaned (the service was killed): exit. A transaction in flight rolls back."""
-    while os.getppid() == parent:
-        time.sleep(every)
-    os._exit(0)
-
-
-def _apply_in_child(generation: int, packed: list[Packed]) -> BatchResult:
-    assert _model is not None, "the writer process was not initialised"
-    store = _stores.get(generation)
-    if store is None:
-        store = _stores[generation] = _model.generation(generation)
-    try:
-        return store.apply(unpack(packed))
-    except TRANSIENT as exc:
-        raise WriterUnavailableError(f"{exc.__class__.__name__}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - any other failure: the batch itself refused
-        raise BatchRefusedError(f"{exc.__class__.__name__}: {exc}") from None

@@ -1,0 +1,54 @@
+"""``python -m cungdan_projector.writer_child``: the projector's writer process.
+
+Started by :class:`cungdan_projector.writer.ProcessWriter`, never by hand. It reads the
+database URL, then requests ``(generation, packed batch)`` from stdin, applies each one
+and writes back ``("ok", BatchResult)``, ``("unavailable", why)`` or ``("refused", why)``.
+It exits when stdin ends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from .store import GenerationStore, ReadModel, make_engine
+from .writer import TRANSIENT, read_frame, unpack, write_frame
+
+
+def main() -> None:
+    # Ctrl-C or a SIGTERM sent to the whole process group is the service's to handle: it
+    # closes stdin after the batch in hand.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    requests = sys.stdin.buffer
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not break replies
+    url = read_frame(requests)
+    if url is None:
+        return
+    model = ReadModel(make_engine(url))
+    stores: dict[int, GenerationStore] = {}
+    while (request := read_frame(requests)) is not None:
+        generation, packed = request
+        del request
+        store = stores.get(generation)
+        if store is None:
+            store = stores[generation] = model.generation(generation)
+        items = unpack(packed)
+        del packed  # the tuples go as soon as the items are made
+        try:
+            reply: tuple[str, object] = ("ok", store.apply(items))
+        except TRANSIENT as exc:
+            reply = ("unavailable", f"{exc.__class__.__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - any other failure: the batch itself refused
+            reply = ("refused", f"{exc.__class__.__name__}: {exc}")
+        del items
+        try:
+            write_frame(replies, reply)
+        except BrokenPipeError:
+            return  # the service is gone
+
+
+if __name__ == "__main__":
+    main()
