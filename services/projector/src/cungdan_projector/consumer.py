@@ -73,7 +73,7 @@ from .deadletters import Original
 from .metrics import ProjectorMetrics
 from .rollup import facts_of, units_of
 from .store import BatchResult, Changed, GenerationStore, Item, Logged, Origin, Skipped
-from .writer import TRANSIENT, ThreadWriter, Writer
+from .writer import ThreadWriter, Writer, is_transient
 
 log = logging.getLogger("cungdan.projector")
 
@@ -543,9 +543,9 @@ class Projection:
                      msgs: dict[int, Original]) -> BatchResult:
         try:
             return await self._commit(items, msgs)
-        except TRANSIENT:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the database refused the batch itself
+        except Exception as exc:  # refused by the database, unless transient
+            if is_transient(exc):
+                raise
             log.warning("batch %d-%d refused (%s); applying event by event",
                         items[0].seq, items[-1].seq, exc)
         results = [await self._apply_alone(item, msgs) for item in items]
@@ -578,7 +578,9 @@ class Projection:
                         log.warning("dead letter", extra={"seq": item.seq, "reason": item.reason,
                                                           "subject": item.subject})
                 result = await self.writer.apply(self.store, items)
-            except TRANSIENT as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 self._write_problem = f"database or NATS unavailable: {exc.__class__.__name__}"
                 log.warning("commit failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)

@@ -32,7 +32,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any, BinaryIO, Protocol
 
-import psycopg
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
@@ -59,11 +58,20 @@ class BatchRefusedError(RuntimeError):
 
 
 TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, ConnectionError, TimeoutError,
-             sqlite3.OperationalError, sqlite3.InterfaceError,
-             psycopg.OperationalError, psycopg.InterfaceError)
+             sqlite3.OperationalError, sqlite3.InterfaceError)
 """Failures of the infrastructure, not of the events: retried without bound. The bulk
-writes run on the driver's cursor, so the driver's own classes are here besides
-SQLAlchemy's wrappers (PEP 249: OperationalError is a disconnection, a lock timeout, ...)."""
+writes run on the driver's cursor, so the driver's own classes count besides SQLAlchemy's
+wrappers (PEP 249: OperationalError is a disconnection, a lock timeout, ...); psycopg's
+are added by :func:`is_transient` once it is loaded (SQLite never loads it)."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failure of the infrastructure (see :data:`TRANSIENT`)."""
+    if isinstance(exc, TRANSIENT):
+        return True
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(
+        exc, (psycopg.OperationalError, psycopg.InterfaceError))
 
 
 class Writer(Protocol):

@@ -13,7 +13,7 @@ import signal
 import sys
 
 from .store import GenerationStore, ReadModel, make_engine
-from .writer import TRANSIENT, read_frame, unpack, write_frame
+from .writer import is_transient, read_frame, unpack, write_frame
 
 
 def main() -> None:
@@ -39,10 +39,9 @@ def main() -> None:
         del packed  # the tuples go as soon as the items are made
         try:
             reply: tuple[str, object] = ("ok", store.apply(items))
-        except TRANSIENT as exc:
-            reply = ("unavailable", f"{exc.__class__.__name__}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - any other failure: the batch itself refused
-            reply = ("refused", f"{exc.__class__.__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - classified, then the service decides
+            outcome = "unavailable" if is_transient(exc) else "refused"
+            reply = (outcome, f"{exc.__class__.__name__}: {exc}")
         del items
         try:
             write_frame(replies, reply)
