@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tests.factories import event
 from cungdan_contracts import AdminMap, load_gazetteer
 from cungdan_projector.rollup import PROJECTION_VERSION, facts_of
 from cungdan_projector.store import (
+    PAGE_SIZE,
     Changed,
     GenerationStore,
     Logged,
@@ -341,3 +343,23 @@ def test_ids_republished_in_a_big_batch_are_all_recognised(store: GenerationStor
     result = store.apply([*again, applicable(2403, measures={"workdays": 5})])
     assert (result.applied, result.already_applied, result.position) == (1, 1201, 2403)
     assert units(store, "VN", "workdays") == 1206
+
+
+def test_a_new_sqlite_read_model_has_big_pages_and_an_old_one_keeps_its_own(
+        tmp_path: Path) -> None:
+    fresh = ReadModel(make_engine(f"sqlite:///{tmp_path / 'new.sqlite3'}"))
+    fresh.create_schema()
+    old_path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(old_path) as conn:  # made by an earlier version: 4 KiB pages
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE earlier (x INTEGER)")
+    old = ReadModel(make_engine(f"sqlite:///{old_path}"))
+    old.create_schema()
+    for model, size in ((fresh, PAGE_SIZE), (old, 4096)):
+        store = model.create_generation(PROJECTION_VERSION, active=True)
+        store.apply([applicable(1, measures={"houses_built": 2})])
+        assert units(store, "VN", "houses_built") == 2
+        with model.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA page_size").scalar() == size
+        model.engine.dispose()

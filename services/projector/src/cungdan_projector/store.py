@@ -174,6 +174,8 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+PAGE_SIZE = 16384
+"""SQLite page size of a new read model (bytes)."""
 WRITER_CACHE_KIB = 32 * 1024
 """SQLite page cache of a connection once it has written (each connection has its own)."""
 
@@ -192,6 +194,11 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # let the "begin" hook below emit BEGIN
             cursor = dbapi_conn.cursor()
+            # 16 KiB pages (default 4 KiB), for a database created from now on (an existing
+            # one keeps its size): upserts scattered over tables of millions of rows walk
+            # shallower B-trees. Applying 400k events: -17% time per event (8 KiB: -13%),
+            # with the page cache the same size in bytes.
+            cursor.execute(f"PRAGMA page_size={PAGE_SIZE}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             # Checkpoint the WAL every 10,000 pages (default 1,000): a page that several

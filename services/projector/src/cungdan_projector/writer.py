@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import pickle
 import sqlite3
 import sys
@@ -211,7 +212,9 @@ def writer_for(database_url: str, kind: str) -> Writer:
 
 # --------------------------------------------------------------------- the wire format
 # Frozen dataclasses pickle slowly (~20 µs an event both ways, measured); plain tuples of
-# builtins take ~1 µs, and rebuilding the objects in the child ~2 µs.
+# builtins take ~1 µs, and rebuilding the objects in the child ~2 µs. Dates travel as
+# ordinals and times as ISO text: a date or (pydantic's) aware datetime took 3.7 µs an
+# event to pickle, the tuple without them 0.7 µs.
 
 Packed = tuple[Any, ...]
 
@@ -223,12 +226,13 @@ def pack(items: Sequence[Item | Skipped]) -> list[Packed]:
     for item in items:
         if isinstance(item, Logged):
             f, o = item.facts, item.origin
-            out.append((0, item.seq, item.event_id, f.map.value, f.path, f.campaign, f.day,
-                        f.measures, f.retracted, o.map, o.province, o.campaign, o.recorded_at))
+            out.append((0, item.seq, item.event_id, f.map.value, f.path, f.campaign,
+                        f.day.toordinal(), f.measures, f.retracted, o.map, o.province,
+                        o.campaign, o.recorded_at.isoformat()))
         elif isinstance(item, Changed):
             o = item.origin
             out.append((1, item.seq, item.change_id, item.activity_id, item.measures,
-                        o.map, o.province, o.campaign, o.recorded_at))
+                        o.map, o.province, o.campaign, o.recorded_at.isoformat()))
         else:
             out.append((2, item.seq, item.subject, item.reason, item.attempts))
     return out
@@ -236,18 +240,20 @@ def pack(items: Sequence[Item | Skipped]) -> list[Packed]:
 
 def unpack(packed: Sequence[Packed]) -> list[Item | Skipped]:
     out: list[Item | Skipped] = []
+    day_of, time_of = dt.date.fromordinal, dt.datetime.fromisoformat
     for row in packed:
         kind = row[0]
         if kind == 0:
             (_, seq, event_id, admin_map, path, campaign, day, measures, retracted,
              o_map, o_province, o_campaign, recorded_at) = row
             out.append(Logged(seq, event_id,
-                              Facts(_MAPS[admin_map], path, campaign, day, measures, retracted),
-                              Origin(o_map, o_province, o_campaign, recorded_at)))
+                              Facts(_MAPS[admin_map], path, campaign, day_of(day), measures,
+                                    retracted),
+                              Origin(o_map, o_province, o_campaign, time_of(recorded_at))))
         elif kind == 1:
             _, seq, change_id, activity_id, measures, o_map, o_province, o_campaign, at = row
             out.append(Changed(seq, change_id, activity_id, measures,
-                               Origin(o_map, o_province, o_campaign, at)))
+                               Origin(o_map, o_province, o_campaign, time_of(at))))
         else:
             _, seq, subject, reason, attempts = row
             out.append(Skipped(seq, subject, reason, attempts))
