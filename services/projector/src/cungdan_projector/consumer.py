@@ -448,6 +448,7 @@ class Projection:
 
     async def start(self) -> None:
         self.position = await asyncio.to_thread(self.store.position)
+        await self.writer.start()
         self._task = asyncio.create_task(self._run(), name=f"projection-g{self.store.number}")
 
     async def stop(self) -> None:

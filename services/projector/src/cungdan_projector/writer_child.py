@@ -29,6 +29,7 @@ def main() -> None:
         return
     model = ReadModel(make_engine(url))
     stores: dict[int, GenerationStore] = {}
+    write_frame(replies, "ready")
     while (request := read_frame(requests)) is not None:
         generation, packed = request
         del request
