@@ -31,7 +31,7 @@ HEADER_VERSION = "Cungdan-Version"
 HEADER_FINGERPRINT = "Cungdan-Fingerprint"
 
 
-def logged_subject(admin_map: AdminMap, province: str, campaign: str, event_id: UUID,
+def logged_subject(admin_map: AdminMap, province: str, campaign: str, event_id: UUID | str,
                    version: int = 2) -> str:
     return (f"cungdan.activity.v{version}.logged.{admin_map.value}.{province}.{campaign}."
             f"{event_id}")
@@ -56,7 +56,7 @@ def logged_filter(admin_map: AdminMap | None = None, province: str | None = None
     return "cungdan.activity.*.logged.{}.{}.{}.*".format(*parts)
 
 
-def id_filter(event_id: UUID) -> str:
+def id_filter(event_id: UUID | str) -> str:
     """Every ActivityLogged subject that can carry ``event_id``, whatever its content."""
     return f"cungdan.activity.*.logged.*.*.*.{event_id}"
 

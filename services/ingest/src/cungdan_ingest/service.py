@@ -60,17 +60,18 @@ def to_outgoing(valid: ValidReport, recorded_at: dt.datetime,
     event = ActivityLogged(recorded_at=recorded_at, source_province=valid.province,
                            map=valid.map, reported_by=reported_by, activity=valid.report)
     report = valid.report
+    event_id = str(report.id)  # once: str() of a UUID costs ~1 µs
     return Outgoing(
-        subject=logged_subject(valid.map, valid.province, report.campaign, report.id),
+        subject=logged_subject(valid.map, valid.province, report.campaign, event_id),
         payload=encode_event(event),
         headers={
-            HEADER_MSG_ID: str(report.id),
+            HEADER_MSG_ID: event_id,
             HEADER_TYPE: event.type,
             HEADER_VERSION: str(event.version),
             HEADER_FINGERPRINT: report.fingerprint(),
             "Content-Type": "application/json",
         },
-        id_filter=id_filter(report.id),
+        id_filter=id_filter(event_id),
     )
 
 

@@ -1,0 +1,76 @@
+"""``python -m cungdan.bench.apply``: the store alone, without NATS, HTTP or a writer process.
+
+Applies decoded bench events to a fresh SQLite read model in batches, in this process, and
+prints the time per event for each 100,000 (it grows with the tables). This is the
+"micro" figure of BENCHMARKS.md, for A/B tests of the store and its SQLite settings:
+
+    python -m cungdan.bench.apply --events 400000 --batch 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import tempfile
+import time
+from pathlib import Path
+
+from cungdan_contracts import load_gazetteer
+from cungdan_projector.consumer import to_item
+from cungdan_projector.rollup import PROJECTION_VERSION
+from cungdan_projector.store import Item, ReadModel, Skipped, make_engine
+from cungdan_projector.writer import Packed, pack, unpack
+
+from .events import event_chunks
+
+REPORT_EVERY = 100_000
+
+
+def decoded(events: int, seed: int, cache: Path | None) -> list[Packed]:
+    """The decoded events, packed as the writer receives them (cached in ``cache``)."""
+    if cache is not None and cache.exists():
+        packed: list[Packed] = pickle.loads(cache.read_bytes())  # noqa: S301 - our own file
+        if len(packed) == events:
+            return packed
+    gazetteer = load_gazetteer()
+    items: list[Item | Skipped] = []
+    for chunk in event_chunks(events, seed=seed):
+        for event in chunk:
+            items.append(to_item(len(items) + 1, event.subject, event.payload, gazetteer))
+    packed = pack(items)
+    if cache is not None:
+        cache.write_bytes(pickle.dumps(packed))
+    return packed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=400_000)
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cache", type=Path, help="keep the decoded events in this file")
+    args = parser.parse_args()
+    items = unpack(decoded(args.events, args.seed, args.cache))
+    with tempfile.TemporaryDirectory(prefix="cungdan-apply-") as workdir:
+        database = Path(workdir) / "readmodel.sqlite3"
+        model = ReadModel(make_engine(f"sqlite:///{database}"))
+        model.create_schema()
+        store = model.create_generation(PROJECTION_VERSION, active=True)
+        began = lap = time.perf_counter()
+        reported = 0
+        for start in range(0, len(items), args.batch):
+            store.apply(items[start:start + args.batch])
+            done = min(start + args.batch, len(items))
+            if done - reported >= REPORT_EVERY or done == len(items):
+                now = time.perf_counter()
+                print(f"{done:>10,} applied: {(now - lap) / (done - reported) * 1e6:6.1f} "
+                      f"µs/event over the last {done - reported:,}", flush=True)
+                lap, reported = now, done
+        total = time.perf_counter() - began
+        print(f"{len(items):,} events in {total:.1f} s: {total / len(items) * 1e6:.1f} µs/event; "
+              f"database {database.stat().st_size / 1e6:.0f} MB")
+        model.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
