@@ -50,3 +50,16 @@ def test_only_runs_the_named_figure() -> None:
         line for line in table if "(`ingest-batch`)" in line]
     assert (kept.stat().st_mtime_ns if kept.exists() else None) == before, \
         "a partial or quick run must not rewrite BENCHMARKS.md"
+
+
+def test_store_micro_bench_applies_every_event(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cungdan.bench.apply", "--events", "2500", "--batch", "1000",
+         "--cache", str(tmp_path / "events.pickle")],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[0] == "2,500", done.stdout  # one report at the last batch
+    assert lines[-1].startswith("2,500 events in "), done.stdout
+    assert lines[-1].endswith("position 2,500"), done.stdout
+    assert (tmp_path / "events.pickle").exists()

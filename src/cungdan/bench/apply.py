@@ -68,7 +68,7 @@ def main() -> None:
                 lap, reported = now, done
         total = time.perf_counter() - began
         print(f"{len(items):,} events in {total:.1f} s: {total / len(items) * 1e6:.1f} µs/event; "
-              f"database {database.stat().st_size / 1e6:.0f} MB")
+              f"database {database.stat().st_size / 1e6:.0f} MB; position {store.position():,}")
         model.engine.dispose()
 
 
