@@ -1,20 +1,24 @@
 """``python -m cungdan.bench.apply``: the store alone, without NATS, HTTP or a writer process.
 
-Applies decoded bench events to a fresh SQLite read model in batches, in this process, and
-prints the time per event for each 100,000 (it grows with the tables). This is the
-"micro" figure of BENCHMARKS.md, for A/B tests of the store and its SQLite settings:
+Applies decoded bench events to a fresh read model (SQLite, or PostgreSQL) in batches, in
+this process, and prints the time per event for each 100,000 (it grows with the tables).
+This is the "micro" figure of BENCHMARKS.md, for A/B tests of the store and its settings:
 
     python -m cungdan.bench.apply --events 400000 --batch 10000
+    python -m cungdan.bench.apply --postgres      # into a throwaway PostgreSQL cluster
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import pickle
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+from cungdan.processes import PostgresCluster
 from cungdan_contracts import load_gazetteer
 from cungdan_projector.consumer import to_item
 from cungdan_projector.rollup import PROJECTION_VERSION
@@ -43,17 +47,28 @@ def decoded(events: int, seed: int, cache: Path | None) -> list[Packed]:
     return packed
 
 
+@contextlib.contextmanager
+def read_model_url(workdir: Path, postgres: bool) -> Iterator[str]:
+    if not postgres:
+        yield f"sqlite:///{workdir / 'readmodel.sqlite3'}"
+        return
+    with PostgresCluster() as cluster:
+        yield cluster.dsn
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=400_000)
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cache", type=Path, help="keep the decoded events in this file")
+    parser.add_argument("--postgres", action="store_true",
+                        help="a throwaway PostgreSQL cluster instead of a SQLite file")
     args = parser.parse_args()
     items = unpack(decoded(args.events, args.seed, args.cache))
-    with tempfile.TemporaryDirectory(prefix="cungdan-apply-") as workdir:
-        database = Path(workdir) / "readmodel.sqlite3"
-        model = ReadModel(make_engine(f"sqlite:///{database}"))
+    with tempfile.TemporaryDirectory(prefix="cungdan-apply-") as workdir, \
+            read_model_url(Path(workdir), args.postgres) as url:
+        model = ReadModel(make_engine(url))
         model.create_schema()
         store = model.create_generation(PROJECTION_VERSION, active=True)
         began = lap = time.perf_counter()
@@ -68,7 +83,7 @@ def main() -> None:
                 lap, reported = now, done
         total = time.perf_counter() - began
         print(f"{len(items):,} events in {total:.1f} s: {total / len(items) * 1e6:.1f} µs/event; "
-              f"database {database.stat().st_size / 1e6:.0f} MB; position {store.position():,}")
+              f"{model.engine.dialect.name}; position {store.position():,}")
         model.engine.dispose()
 
 
