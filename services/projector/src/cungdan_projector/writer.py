@@ -101,7 +101,7 @@ class ThreadWriter:
 
 
 class ProcessWriter:
-    """Applies batches in a child process (started on first use, again after a crash)."""
+    """Applies batches in a child process (started with its projection, again after a crash)."""
 
     close_timeout = 120.0
     """Seconds ``close`` waits for the child to finish the batch in hand before killing it."""
