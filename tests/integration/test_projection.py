@@ -182,6 +182,23 @@ async def test_a_batch_the_database_refuses_is_isolated_and_the_culprit_dead_let
     assert dead.headers["Cungdan-Original-Subject"] == original.subject
     assert dead.headers["Cungdan-Original-Seq"] == str(poison)
 
+async def test_a_refused_events_original_no_longer_in_the_stream_is_an_empty_message(
+    nc: Client, store: GenerationStore
+) -> None:
+    """Messages are dropped once decoded, and a refused event's original is read back for
+    its dead letter. The stream refuses deletes, but one recreated or limited by an
+    operator may have lost it: the dead letter is then written without the payload
+    instead of the projector waiting for ever."""
+    last = await publish(nc, measures={"trees_planted": 1})
+    projection = await project_until(nc, store, last)
+    try:
+        kept = await projection._original(last, {})
+        gone = await projection._original(last + 1000, {})
+    finally:
+        await projection.stop()
+    assert kept.subject is not None and kept.subject.startswith("cungdan.activity.")
+    assert (gone.subject, gone.data) == ("", b"")
+
 async def test_read_your_writes_waits_for_the_position(
     nc: Client, model: ReadModel, store: GenerationStore
 ) -> None:
