@@ -14,10 +14,11 @@ import textwrap
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from cungdan.processes import pid_alive, wait_pid_gone
+from cungdan.processes import free_port, pid_alive, wait_pid_gone
 from cungdan_contracts import AdminMap, load_gazetteer
 from cungdan_projector.rollup import PROJECTION_VERSION, Facts
 from cungdan_projector.store import (
@@ -178,6 +179,18 @@ def test_an_orphaned_writer_exits(database_url: str, store: GenerationStore,
         service.kill()
         service.wait()
     assert wait_pid_gone(child, 10), f"writer {child} outlived its service"
+
+
+async def test_a_database_that_does_not_answer_arrives_as_unavailable() -> None:
+    """Classified in the child: the batch is retried later, not refused event by event."""
+    writer = ProcessWriter(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none")
+    unreachable = SimpleNamespace(number=1)  # the writer sends only the generation number
+    try:
+        with pytest.raises(WriterUnavailableError, match="OperationalError"):
+            await writer.apply(unreachable, activities(1, 3))  # type: ignore[arg-type]
+        assert writer.started == 1  # the writer is fine: the database is what is down
+    finally:
+        await writer.close()
 
 
 def test_an_in_memory_database_is_written_by_a_thread() -> None:
