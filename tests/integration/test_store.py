@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from tests.factories import event
+from tests.integration.both_stores import active_store, read_model
 
 from cungdan_contracts import AdminMap, load_gazetteer
 from cungdan_projector.rollup import PROJECTION_VERSION, facts_of
@@ -31,17 +31,8 @@ pytestmark = pytest.mark.integration
 LEGACY = AdminMap.LEGACY.value
 
 
-@pytest.fixture
-def model(database_url: str) -> Iterator[ReadModel]:
-    m = ReadModel(make_engine(database_url))
-    m.create_schema()
-    yield m
-    m.engine.dispose()
-
-
-@pytest.fixture
-def store(model: ReadModel) -> GenerationStore:
-    return model.create_generation(PROJECTION_VERSION, active=True)
+model = pytest.fixture(name="model")(read_model)
+store = pytest.fixture(name="store")(active_store)
 
 
 def applicable(seq: int, **overrides: object) -> Logged:

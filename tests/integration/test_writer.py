@@ -12,22 +12,22 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from tests.integration.both_stores import active_store, read_model
 
 from cungdan.processes import free_port, pid_alive, wait_pid_gone
 from cungdan_contracts import AdminMap, load_gazetteer
-from cungdan_projector.rollup import PROJECTION_VERSION, Facts
+from cungdan_projector.rollup import Facts
 from cungdan_projector.store import (
     GenerationStore,
     Logged,
     Origin,
     ReadModel,
     TotalsFilter,
-    make_engine,
 )
 from cungdan_projector.writer import (
     BatchRefusedError,
@@ -58,17 +58,8 @@ def houses(model: ReadModel) -> tuple[int, int]:
     return position, sums["VN"].get("houses_built", 0)
 
 
-@pytest.fixture
-def model(database_url: str) -> Iterator[ReadModel]:
-    m = ReadModel(make_engine(database_url))
-    m.create_schema()
-    yield m
-    m.engine.dispose()
-
-
-@pytest.fixture
-def store(model: ReadModel) -> GenerationStore:
-    return model.create_generation(PROJECTION_VERSION, active=True)
+model = pytest.fixture(name="model")(read_model)
+store = pytest.fixture(name="store")(active_store)
 
 
 @pytest.fixture
