@@ -23,6 +23,20 @@ def freeze_startup_heap() -> int:
     return gc.get_freeze_count()
 
 
+def collect_between_batches() -> None:
+    """For a process that works batch after batch: freeze the startup heap and stop
+    automatic collection. The caller runs ``gc.collect()`` once each batch is done.
+
+    A batch keeps its items, tallies and rows (~200k containers for 10,000 events) alive
+    until it ends, and automatic collections walked them again and again while they were
+    made, for nothing: 8% of the projector's writer (py-spy ``--native``). Collected once
+    per batch, after it, the same garbage goes (cycles included) and memory stays bounded
+    by a batch. Applying 400k events: 45.9-47.8 -> 43.5-45.3 µs per event.
+    """
+    freeze_startup_heap()
+    gc.disable()
+
+
 M_ARENA_MAX = -8
 """``mallopt`` parameter of glibc (malloc.h)."""
 

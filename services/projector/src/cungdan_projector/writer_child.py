@@ -8,9 +8,12 @@ It exits when stdin ends.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
+
+from cungdan_service.heap import collect_between_batches
 
 from .store import GenerationStore, ReadModel, make_engine
 from .writer import is_transient, read_frame, unpack, write_frame
@@ -29,6 +32,7 @@ def main() -> None:
         return
     model = ReadModel(make_engine(url))
     stores: dict[int, GenerationStore] = {}
+    collect_between_batches()
     write_frame(replies, "ready")
     while (request := read_frame(requests)) is not None:
         generation, packed = request
@@ -48,6 +52,8 @@ def main() -> None:
             write_frame(replies, reply)
         except BrokenPipeError:
             return  # the service is gone
+        del reply
+        gc.collect()
 
 
 if __name__ == "__main__":
