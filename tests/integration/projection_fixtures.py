@@ -19,15 +19,18 @@ from cungdan.processes import NatsServer
 from cungdan_contracts.subjects import STREAM, STREAM_SUBJECTS
 from cungdan_ingest.journal import ensure_stream, stream_config
 from cungdan_projector.deadletters import ensure_deadletter_stream
+from cungdan_projector.lazy_headers import parse_headers_when_read
 from cungdan_projector.rollup import PROJECTION_VERSION
 from cungdan_projector.store import GenerationStore, ReadModel, make_engine
 
 
 @pytest.fixture
 async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
-    """Reconnects for ever (tests restart the server under it)."""
+    """Reconnects for ever (tests restart the server under it); parses headers when read,
+    as the projector's connection does."""
     client = await nats.connect(nats_server.url, max_reconnect_attempts=-1,
                                 reconnect_time_wait=0.2)
+    parse_headers_when_read(client)
     await ensure_stream(client, stream_config(STREAM, STREAM_SUBJECTS, 120.0, 1))
     await ensure_deadletter_stream(client)
     yield client

@@ -18,6 +18,7 @@ from cungdan_service.web import install_common
 
 from . import http
 from .deadletters import DeadLetterPublisher, ensure_deadletter_stream
+from .lazy_headers import parse_headers_when_read
 from .metrics import ProjectorMetrics
 from .redrive import Redriver
 from .rollup import PROJECTION_VERSION
@@ -41,6 +42,7 @@ def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer |
         model.create_schema()
         broker = await connect_broker(settings.nats_url, settings.nats_connect_timeout_seconds)
         nc = broker.connection
+        parse_headers_when_read(nc)
         await ensure_deadletter_stream(nc)
         runtime = ProjectorRuntime(nc, model, gazetteer, DeadLetterPublisher(nc), settings,
                                    version=version, metrics=ProjectorMetrics(registry))
