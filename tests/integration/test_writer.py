@@ -85,10 +85,21 @@ async def test_batches_applied_in_the_child_count_exactly_once(
     again = await writer.apply(store, batch)  # redelivered: behind the position
     republished = [Logged(seq, a.event_id, a.facts, a.origin)
                    for seq, a in enumerate(batch, 301)]  # same ids, later sequences
-    twice = await writer.apply(store, republished)
+    twice = await writer.apply(store, republished, writer.prepare(store, republished))
     assert (again.applied, twice.applied, twice.already_applied) == (0, 0, 300)
     assert houses(model) == (600, 300)
     assert writer.started == 1
+
+
+async def test_a_batch_prepared_ahead_is_the_batch_applied(
+        writer: ProcessWriter, store: GenerationStore, model: ReadModel) -> None:
+    """The projector makes the request in its decoding thread; it carries the same batch."""
+    batch = activities(1, 40, houses=3)
+    prepared = writer.prepare(store, batch)
+    assert isinstance(prepared, bytes)
+    result = await writer.apply(store, batch, prepared)
+    assert (result.applied, result.position) == (40, 40)
+    assert houses(model) == (40, 120)
 
 
 async def test_a_writer_killed_between_batches_is_replaced(

@@ -480,14 +480,14 @@ class Projection:
             while True:
                 batch = await self.reader.take()
                 started = time.perf_counter()
-                items, originals = await asyncio.to_thread(self._decode, batch)
+                items, originals, prepared = await asyncio.to_thread(self._decode, batch)
                 decoding = time.perf_counter() - started
                 first, count = batch[0].metadata.sequence.stream, len(batch)
                 del batch  # decoded: the messages go (the refused are read back if ever)
                 if committing is not None:
                     await committing
                 committing = asyncio.create_task(
-                    self._commit_batch(first, count, items, originals, decoding))
+                    self._commit_batch(first, count, items, originals, prepared, decoding))
         finally:
             if committing is not None and not committing.done():
                 # stop() holds ``_applying``: this batch has not begun to commit
@@ -495,10 +495,11 @@ class Projection:
                 await asyncio.gather(committing, return_exceptions=True)
 
     async def _commit_batch(self, first: int, count: int, items: list[Item | Skipped],
-                            originals: dict[int, Original], decoding: float) -> None:
+                            originals: dict[int, Original], prepared: bytes | None,
+                            decoding: float) -> None:
         async with self._applying:
             started = time.perf_counter()
-            result = await self._apply(items, originals)
+            result = await self._apply(items, originals, prepared)
             self.metrics.observe(result, count,
                                  decoding + time.perf_counter() - started, live=self.live)
             self.applied_total += result.applied
@@ -516,12 +517,16 @@ class Projection:
                 self._advanced.notify_all()
         await self.reader.release(count)
 
-    def _decode(self, batch: Sequence[Msg]) -> tuple[list[Item | Skipped], dict[int, Original]]:
-        """The batch's items, and the messages of those that will be dead letters."""
+    def _decode(self, batch: Sequence[Msg]
+                ) -> tuple[list[Item | Skipped], dict[int, Original], bytes | None]:
+        """The batch's items, the messages of those that will be dead letters, and the
+        writer's request for the items (made here, while the batch before commits)."""
         items = [to_item(m.metadata.sequence.stream, m.subject, m.data, self._gazetteer)
                  for m in batch]
-        return items, {item.seq: msg for item, msg in zip(items, batch, strict=True)
-                       if isinstance(item, Skipped)}
+        originals: dict[int, Original] = {
+            item.seq: msg for item, msg in zip(items, batch, strict=True)
+            if isinstance(item, Skipped)}
+        return items, originals, self.writer.prepare(self.store, items)
 
     async def _original(self, seq: int, originals: dict[int, Original]) -> Original:
         """The message at ``seq``: kept from decoding, or read back from the stream (an
@@ -540,10 +545,10 @@ class Projection:
                 delay = min(delay * 2, self._retry_max)
         return originals[seq]
 
-    async def _apply(self, items: list[Item | Skipped],
-                     msgs: dict[int, Original]) -> BatchResult:
+    async def _apply(self, items: list[Item | Skipped], msgs: dict[int, Original],
+                     prepared: bytes | None = None) -> BatchResult:
         try:
-            return await self._commit(items, msgs)
+            return await self._commit(items, msgs, prepared)
         except Exception as exc:  # refused by the database, unless transient
             if is_transient(exc):
                 raise
@@ -566,8 +571,8 @@ class Projection:
         dead = Skipped(item.seq, original.subject or "", reason[:1000], self._max_attempts)
         return await self._commit([dead], msgs)
 
-    async def _commit(self, items: list[Item | Skipped],
-                      msgs: dict[int, Original]) -> BatchResult:
+    async def _commit(self, items: list[Item | Skipped], msgs: dict[int, Original],
+                      prepared: bytes | None = None) -> BatchResult:
         """Dead-letter, then commit; an unreachable NATS or database is waited out."""
         delay = 0.1
         while True:
@@ -578,7 +583,7 @@ class Projection:
                         await self._deadletters.publish(original, item.seq, item.reason)
                         log.warning("dead letter", extra={"seq": item.seq, "reason": item.reason,
                                                           "subject": item.subject})
-                result = await self.writer.apply(self.store, items)
+                result = await self.writer.apply(self.store, items, prepared)
             except Exception as exc:
                 if not is_transient(exc):
                     raise

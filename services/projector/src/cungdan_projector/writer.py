@@ -80,8 +80,13 @@ class Writer(Protocol):
         """Get ready to apply (a process that starts on the first batch would delay it by
         its start-up, ~0.5 s)."""
 
-    async def apply(self, store: GenerationStore,
-                    items: Sequence[Item | Skipped]) -> BatchResult: ...
+    def prepare(self, store: GenerationStore, items: Sequence[Item | Skipped]) -> bytes | None:
+        """The request for ``items``, made ahead: the projector calls this in its decoding
+        thread, while the batch before commits, so that the writer does not wait for it."""
+
+    async def apply(self, store: GenerationStore, items: Sequence[Item | Skipped],
+                    prepared: bytes | None = None) -> BatchResult:
+        """Commit ``items`` (``prepared``: what :meth:`prepare` made of them, if it was)."""
 
     async def close(self) -> None: ...
 
@@ -92,8 +97,11 @@ class ThreadWriter:
     async def start(self) -> None:
         return None
 
-    async def apply(self, store: GenerationStore,
-                    items: Sequence[Item | Skipped]) -> BatchResult:
+    def prepare(self, store: GenerationStore, items: Sequence[Item | Skipped]) -> bytes | None:
+        return None  # the items themselves go to the thread
+
+    async def apply(self, store: GenerationStore, items: Sequence[Item | Skipped],
+                    prepared: bytes | None = None) -> BatchResult:
         return await asyncio.to_thread(store.apply, items)
 
     async def close(self) -> None:
@@ -131,9 +139,15 @@ class ProcessWriter:
             child = self._child = await self._start()
         return child
 
-    async def apply(self, store: GenerationStore,
-                    items: Sequence[Item | Skipped]) -> BatchResult:
-        request = await asyncio.to_thread(_frame, (store.number, pack(items)))
+    def prepare(self, store: GenerationStore, items: Sequence[Item | Skipped]) -> bytes:
+        """The request's frame: ~3 ms per 1,000 events to pack and pickle."""
+        return _frame((store.number, pack(items)))
+
+    async def apply(self, store: GenerationStore, items: Sequence[Item | Skipped],
+                    prepared: bytes | None = None) -> BatchResult:
+        request = prepared
+        if request is None:
+            request = await asyncio.to_thread(self.prepare, store, items)
         async with self._calls:
             child = await self._running()
             try:
