@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from nats.aio.client import Client
+from sqlalchemy import inspect
 from tests.factories import event
 
 from cungdan_contracts import (
@@ -44,6 +45,7 @@ from cungdan_projector.store import (
     ReadModel,
     TotalsFilter,
 )
+from cungdan_projector.writer import ThreadWriter
 
 pytest_plugins = ["tests.integration.projection_fixtures"]  # nc, model, store
 pytestmark = pytest.mark.integration
@@ -92,6 +94,40 @@ async def test_events_are_projected_in_batches_and_resume_after_restart(
     restarted = await project_until(nc, store, last)
     await restarted.stop()
     assert restarted.applied_total == 10  # resumed after the stored position, nothing re-read
+    assert trees(store.model) == 510
+
+class IndexBuildRecorder(ThreadWriter):
+    """Commits in a thread, and notes the position at which the indexes were built."""
+
+    def __init__(self) -> None:
+        self.built_at: list[int] = []
+
+    async def build_indexes(self, store: GenerationStore) -> None:
+        self.built_at.append(store.position())
+        await super().build_indexes(store)
+
+async def test_deferred_indexes_are_built_once_the_stream_is_caught_up(
+    nc: Client, store: GenerationStore
+) -> None:
+    last = 0
+    for _ in range(250):
+        last = await publish(nc, measures={"trees_planted": 2})
+    writer = IndexBuildRecorder()
+    projection = Projection(nc, store, load_gazetteer(), DeadLetterPublisher(nc), batch_max=64,
+                            queue_max=64, retry_max_seconds=1.0, writer=writer)
+    await projection.start()
+    try:
+        await eventually(lambda: projection.indexed, "the deferred indexes")
+        assert writer.built_at == [last]  # not while batches were still behind the stream
+        by_day = f"activities_g{store.number}_by_day"
+        assert by_day in {i["name"] for i in inspect(store.model.engine).get_indexes(
+            store.tables.activities.name)}
+        for _ in range(10):
+            last = await publish(nc, measures={"trees_planted": 1})
+        await eventually(lambda: projection.position >= last, f"position {last}")
+    finally:
+        await projection.stop()
+    assert writer.built_at == [250]  # once
     assert trees(store.model) == 510
 
 async def test_an_id_published_twice_outside_ingest_counts_once(

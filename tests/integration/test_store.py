@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import OperationalError
 from tests.factories import event
 from tests.integration.both_stores import active_store, read_model
@@ -273,14 +273,17 @@ RANGES = [(None, None), ("2023-04-01", "2023-04-30"), ("2023-04-02", "2023-05-16
 
 @pytest.mark.parametrize(("date_from", "date_to"), RANGES)
 @pytest.mark.parametrize("campaign", [None, "ngay-cuoi-tuan-cung-dan"])
+@pytest.mark.parametrize("indexed", [False, True], ids=["catching-up", "caught-up"])
 def test_any_date_range_sums_exactly_what_fell_in_it(
         store: GenerationStore, date_from: str | None, date_to: str | None,
-        campaign: str | None) -> None:
+        campaign: str | None, indexed: bool) -> None:
     activities = [applicable(seq, locality=loc, date=day, campaign=camp, measures=measures)
                   for seq, (loc, day, camp, measures) in enumerate(SPREAD, start=1)]
     corrected = change(len(activities) + 1, activities[2], {"road_km": 500})
     gone = change(len(activities) + 2, activities[4], None)
     store.apply([*activities, corrected, gone])
+    if indexed:  # else the days that cut through a month are summed by a scan
+        store.build_deferred_indexes()
     lo = dt.date.fromisoformat(date_from) if date_from else dt.date.min
     hi = dt.date.fromisoformat(date_to) if date_to else dt.date.max
     current = {a.event_id: dict(a.facts.measures) for a in activities}
@@ -354,3 +357,25 @@ def test_a_new_sqlite_read_model_has_big_pages_and_an_old_one_keeps_its_own(
         with model.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA page_size").scalar() == size
         model.engine.dispose()
+
+
+def activity_indexes(store: GenerationStore) -> set[str]:
+    with store.model.engine.connect() as conn:
+        return {str(i["name"]) for i in
+                inspect(conn).get_indexes(store.tables.activities.name)}
+
+
+def test_the_by_day_index_is_built_once_caught_up_not_with_the_table(
+        model: ReadModel, store: GenerationStore) -> None:
+    by_day = f"activities_g{store.number}_by_day"
+    assert by_day not in activity_indexes(store)  # a new generation fills without it
+    store.apply([applicable(1, date="2023-04-02", measures={"road_km": "2"})])
+    store.build_deferred_indexes()
+    store.build_deferred_indexes()  # again: nothing to do
+    assert by_day in activity_indexes(store)
+    pending = store.tables.pending.c.activity_id
+    assert any(pending.name in i["column_names"] for i in inspect(model.engine).get_indexes(
+        store.tables.pending.name))  # the other indexes come with their tables
+    store.apply([applicable(2, date="2023-04-03", measures={"road_km": "1"})])
+    april_2nd_3rd = TotalsFilter(date_from=dt.date(2023, 4, 2), date_to=dt.date(2023, 4, 3))
+    assert units(store, "137", "road_km", april_2nd_3rd) == 3000

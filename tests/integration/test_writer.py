@@ -17,6 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import inspect
 from tests.integration.both_stores import active_store, read_model
 
 from cungdan.processes import free_port, pid_alive, wait_pid_gone
@@ -100,6 +101,20 @@ async def test_a_batch_prepared_ahead_is_the_batch_applied(
     result = await writer.apply(store, batch, prepared)
     assert (result.applied, result.position) == (40, 40)
     assert houses(model) == (40, 120)
+
+
+async def test_the_child_builds_the_deferred_indexes(
+        writer: ProcessWriter, store: GenerationStore) -> None:
+    def indexes() -> set[str]:
+        return {str(i["name"]) for i in inspect(store.model.engine).get_indexes(
+            store.tables.activities.name)}
+
+    await writer.apply(store, activities(1, 20))
+    assert f"activities_g{store.number}_by_day" not in indexes()
+    await writer.build_indexes(store)
+    await writer.build_indexes(store)  # built: nothing to do
+    assert f"activities_g{store.number}_by_day" in indexes()
+    assert writer.started == 1
 
 
 async def test_a_writer_killed_between_batches_is_replaced(

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import random
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -136,6 +137,8 @@ class ProjectionRun:
     process: ServiceProcess
     slow_consumer_errors: int = 0
     """Lines of the projector's log reporting nats-py slow-consumer drops."""
+    index_seconds: float = 0.0
+    """After the target position: until the indexes deferred while catching up existed."""
 
 
 class Bench:
@@ -424,6 +427,8 @@ class Bench:
                 run = await self._project("rebuild", server, self._sqlite_url("rebuild"),
                                           s.big_stream, s.rebuild_deadline, poll_every=0.2)
                 cleanup.callback(run.process.stop)
+                if run.reached:
+                    await self._deferred_indexes(run, self.workdir / "rebuild")
                 self._rebuild_rows(run)
                 if "totals-get" in self.runs:
                     await self._totals_get(run)
@@ -555,11 +560,33 @@ class Bench:
         self.rows[key] = self.judge(row, Target(">= 10 x", lambda: ratio >= 10))
         self.log(f"projector-naive: {_n(result.rate)} ev/s, projector {ratio:.1f}x")
 
+    async def _deferred_indexes(self, run: ProjectionRun, workdir: Path,
+                                limit: float = 300.0) -> None:
+        """Wait until the projector has built the index it defers while catching up (it
+        does once caught up): a rebuild is done when reads have their indexes again. Goes
+        on sampling the processes' memory meanwhile."""
+        uri = f"file:{workdir / 'readmodel.sqlite3'}?mode=ro"
+        pid = run.process.pid
+        assert pid is not None
+        started = time.perf_counter()
+        while time.perf_counter() - started < limit:
+            run.peak_together_kib = max(run.peak_together_kib, tree_rss_kib(pid))
+            with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=5)) as db:
+                found = db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                                   "AND name LIKE 'activities_g%_by_day'").fetchone()[0]
+            if found:
+                break
+            await asyncio.sleep(run.poll_seconds)
+        run.index_seconds = time.perf_counter() - started
+        run.peak_rss_kib = tree_peak_kib(pid)
+        self.log(f"rebuild: deferred index built {run.index_seconds:.1f} s after the position")
+
     def _rebuild_rows(self, run: ProjectionRun) -> None:
         s = self.sizes
         total = s.big_stream
+        done = run.since_healthy_seconds + run.index_seconds
         if run.reached:
-            measured = f"{run.since_healthy_seconds:.1f} s"
+            measured = f"{done:.1f} s"
         else:
             estimate = total / run.rate if run.rate else float("inf")
             measured = (f"> {s.rebuild_deadline:.0f} s (at the cap: {run.last_position:,} of "
@@ -567,17 +594,19 @@ class Bench:
         row = Row("rebuild", FIGURES["rebuild"].replace("the big stream", f"{total:,} events"),
                   measured)
         row.notes += [
-            f"from /healthz to position {total:,}; process start before that "
-            f"{run.startup_seconds:.1f} s; {_n(run.rate)} ev/s after the first commit",
+            f"from /healthz to position {total:,} and the by-day index built (deferred until "
+            f"caught up: {run.index_seconds:.1f} s after the position); process start before "
+            f"that {run.startup_seconds:.1f} s; {_n(run.rate)} ev/s after the first commit",
             f"CPU {run.cpu}" + _slow(run),
         ]
         self.rows["rebuild"] = self.judge(row, Target(
-            "<= 60 s", lambda: run.reached and run.since_healthy_seconds <= 60))
+            "<= 60 s", lambda: run.reached and done <= 60))
         mib = run.peak_together_kib / 1024
         rss = Row("rss", FIGURES["rss"], f"{mib:.0f} MiB")
         rss.notes.append(f"the most VmRSS the projector process (pid {run.process.pid}) and "
                          f"its writer process held together, sampled every "
-                         f"{run.poll_seconds * 1000:.0f} ms up to position {run.last_position:,}; "
+                         f"{run.poll_seconds * 1000:.0f} ms up to position {run.last_position:,} "
+                         f"and its by-day index; "
                          f"each one's own peak (VmHWM; they peak at different moments): "
                          f"{_peak(run)}")
         self.rows["rss"] = self.judge(rss, Target("<= 300 MB", lambda: mib * 1.048576 <= 300))

@@ -436,6 +436,8 @@ class Projection:
         self.metrics = metrics or ProjectorMetrics()
         self.live = live
         """Whether this projection serves reads (a rebuild's does not until the swap)."""
+        self.indexed = False
+        """Whether the generation's deferred indexes are built (once it has caught up)."""
 
     @property
     def problem(self) -> str | None:
@@ -483,11 +485,13 @@ class Projection:
                 items, originals, prepared = await asyncio.to_thread(self._decode, batch)
                 decoding = time.perf_counter() - started
                 first, count = batch[0].metadata.sequence.stream, len(batch)
+                caught_up = batch[-1].metadata.num_pending == 0
                 del batch  # decoded: the messages go (the refused are read back if ever)
                 if committing is not None:
                     await committing
                 committing = asyncio.create_task(
-                    self._commit_batch(first, count, items, originals, prepared, decoding))
+                    self._commit_batch(first, count, items, originals, prepared, decoding,
+                                       caught_up))
         finally:
             if committing is not None and not committing.done():
                 # stop() holds ``_applying``: this batch has not begun to commit
@@ -496,7 +500,7 @@ class Projection:
 
     async def _commit_batch(self, first: int, count: int, items: list[Item | Skipped],
                             originals: dict[int, Original], prepared: bytes | None,
-                            decoding: float) -> None:
+                            decoding: float, caught_up: bool) -> None:
         async with self._applying:
             started = time.perf_counter()
             result = await self._apply(items, originals, prepared)
@@ -515,7 +519,24 @@ class Projection:
             async with self._advanced:
                 self.position = result.position
                 self._advanced.notify_all()
+            if caught_up and not self.indexed:
+                await self._build_indexes()
         await self.reader.release(count)
+
+    async def _build_indexes(self) -> None:
+        """The indexes the generation deferred while it filled (see ``schema.is_deferred``):
+        built once, when a batch ends at the end of the stream. On failure, the next such
+        batch tries again; reads meanwhile scan."""
+        started = time.perf_counter()
+        try:
+            await self.writer.build_indexes(self.store)
+        except Exception as exc:  # noqa: BLE001 - the totals are right without them
+            log.warning("generation %d: deferred indexes not built (%s); retried when caught "
+                        "up again", self.store.number, exc)
+            return
+        self.indexed = True
+        log.info("generation %d: deferred indexes built in %.1f s", self.store.number,
+                 time.perf_counter() - started)
 
     def _decode(self, batch: Sequence[Msg]
                 ) -> tuple[list[Item | Skipped], dict[int, Original], bytes | None]:

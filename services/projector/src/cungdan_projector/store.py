@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.schema import CreateTable
 
 from cungdan_contracts import INDICATORS, AdminMap
 
@@ -43,6 +44,7 @@ from .schema import (
     GenerationTables,
     generation_tables,
     generations,
+    is_deferred,
     meta,
     missing_columns,
 )
@@ -226,6 +228,15 @@ def make_engine(url: str) -> Engine:
     return create_engine(parsed, pool_pre_ping=True)
 
 
+def _create_tables(conn: Connection, tables: GenerationTables) -> None:
+    """A new generation's tables and their indexes, except the deferred ones."""
+    for table in tables.metadata.sorted_tables:
+        conn.execute(CreateTable(table))
+        for index in table.indexes:
+            if not is_deferred(index):
+                index.create(conn)
+
+
 class ReadModel:
     """The whole read model: its generations, and reads from the active one."""
 
@@ -261,7 +272,7 @@ class ReadModel:
         with self.writing() as conn:
             top = conn.execute(select(func.max(generations.c.generation))).scalar() or 0
             number = int(top) + 1
-            generation_tables(number).metadata.create_all(conn)
+            _create_tables(conn, generation_tables(number))
             conn.execute(generations.insert().values(
                 generation=number, version=version, position=0, created_at=_now(),
                 status="active" if active else "building",
@@ -399,6 +410,15 @@ class GenerationStore:
         if value is None:
             raise LookupError(f"generation {self.number} does not exist")
         return int(value)
+
+    def build_deferred_indexes(self) -> None:
+        """Build the indexes the generation's tables were made without (a no-op for those
+        that exist): called once the generation has caught up with the stream."""
+        with self.model.writing() as conn:
+            for table in self.tables.metadata.sorted_tables:
+                for index in table.indexes:
+                    if is_deferred(index):
+                        index.create(conn, checkfirst=True)
 
     def apply(self, batch: Sequence[Item | Skipped]) -> BatchResult:
         """Fold a batch (in stream order) into the totals, exactly once, in one transaction."""

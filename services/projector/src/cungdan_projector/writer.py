@@ -88,6 +88,9 @@ class Writer(Protocol):
                     prepared: bytes | None = None) -> BatchResult:
         """Commit ``items`` (``prepared``: what :meth:`prepare` made of them, if it was)."""
 
+    async def build_indexes(self, store: GenerationStore) -> None:
+        """Build the indexes ``store``'s generation defers until it has caught up."""
+
     async def close(self) -> None: ...
 
 
@@ -103,6 +106,9 @@ class ThreadWriter:
     async def apply(self, store: GenerationStore, items: Sequence[Item | Skipped],
                     prepared: bytes | None = None) -> BatchResult:
         return await asyncio.to_thread(store.apply, items)
+
+    async def build_indexes(self, store: GenerationStore) -> None:
+        await asyncio.to_thread(store.build_deferred_indexes)
 
     async def close(self) -> None:
         return None
@@ -148,6 +154,14 @@ class ProcessWriter:
         request = prepared
         if request is None:
             request = await asyncio.to_thread(self.prepare, store, items)
+        result: BatchResult = await self._request(request)
+        return result
+
+    async def build_indexes(self, store: GenerationStore) -> None:
+        await self._request(_frame((store.number, None)))  # no batch: the deferred indexes
+
+    async def _request(self, request: bytes) -> Any:
+        """Send one request; its answer, or the child's failure raised as ours."""
         async with self._calls:
             child = await self._running()
             try:
@@ -166,8 +180,7 @@ class ProcessWriter:
             raise WriterUnavailableError(value)
         if outcome == "refused":
             raise BatchRefusedError(value)
-        result: BatchResult = value
-        return result
+        return value
 
     async def _start(self) -> asyncio.subprocess.Process:
         child = await asyncio.create_subprocess_exec(

@@ -3,6 +3,7 @@
 Started by :class:`cungdan_projector.writer.ProcessWriter`, never by hand. It reads the
 database URL, then requests ``(generation, packed batch)`` from stdin, applies each one
 and writes back ``("ok", BatchResult)``, ``("unavailable", why)`` or ``("refused", why)``.
+A request whose batch is None builds the generation's deferred indexes (``("ok", None)``).
 It exits when stdin ends.
 """
 
@@ -40,10 +41,14 @@ def main() -> None:
         store = stores.get(generation)
         if store is None:
             store = stores[generation] = model.generation(generation)
-        items = unpack(packed)
+        items = None if packed is None else unpack(packed)
         del packed  # the tuples go as soon as the items are made
         try:
-            reply: tuple[str, object] = ("ok", store.apply(items))
+            if items is None:  # a request without a batch: the deferred indexes
+                store.build_deferred_indexes()
+                reply: tuple[str, object] = ("ok", None)
+            else:
+                reply = ("ok", store.apply(items))
         except Exception as exc:  # noqa: BLE001 - classified, then the service decides
             outcome = "unavailable" if is_transient(exc) else "refused"
             reply = (outcome, f"{exc.__class__.__name__}: {exc}")
