@@ -45,7 +45,7 @@ from cungdan_projector.store import (
     ReadModel,
     TotalsFilter,
 )
-from cungdan_projector.writer import ThreadWriter
+from cungdan_projector.writer import ThreadWriter, Writer
 
 pytest_plugins = ["tests.integration.projection_fixtures"]  # nc, model, store
 pytestmark = pytest.mark.integration
@@ -56,6 +56,13 @@ async def publish(nc: Client, **overrides: object) -> int:
     ack = await nc.jetstream().publish(subject, encode_event(ev))
     return ack.seq
 
+async def publish_many(nc: Client, count: int, **overrides: object) -> int:
+    """Publish ``count`` events alike; the last one's sequence."""
+    last = 0
+    for _ in range(count):
+        last = await publish(nc, **overrides)
+    return last
+
 async def eventually(check: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
     for _ in range(int(seconds / 0.05)):
         if check():
@@ -64,9 +71,11 @@ async def eventually(check: Callable[[], bool], what: str, seconds: float = 10.0
     raise AssertionError(f"timed out waiting for {what}")
 
 async def project_until(nc: Client, store: GenerationStore, seq: int, *, batch_max: int = 100,
-                        gazetteer: Gazetteer | None = None) -> Projection:
+                        gazetteer: Gazetteer | None = None,
+                        writer: Writer | None = None) -> Projection:
     projection = Projection(nc, store, gazetteer or load_gazetteer(), DeadLetterPublisher(nc),
-                            batch_max=batch_max, queue_max=1000, retry_max_seconds=1.0)
+                            batch_max=batch_max, queue_max=1000, retry_max_seconds=1.0,
+                            writer=writer)
     await projection.start()
     try:
         await eventually(lambda: projection.position >= seq, f"position {seq}")
@@ -82,15 +91,12 @@ def trees(model: ReadModel, locality: str = "VN") -> int:
 async def test_events_are_projected_in_batches_and_resume_after_restart(
     nc: Client, store: GenerationStore
 ) -> None:
-    last = 0
-    for _ in range(250):
-        last = await publish(nc, measures={"trees_planted": 2})
+    last = await publish_many(nc, 250, measures={"trees_planted": 2})
     projection = await project_until(nc, store, last, batch_max=64)
     await projection.stop()
     assert trees(store.model) == 500
     assert projection.applied_total == 250
-    for _ in range(10):
-        last = await publish(nc, measures={"trees_planted": 1})
+    last = await publish_many(nc, 10, measures={"trees_planted": 1})
     restarted = await project_until(nc, store, last)
     await restarted.stop()
     assert restarted.applied_total == 10  # resumed after the stored position, nothing re-read
@@ -109,21 +115,16 @@ class IndexBuildRecorder(ThreadWriter):
 async def test_deferred_indexes_are_built_once_the_stream_is_caught_up(
     nc: Client, store: GenerationStore
 ) -> None:
-    last = 0
-    for _ in range(250):
-        last = await publish(nc, measures={"trees_planted": 2})
+    last = await publish_many(nc, 250, measures={"trees_planted": 2})
     writer = IndexBuildRecorder()
-    projection = Projection(nc, store, load_gazetteer(), DeadLetterPublisher(nc), batch_max=64,
-                            queue_max=64, retry_max_seconds=1.0, writer=writer)
-    await projection.start()
+    projection = await project_until(nc, store, last, batch_max=64, writer=writer)
     try:
         await eventually(lambda: projection.indexed, "the deferred indexes")
         assert writer.built_at == [last]  # not while batches were still behind the stream
         by_day = f"activities_g{store.number}_by_day"
         assert by_day in {i["name"] for i in inspect(store.model.engine).get_indexes(
             store.tables.activities.name)}
-        for _ in range(10):
-            last = await publish(nc, measures={"trees_planted": 1})
+        last = await publish_many(nc, 10, measures={"trees_planted": 1})
         await eventually(lambda: projection.position >= last, f"position {last}")
     finally:
         await projection.stop()
@@ -251,9 +252,7 @@ async def test_read_your_writes_waits_for_the_position(
 async def test_rebuild_builds_beside_the_live_model_and_swaps(
     nc: Client, model: ReadModel
 ) -> None:
-    last = 0
-    for _ in range(300):
-        last = await publish(nc, measures={"trees_planted": 1})
+    last = await publish_many(nc, 300, measures={"trees_planted": 1})
     settings = ProjectorSettings(batch_max=20)
     runtime = ProjectorRuntime(nc, model, load_gazetteer(), DeadLetterPublisher(nc), settings)
     await runtime.start()
