@@ -45,7 +45,7 @@ from cungdan_projector.store import (
     ReadModel,
     TotalsFilter,
 )
-from cungdan_projector.writer import ThreadWriter, Writer
+from cungdan_projector.writer import ThreadWriter, Writer, WriterUnavailableError
 
 pytest_plugins = ["tests.integration.projection_fixtures"]  # nc, model, store
 pytestmark = pytest.mark.integration
@@ -130,6 +130,33 @@ async def test_deferred_indexes_are_built_once_the_stream_is_caught_up(
         await projection.stop()
     assert writer.built_at == [250]  # once
     assert trees(store.model) == 510
+
+class IndexBuildFailingOnce(IndexBuildRecorder):
+    """The database is away the first time the indexes are asked for."""
+
+    async def build_indexes(self, store: GenerationStore) -> None:
+        if not self.built_at:
+            self.built_at.append(-1)
+            raise WriterUnavailableError("database unavailable")
+        await super().build_indexes(store)
+
+async def test_deferred_indexes_that_fail_to_build_are_retried_and_nothing_else_stops(
+    nc: Client, store: GenerationStore
+) -> None:
+    last = await publish_many(nc, 50, measures={"trees_planted": 2})
+    writer = IndexBuildFailingOnce()
+    projection = await project_until(nc, store, last, writer=writer)
+    try:
+        await eventually(lambda: writer.built_at == [-1], "the failed build")
+        assert not projection.indexed
+        last = await publish_many(nc, 5, measures={"trees_planted": 1})
+        await eventually(lambda: projection.indexed, "the deferred indexes, built again")
+        assert writer.built_at[0] == -1 and 50 < writer.built_at[1] <= last  # then, once
+        assert len(writer.built_at) == 2
+        await eventually(lambda: projection.position >= last, f"position {last}")
+    finally:
+        await projection.stop()
+    assert trees(store.model) == 105
 
 async def test_an_id_published_twice_outside_ingest_counts_once(
     nc: Client, store: GenerationStore
