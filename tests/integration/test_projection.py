@@ -103,12 +103,17 @@ async def test_events_are_projected_in_batches_and_resume_after_restart(
     assert trees(store.model) == 510
 
 class IndexBuildRecorder(ThreadWriter):
-    """Commits in a thread, and notes the position at which the indexes were built."""
+    """Commits in a thread, and notes the position at which the indexes were built (-1: a
+    build that failed, the database away, as the first one does with ``fail_first``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fail_first: bool = False) -> None:
         self.built_at: list[int] = []
+        self._fail_first = fail_first
 
     async def build_indexes(self, store: GenerationStore) -> None:
+        if self._fail_first and not self.built_at:
+            self.built_at.append(-1)
+            raise WriterUnavailableError("database unavailable")
         self.built_at.append(store.position())
         await super().build_indexes(store)
 
@@ -131,20 +136,11 @@ async def test_deferred_indexes_are_built_once_the_stream_is_caught_up(
     assert writer.built_at == [250]  # once
     assert trees(store.model) == 510
 
-class IndexBuildFailingOnce(IndexBuildRecorder):
-    """The database is away the first time the indexes are asked for."""
-
-    async def build_indexes(self, store: GenerationStore) -> None:
-        if not self.built_at:
-            self.built_at.append(-1)
-            raise WriterUnavailableError("database unavailable")
-        await super().build_indexes(store)
-
 async def test_deferred_indexes_that_fail_to_build_are_retried_and_nothing_else_stops(
     nc: Client, store: GenerationStore
 ) -> None:
     last = await publish_many(nc, 50, measures={"trees_planted": 2})
-    writer = IndexBuildFailingOnce()
+    writer = IndexBuildRecorder(fail_first=True)
     projection = await project_until(nc, store, last, writer=writer)
     try:
         await eventually(lambda: writer.built_at == [-1], "the failed build")
