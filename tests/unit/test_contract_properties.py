@@ -12,16 +12,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from cungdan_contracts import (
     CAMPAIGNS,
     INDICATORS,
     ActivityReport,
+    ActivityReportV1,
     MalformedJSONError,
     UnitKind,
     decode_event,
@@ -30,8 +33,10 @@ from cungdan_contracts import (
     from_units,
     load_gazetteer,
     loads_exact,
+    report_from_json,
 )
 from cungdan_contracts.quantities import MAX_QUANTITY
+from cungdan_contracts.upcasting import upcast_report_v1_v2
 from cungdan_ingest.service import to_outgoing
 from cungdan_ingest.validation import FieldProblem, ValidReport, validate_report
 
@@ -109,8 +114,20 @@ def test_a_valid_report_survives_the_event_ingest_publishes(raw: dict[str, Any])
 
 
 @st.composite
-def _mutated(draw: st.DrawFn) -> dict[str, Any]:
-    raw = json.loads(ActivityReport.model_validate(draw(raw_reports)).model_dump_json())
+def _v1_reports(draw: st.DrawFn) -> dict[str, Any]:
+    """v1 reports (a free-text unit, no version, no village), their units padded with
+    whitespace pydantic strips (a tab) and does not strip (U+001C) around a kind's hint."""
+    raw = {k: v for k, v in draw(raw_reports).items() if k not in ("version", "village")}
+    name = draw(st.one_of(_text(1, 300), st.sampled_from(
+        ["Chi bộ thôn Nà Mạ", "Hội", "Đoàn thanh niên xã", "Công an xã", "Ban CHQS huyện"])))
+    pad = st.sampled_from(["", " ", "\t", "\n", "\x1c", "\x85", "\xa0", "\u3000"])
+    return {**raw, "unit": draw(pad) + name + draw(pad)}
+
+
+@st.composite
+def _mutated(draw: st.DrawFn,
+             reports: st.SearchStrategy[dict[str, Any]] = raw_reports) -> dict[str, Any]:
+    raw = json.loads(json.dumps(draw(reports), default=str))
     for _ in range(draw(st.integers(1, 3))):
         kind = draw(st.sampled_from(["drop", "replace", "add", "measure", "unit"]))
         key = draw(st.sampled_from(sorted(raw) or ["id"]))
@@ -140,6 +157,38 @@ def test_any_mutation_is_valid_or_names_its_problems(raw: dict[str, Any]) -> Non
         assert problem.field and isinstance(problem.field, str)
         assert problem.reason and isinstance(problem.reason, str)
         json.dumps(problem.as_json())  # it can be sent back
+
+
+def _v1_then_upcast(raw: dict[str, Any]) -> ActivityReport:
+    """The reference reading of a v1 report: validated as v1, then upcast and validated."""
+    v1 = ActivityReportV1.model_validate(raw)
+    return ActivityReport.model_validate(upcast_report_v1_v2(dict(iter(v1))))
+
+
+def _outcome(read: Callable[[dict[str, Any]], ActivityReport], raw: dict[str, Any]) -> Any:
+    try:
+        report = read(raw)
+    except ValidationError as exc:
+        return exc.errors(include_url=False)
+    return report, report.model_dump_json(), report.fingerprint()
+
+
+V1 = {"id": "0b6f2a52-5d1e-4a8e-9a59-2b8f6f3c1d01", "campaign": "dan-van-kheo",
+      "locality": "01894", "date": "2023-03-04", "unit": "Chi bộ", "measures": {"cadre_turns": 1}}
+
+
+@PROPERTIES
+@given(st.one_of(_v1_reports(), _mutated(_v1_reports())))
+@example({**V1, "unit": "Hội\t"})  # stripped: "Hội", a mass organisation (hint "hội ")
+@example({**V1, "unit": "Hội\x1c"})  # kept: Python's strip() would drop U+001C
+@example({**V1, "village": "Khuổi Tẩu"})  # not a v1 field
+@example({**V1, "version": 1})  # v1 has no version field
+@example({**V1, "unit": ""})
+@example({**V1, "unit": {"name": "Hội", "kind": "other"}})
+def test_a_v1_report_reads_as_v1_then_upcast_would(raw: dict[str, Any]) -> None:
+    """``report_from_json`` validates a v1 report once, as v2: the same report, or the
+    same problems in v1's terms, as validating it as v1 and upcasting that."""
+    assert _outcome(report_from_json, raw) == _outcome(_v1_then_upcast, raw)
 
 
 @PROPERTIES
