@@ -8,7 +8,8 @@ usual dedup window on top.
 
 Publishes are pipelined on one reply inbox rather than through nats-py's
 ``publish_async``, whose futures never settle when the server answers with an
-API error (nats-py 2.16 raises inside its reply callback).
+API error (nats-py 2.16 raises inside its reply callback), and framed by the
+journal itself (:mod:`.frames`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
+
+from .frames import FramedPublisher
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +118,7 @@ class Journal:
                  observe: Callable[[float], None] | None = None) -> None:
         """``observe`` receives the seconds each ``append_many`` waited for its acks."""
         self._nc = nc
+        self._publisher = FramedPublisher(nc)
         self._stream = stream
         self._timeout = timeout
         self._in_flight = asyncio.Semaphore(max_in_flight)
@@ -196,13 +200,12 @@ class Journal:
         token = str(next(self._tokens))
         self._pending[token] = (call, index)
         call.unanswered += 1
-        headers = message.headers.copy()
-        headers["Nats-Expected-Stream"] = self._stream
-        headers["Nats-Expected-Last-Subject-Sequence"] = "0"
-        headers["Nats-Expected-Last-Subject-Sequence-Subject"] = message.id_filter
+        headers = {**message.headers, "Nats-Expected-Stream": self._stream,
+                   "Nats-Expected-Last-Subject-Sequence": "0",
+                   "Nats-Expected-Last-Subject-Sequence-Subject": message.id_filter}
         try:
-            await self._nc.publish(message.subject, message.payload,
-                                   reply=f"{self._inbox}.{token}", headers=headers)
+            await self._publisher.publish(message.subject, f"{self._inbox}.{token}", headers,
+                                          message.payload)
         except BaseException:
             if self._pending.pop(token, None) is not None:
                 call.unanswered -= 1
