@@ -63,3 +63,16 @@ def test_store_micro_bench_applies_every_event(tmp_path: Path) -> None:
     assert lines[-1].startswith("2,500 events in "), done.stdout
     assert lines[-1].endswith("position 2,500"), done.stdout
     assert (tmp_path / "events.pickle").exists()
+
+
+def test_ingest_cpu_bench_times_every_step() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cungdan.bench.ingest_cpu", "--reports", "600", "--batch", "200",
+         "--rounds", "1", "--publish"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    steps, publish = done.stdout.splitlines()
+    assert steps.startswith("parse ") and " · total " in steps, done.stdout
+    assert steps.endswith("(v1, batches of 200, best of 1)"), done.stdout
+    assert publish.startswith("publish with the journal's headers: nats-py publish "), publish
+    assert " · framed " in publish, publish
