@@ -37,6 +37,25 @@ def collect_between_batches() -> None:
     gc.disable()
 
 
+FULL_COLLECTION_EVERY = 100
+"""Collections of the middle generation between two full ones (CPython's default: 10)."""
+
+
+def collect_fully_less_often() -> None:
+    """Full collections ten times rarer than CPython's default, for a service that keeps
+    a batch of objects alive while it works on it.
+
+    The projector holds two batches of decoded events (~300k objects) while they are
+    written; ingest, the reports of the requests in flight. Every full collection walked
+    them all, and none of them was garbage: the projector ran 43 of them in a rebuild of
+    400k events, 2.4-2.7 s of its CPU in collections (1.0-1.1 s after); ingest 0.23 s of
+    ~2.6 s for 40k reports (0.10 s after). Young collections run as before, and garbage
+    cycles that outlive them wait for the next full one: the services make few.
+    """
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
+
+
 M_ARENA_MAX = -8
 """``mallopt`` parameter of glibc (malloc.h)."""
 

@@ -7,7 +7,11 @@ import logging
 import uvicorn
 
 from cungdan_contracts import load_gazetteer
-from cungdan_service.heap import freeze_startup_heap, limit_malloc_arenas
+from cungdan_service.heap import (
+    collect_fully_less_often,
+    freeze_startup_heap,
+    limit_malloc_arenas,
+)
 from cungdan_service.logs import configure_logging
 
 from .app import create_app
@@ -30,6 +34,7 @@ def main() -> None:
     # instead of quietly serving on the slower pure-Python loop and parser.
     app = create_app(settings, gazetteer=load_gazetteer())  # loaded now, to be frozen
     freeze_startup_heap()
+    collect_fully_less_often()
     limit_malloc_arenas()
     uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port,
                 loop="uvloop", http="httptools", log_config=None, access_log=False)

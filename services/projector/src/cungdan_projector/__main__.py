@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import uvicorn
 
-from cungdan_service.heap import freeze_startup_heap, limit_malloc_arenas
+from cungdan_service.heap import (
+    collect_fully_less_often,
+    freeze_startup_heap,
+    limit_malloc_arenas,
+)
 from cungdan_service.logs import configure_logging
 
 from .app import create_app
@@ -18,6 +22,7 @@ def main() -> None:
     configure_logging(SERVICE, settings.log_level)
     app = create_app(settings)
     freeze_startup_heap()
+    collect_fully_less_often()
     limit_malloc_arenas()
     uvicorn.run(app, host=settings.projector_host,
                 port=settings.projector_port, log_config=None, access_log=False)
