@@ -200,12 +200,9 @@ class Journal:
         token = str(next(self._tokens))
         self._pending[token] = (call, index)
         call.unanswered += 1
-        headers = {**message.headers, "Nats-Expected-Stream": self._stream,
-                   "Nats-Expected-Last-Subject-Sequence": "0",
-                   "Nats-Expected-Last-Subject-Sequence-Subject": message.id_filter}
         try:
-            await self._publisher.publish(message.subject, f"{self._inbox}.{token}", headers,
-                                          message.payload)
+            await self._publisher.publish(message.subject, f"{self._inbox}.{token}",
+                                          sent_headers(message, self._stream), message.payload)
         except BaseException:
             if self._pending.pop(token, None) is not None:
                 call.unanswered -= 1
@@ -234,6 +231,13 @@ class Journal:
         while (item := await self.find(subject_filter, found[-1][0] if found else 0)) is not None:
             found.append(item)
         return found
+
+
+def sent_headers(message: Outgoing, stream: str) -> dict[str, str]:
+    """The headers the journal sends with ``message``: its own, and the once-only checks."""
+    return {**message.headers, "Nats-Expected-Stream": stream,
+            "Nats-Expected-Last-Subject-Sequence": "0",
+            "Nats-Expected-Last-Subject-Sequence-Subject": message.id_filter}
 
 
 def _settle(future: asyncio.Future[None]) -> None:
