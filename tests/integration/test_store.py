@@ -14,6 +14,7 @@ from tests.factories import event
 from tests.integration.both_stores import active_store, read_model
 
 from cungdan_contracts import AdminMap, load_gazetteer
+from cungdan_projector import store as store_module
 from cungdan_projector.rollup import PROJECTION_VERSION, facts_of
 from cungdan_projector.store import (
     PAGE_SIZE,
@@ -379,3 +380,33 @@ def test_the_by_day_index_is_built_once_caught_up_not_with_the_table(
     store.apply([applicable(2, date="2023-04-03", measures={"road_km": "1"})])
     april_2nd_3rd = TotalsFilter(date_from=dt.date(2023, 4, 2), date_to=dt.date(2023, 4, 3))
     assert units(store, "137", "road_km", april_2nd_3rd) == 3000
+
+
+def test_a_catching_up_batch_leaves_the_wal_to_grow_and_a_live_one_checkpoints(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of at least CATCH_UP_BATCH events commit under the catch-up checkpoint
+    interval, so the WAL grows across them; the next live commit checkpoints, and the
+    write after it starts the WAL again, cut back to the live size."""
+    monkeypatch.setattr(store_module, "WAL_CHECKPOINT_BYTES", 2 * PAGE_SIZE)
+    monkeypatch.setattr(store_module, "CATCH_UP_WAL_CHECKPOINT_BYTES", 1 << 30)
+    monkeypatch.setattr(store_module, "CATCH_UP_BATCH", 1_000)
+    path = tmp_path / "readmodel.sqlite3"
+    model = ReadModel(make_engine(f"sqlite:///{path}"))
+    model.create_schema()
+    gen = model.create_generation(PROJECTION_VERSION, active=True)
+    wal = Path(f"{path}-wal")
+    seqs = itertools.count(1)
+
+    def batch(size: int) -> list[Logged]:
+        return [applicable(next(seqs), measures={"workdays": 1}) for _ in range(size)]
+
+    gen.apply(batch(1_500))
+    first = wal.stat().st_size
+    gen.apply(batch(1_000))  # fewer pages: the WAL grows only if the first stayed in it
+    grown = wal.stat().st_size
+    assert grown > first > 20 * PAGE_SIZE
+    gen.apply(batch(1))  # live: its commit copies the WAL back
+    gen.apply(batch(1))  # which lets this one start the WAL again, cut back
+    assert wal.stat().st_size < first
+    assert units(gen, "VN", "workdays") == 2_502
+    model.engine.dispose()
