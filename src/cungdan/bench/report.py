@@ -74,7 +74,10 @@ same run on the same machine: these machines are noisy, so compare ratios, not a
   then starts on an empty database, and the rate is counted between the first position
   change and the target position, read through `GET /v1/totals/<commune>` (its `position`;
   a locality without children, so polling costs the projector next to nothing). Baseline:
-  an ordered push consumer of nats-py reading the same sequences, without decoding.
+  an ordered push consumer of nats-py reading the same sequences, without decoding. Each
+  runs three times in turns (read, SQLite, PostgreSQL; read, ...), each projector on a
+  fresh database: a run lasts seconds, one is a single sample on a noisy machine. A row
+  gives the median run over the median read, and every sample in its notes.
 - Peak RSS is the most `VmRSS` (`/proc/<pid>/status`) the projector process and the
   writer process it starts held together, sampled at every position poll; each one's own
   `VmHWM` is in the notes.
