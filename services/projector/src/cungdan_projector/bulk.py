@@ -11,11 +11,17 @@ so the statements are compiled once per generation and rows go straight to the d
   instead of one per row. Activities, which never conflict, are copied in directly.
 
 Both run in the caller's transaction, on its connection.
+
+For PostgreSQL a batch's sums can also arrive as COPY text made ahead
+(:class:`CopiedSums`): the projector makes it while the batch before commits, so the
+writer only sends it (see :func:`.store.presum`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Table, any_, bindparam, select
@@ -41,12 +47,47 @@ def _pgsql() -> Any:
     return sql
 
 
+@dataclass(frozen=True, slots=True)
+class CopiedSums:
+    """A batch's all-time and monthly rows, in COPY text format (:func:`copy_text`)."""
+
+    totals: bytes
+    monthly: bytes
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n",
+                               "\r": "\\r", "\t": "\\t", "\v": "\\v"})
+_TO_ESCAPE = re.compile(r"[\\\b\f\r\v]")
+"""What needs escaping in COPY text besides tabs and newlines (those are counted)."""
+
+
+def copy_text(rows: Sequence[Row]) -> bytes:
+    """``rows`` (of strings and integers) in PostgreSQL's COPY text format, as psycopg's
+    ``write_row`` sends them. Codes and numbers never need escaping: the rows are joined
+    as they are, and made again value by value, escaped, only if the result shows a tab,
+    a newline or a backslash of their own."""
+    text = "".join(["\t".join(map(str, row)) + "\n" for row in rows])
+    separators = sum(len(row) for row in rows)  # a tab after each value, a newline last
+    if text.count("\t") + text.count("\n") != separators or _TO_ESCAPE.search(text):
+        text = "".join([
+            "\t".join(v.translate(_COPY_ESCAPES) if isinstance(v, str) else str(v)
+                      for v in row) + "\n" for row in rows])
+    return text.encode()
+
+
 class BulkWriter(Protocol):
+    takes_copied_sums: bool
+    """Whether :meth:`add_copied_sums` works (PostgreSQL)."""
+
     def upsert_totals(self, conn: Connection, rows: Sequence[Row]) -> None:
         """Add all-time rows (TOTAL_KEYS, amounts) to what is stored."""
 
     def upsert_monthly(self, conn: Connection, rows: Sequence[Row]) -> None:
         """Add monthly rows (MONTHLY_KEYS, amounts) to what is stored."""
+
+    def add_copied_sums(self, conn: Connection, sums: CopiedSums) -> None:
+        """Add a batch's sums made ahead (the same as :meth:`upsert_totals` and
+        :meth:`upsert_monthly` of its rows)."""
 
     def insert_activities(self, conn: Connection, rows: Sequence[Row]) -> None:
         """Insert new activities (ACTIVITY_KEYS, amounts)."""
@@ -107,6 +148,8 @@ LOOKUP_CHUNK = 500
 
 
 class SqliteBulk:
+    takes_copied_sums = False
+
     def __init__(self, tables: GenerationTables, engine: Engine) -> None:
         dialect = _positional(engine)
         event_id = tables.activities.c.event_id
@@ -132,6 +175,9 @@ class SqliteBulk:
 
     def upsert_monthly(self, conn: Connection, rows: Sequence[Row]) -> None:
         _cursor_executemany(conn, self._monthly, rows)
+
+    def add_copied_sums(self, conn: Connection, sums: CopiedSums) -> None:
+        raise NotImplementedError("SQLite takes rows, not COPY text")
 
     def insert_activities(self, conn: Connection, rows: Sequence[Row]) -> None:
         _cursor_executemany(conn, self._insert, rows)
@@ -176,19 +222,25 @@ class _Staged:
             select(*(stage.c[c] for c in self.columns)).order_by(*(stage.c[k] for k in keys)))
         self.merge = str(_adding(insert, table, keys).compile(dialect=dialect))
 
-    def write(self, conn: Connection, rows: Sequence[Row]) -> None:
+    def write(self, conn: Connection, rows: Sequence[Row] | bytes) -> None:
+        """Merge ``rows``, or the same rows as COPY text."""
         cursor: Any = conn.connection.cursor()
         try:
             cursor.execute(self.create)
             with cursor.copy(self.copy) as copy:
-                for row in rows:
-                    copy.write_row(row)
+                if isinstance(rows, bytes):
+                    copy.write(rows)
+                else:
+                    for row in rows:
+                        copy.write_row(row)
             cursor.execute(self.merge)
         finally:
             cursor.close()
 
 
 class PostgresBulk:
+    takes_copied_sums = True
+
     def __init__(self, tables: GenerationTables, engine: Engine) -> None:
         dialect = _positional(engine)
         self._totals = _Staged(tables.totals, TOTAL_KEYS, dialect)
@@ -208,6 +260,12 @@ class PostgresBulk:
 
     def upsert_monthly(self, conn: Connection, rows: Sequence[Row]) -> None:
         self._monthly.write(conn, rows)
+
+    def add_copied_sums(self, conn: Connection, sums: CopiedSums) -> None:
+        if sums.totals:
+            self._totals.write(conn, sums.totals)
+        if sums.monthly:
+            self._monthly.write(conn, sums.monthly)
 
     def insert_activities(self, conn: Connection, rows: Sequence[Row]) -> None:
         cursor: Any = conn.connection.cursor()

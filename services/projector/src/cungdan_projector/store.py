@@ -36,7 +36,7 @@ from sqlalchemy.schema import CreateTable
 
 from cungdan_contracts import INDICATORS, AdminMap
 
-from .bulk import bulk_writer
+from .bulk import CopiedSums, bulk_writer, copy_text
 from .periods import plan_range
 from .rollup import INDICATOR_INDEX, Facts, Tally, corrected, retracted
 from .schema import (
@@ -442,8 +442,13 @@ class GenerationStore:
                     if is_deferred(index):
                         index.create(conn, checkfirst=True)
 
-    def apply(self, batch: Sequence[Item | Skipped]) -> BatchResult:
-        """Fold a batch (in stream order) into the totals, exactly once, in one transaction."""
+    def apply(self, batch: Sequence[Item | Skipped],
+              presummed: CopiedSums | None = None) -> BatchResult:
+        """Fold a batch (in stream order) into the totals, exactly once, in one transaction.
+
+        ``presummed``: :func:`presum` of the batch, made ahead. It is used only when it is
+        what the fold would add: every item is new to this generation and nothing stored
+        changes it (no corrections, no parked changes); else the fold sums as always."""
         if not batch:
             return BatchResult(0, 0, 0, self.position())
         with self.model.writing(catching_up=len(batch) >= CATCH_UP_BATCH) as conn:
@@ -451,7 +456,9 @@ class GenerationStore:
             fresh = [item for item in batch if item.seq > current]
             items = [item for item in fresh if not isinstance(item, Skipped)]
             skipped = [item for item in fresh if isinstance(item, Skipped)]
-            counted, already, latest = self._fold(conn, items)
+            ahead = presummed if len(fresh) == len(batch) and self._bulk.takes_copied_sums \
+                else None
+            counted, already, latest = self._fold(conn, items, ahead)
             if skipped:
                 conn.execute(self.tables.dead_letters.insert(), [
                     {"seq": s.seq, "subject": s.subject, "reason": s.reason,
@@ -467,7 +474,7 @@ class GenerationStore:
                            tuple((*key, n) for key, n in by_source.items()),
                            tuple((*key, at) for key, at in latest.items()))
 
-    def _fold(self, conn: Connection, items: Sequence[Item]
+    def _fold(self, conn: Connection, items: Sequence[Item], ahead: CopiedSums | None = None
               ) -> tuple[list[Item], int, dict[tuple[str, str], dt.datetime]]:
         """Apply activities and changes in order; returns what counted, how many were
         already counted before (redeliveries, re-published ids), and the newest
@@ -479,6 +486,8 @@ class GenerationStore:
         known_changes = self._known(conn, t.changes.c.change_id,
                                     {i.change_id for i in items if isinstance(i, Changed)})
         waiting = self._pending(conn, logged_ids - existing - state.keys())
+        if existing or waiting or any(isinstance(i, Changed) for i in items):
+            ahead = None  # the fold adds other than the new activities, once each
         tally = Tally()
         new_activities: dict[str, Logged] = {}
         touched: set[str] = set()
@@ -507,7 +516,8 @@ class GenerationStore:
                     continue
                 state[item.event_id] = item.facts
                 new_activities[item.event_id] = item
-                tally.add(item.facts)
+                if ahead is None:
+                    tally.add(item.facts)
                 counted.append(item)
                 for ch in [*waiting.pop(item.event_id, []),
                            *(p for p in parked if p.activity_id == item.event_id)]:
@@ -525,7 +535,7 @@ class GenerationStore:
                 counted.append(item)
                 change(item)
         self._write(conn, state, new_activities, touched, new_changes, parked, released)
-        self._upsert_totals(conn, tally)
+        self._upsert_totals(conn, tally, ahead)
         latest = _latest(i.origin for i in counted)
         self._note_freshness(conn, latest)
         return counted, already, latest
@@ -586,7 +596,10 @@ class GenerationStore:
                     None if r.measures is None else json.loads(r.measures), _NO_ORIGIN))
         return waiting
 
-    def _upsert_totals(self, conn: Connection, tally: Tally) -> None:
+    def _upsert_totals(self, conn: Connection, tally: Tally, ahead: CopiedSums | None) -> None:
+        if ahead is not None:
+            self._bulk.add_copied_sums(conn, ahead)
+            return
         if tally.overall:
             self._bulk.upsert_totals(conn, list(tally.overall.values()))
         if tally.monthly:
@@ -633,3 +646,20 @@ class GenerationStore:
             conn.execute(update(table).where(table.c.seq == item.seq)
                          .values(redriven_at=_now()))
         return bool(counted)
+
+
+def presum(batch: Sequence[Item | Skipped]) -> CopiedSums | None:
+    """What :meth:`GenerationStore.apply` adds to the sums for ``batch`` if every activity
+    in it is new, as COPY text (for PostgreSQL), made where the batch is decoded while the
+    one before commits: the writer then only sends it. ``None`` for a batch with
+    corrections or retractions (the fold needs the stored activities for those)."""
+    if any(isinstance(item, Changed) for item in batch):
+        return None
+    tally = Tally()
+    seen: set[str] = set()
+    for item in batch:
+        if isinstance(item, Logged) and item.event_id not in seen:  # once each, as the fold
+            seen.add(item.event_id)
+            tally.add(item.facts)
+    return CopiedSums(copy_text(list(tally.overall.values())),
+                      copy_text(list(tally.monthly.values())))

@@ -47,6 +47,7 @@ from .store import (
     Logged,
     Origin,
     Skipped,
+    presum,
 )
 
 
@@ -122,6 +123,8 @@ class ProcessWriter:
 
     def __init__(self, database_url: str) -> None:
         self._url = database_url
+        self._presums = make_url(database_url).get_backend_name() == "postgresql"
+        """Whether requests carry their batch's sums as COPY text (see ``prepare``)."""
         self._child: asyncio.subprocess.Process | None = None
         self._calls = asyncio.Lock()
         self.started = 0
@@ -146,8 +149,12 @@ class ProcessWriter:
         return child
 
     def prepare(self, store: GenerationStore, items: Sequence[Item | Skipped]) -> bytes:
-        """The request's frame: ~3 ms per 1,000 events to pack and pickle."""
-        return _frame((store.number, pack(items)))
+        """The request's frame: ~3 ms per 1,000 events to pack and pickle. For PostgreSQL
+        it also holds the batch's sums as COPY text (:func:`.store.presum`, ~15 ms per
+        1,000 events), which the child then need not make while the database waits."""
+        sums = presum(items) if self._presums else None
+        return _frame((store.number, pack(items),
+                       None if sums is None else (sums.totals, sums.monthly)))
 
     async def apply(self, store: GenerationStore, items: Sequence[Item | Skipped],
                     prepared: bytes | None = None) -> BatchResult:
@@ -158,7 +165,7 @@ class ProcessWriter:
         return result
 
     async def build_indexes(self, store: GenerationStore) -> None:
-        await self._request(_frame((store.number, None)))  # no batch: the deferred indexes
+        await self._request(_frame((store.number, None, None)))  # no batch: the deferred indexes
 
     async def _request(self, request: bytes) -> Any:
         """Send one request; its answer, or the child's failure raised as ours."""

@@ -16,6 +16,7 @@ import sys
 
 from cungdan_service.heap import collect_between_batches
 
+from .bulk import CopiedSums
 from .store import GenerationStore, ReadModel, make_engine
 from .writer import is_transient, read_frame, unpack, write_frame
 
@@ -36,23 +37,25 @@ def main() -> None:
     collect_between_batches()
     write_frame(replies, "ready")
     while (request := read_frame(requests)) is not None:
-        generation, packed = request
+        generation, packed, sums = request
         del request
         store = stores.get(generation)
         if store is None:
             store = stores[generation] = model.generation(generation)
         items = None if packed is None else unpack(packed)
         del packed  # the tuples go as soon as the items are made
+        presummed = None if sums is None else CopiedSums(*sums)
+        del sums
         try:
             if items is None:  # a request without a batch: the deferred indexes
                 store.build_deferred_indexes()
                 reply: tuple[str, object] = ("ok", None)
             else:
-                reply = ("ok", store.apply(items))
+                reply = ("ok", store.apply(items, presummed))
         except Exception as exc:  # noqa: BLE001 - classified, then the service decides
             outcome = "unavailable" if is_transient(exc) else "refused"
             reply = (outcome, f"{exc.__class__.__name__}: {exc}")
-        del items
+        del items, presummed
         try:
             write_frame(replies, reply)
         except BrokenPipeError:
