@@ -70,6 +70,7 @@ from cungdan_contracts import (
 from cungdan_contracts.subjects import ALL_EVENTS, STREAM
 
 from .deadletters import Original
+from .delivery import Delivered, delivery
 from .metrics import ProjectorMetrics
 from .rollup import facts_of, units_of
 from .store import BatchResult, Changed, GenerationStore, Item, Logged, Origin, Skipped
@@ -162,7 +163,7 @@ class StreamReader:
         self._limit = batch + prefetch
         self._min_pull = max(1, batch // 2)
         self._retry_max = retry_max_seconds
-        self._buffer: deque[Msg] = deque()
+        self._buffer: deque[Delivered] = deque()
         self._in_hand = 0
         self._consumer: _Consumer | None = None
         self._creating: _Consumer | None = None
@@ -196,7 +197,7 @@ class StreamReader:
         self.handed = position
         self._task = asyncio.create_task(self._supervise(), name=f"{self._name}-reader")
 
-    async def take(self) -> list[Msg]:
+    async def take(self) -> list[Delivered]:
         """The next messages in stream order: a full ``batch`` while behind, else those
         there are (one at least)."""
         while len(self._buffer) < self._batch and not (self._buffer and not self._coming()):
@@ -204,7 +205,7 @@ class StreamReader:
             await self._arrived.wait()
         batch = [self._buffer.popleft() for _ in range(min(self._batch, len(self._buffer)))]
         self._in_hand += len(batch)
-        self.handed = batch[-1].metadata.sequence.stream
+        self.handed = batch[-1].seq
         return batch
 
     def _coming(self) -> bool:
@@ -371,19 +372,18 @@ class StreamReader:
                 self._break(c, f"status {status} {description}".strip())
             return
         try:
-            metadata = msg.metadata
-            sequence = metadata.sequence
-        except Exception as exc:  # noqa: BLE001 - not a JetStream message: start again
+            seq, consumer_seq, pending = delivery(msg.reply)
+        except ValueError as exc:  # not a JetStream message: start again
             self._break(c, f"unexpected message on {msg.subject}: {exc!r}")
             return
-        if sequence.consumer != c.delivered + 1 or sequence.stream <= c.last_seq:
-            self._break(c, f"gap: consumer sequence {sequence.consumer} after {c.delivered} "
-                           f"(stream sequence {sequence.stream} after {c.last_seq})")
+        if consumer_seq != c.delivered + 1 or seq <= c.last_seq:
+            self._break(c, f"gap: consumer sequence {consumer_seq} after {c.delivered} "
+                           f"(stream sequence {seq} after {c.last_seq})")
             return
-        c.delivered, c.last_seq, c.behind = sequence.consumer, sequence.stream, metadata.num_pending
+        c.delivered, c.last_seq, c.behind = consumer_seq, seq, pending
         if self.problem is not None:
             self.problem = None  # reading again
-        self._buffer.append(msg)
+        self._buffer.append(Delivered(seq, pending, msg))
         self._arrived.set()
         c.asked -= 1
         if c.asked <= 0:
@@ -484,8 +484,8 @@ class Projection:
                 started = time.perf_counter()
                 items, originals, prepared = await asyncio.to_thread(self._decode, batch)
                 decoding = time.perf_counter() - started
-                first, count = batch[0].metadata.sequence.stream, len(batch)
-                caught_up = batch[-1].metadata.num_pending == 0
+                first, count = batch[0].seq, len(batch)
+                caught_up = batch[-1].pending == 0
                 del batch  # decoded: the messages go (the refused are read back if ever)
                 if committing is not None:
                     await committing
@@ -538,14 +538,13 @@ class Projection:
         log.info("generation %d: deferred indexes built in %.1f s", self.store.number,
                  time.perf_counter() - started)
 
-    def _decode(self, batch: Sequence[Msg]
+    def _decode(self, batch: Sequence[Delivered]
                 ) -> tuple[list[Item | Skipped], dict[int, Original], bytes | None]:
         """The batch's items, the messages of those that will be dead letters, and the
         writer's request for the items (made here, while the batch before commits)."""
-        items = [to_item(m.metadata.sequence.stream, m.subject, m.data, self._gazetteer)
-                 for m in batch]
+        items = [to_item(d.seq, d.msg.subject, d.msg.data, self._gazetteer) for d in batch]
         originals: dict[int, Original] = {
-            item.seq: msg for item, msg in zip(items, batch, strict=True)
+            item.seq: d.msg for item, d in zip(items, batch, strict=True)
             if isinstance(item, Skipped)}
         return items, originals, self.writer.prepare(self.store, items)
 
