@@ -29,5 +29,5 @@ def test_the_numbers_are_where_the_server_puts_them() -> None:
     "_INBOX.abc.def", "$JS.ACK", "$JS.NAK.S.C.1.2.3.4.5", "$JS.ACK.S.C.1.2.3.4",
     "$JS.ACK.S.C.1.2.3.4.5.6", "$JS.ACK.S.C.1.x.3.4.5", ""])
 def test_anything_else_is_refused(reply: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a JetStream reply subject"):
         delivery(reply)

@@ -30,13 +30,16 @@ def delivery(reply: str) -> Delivery:
     """The stream sequence, consumer sequence and pending count of a delivered message;
     ``ValueError`` for a reply subject that is not a JetStream acknowledgement subject."""
     tokens = reply.split(".")
-    if tokens[0] != Msg.Ack.Prefix0 or len(tokens) < 2 or tokens[1] != Msg.Ack.Prefix1:
-        raise ValueError(f"not a JetStream reply subject: {reply!r}")
-    if len(tokens) == _SHORT:
-        return Delivery(int(tokens[5]), int(tokens[6]), int(tokens[8]))
-    if len(tokens) >= _LONG_AT_LEAST:
-        return Delivery(int(tokens[Msg.Ack.StreamSeq]), int(tokens[Msg.Ack.ConsumerSeq]),
-                        int(tokens[Msg.Ack.NumPending]))
+    if len(tokens) >= 2 and tokens[0] == Msg.Ack.Prefix0 and tokens[1] == Msg.Ack.Prefix1:
+        try:
+            if len(tokens) == _SHORT:
+                return Delivery(int(tokens[5]), int(tokens[6]), int(tokens[8]))
+            if len(tokens) >= _LONG_AT_LEAST:
+                return Delivery(int(tokens[Msg.Ack.StreamSeq]),
+                                int(tokens[Msg.Ack.ConsumerSeq]),
+                                int(tokens[Msg.Ack.NumPending]))
+        except ValueError:
+            pass  # a number that is not one
     raise ValueError(f"not a JetStream reply subject: {reply!r}")
 
 
