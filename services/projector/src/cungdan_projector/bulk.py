@@ -20,7 +20,7 @@ writer only sends it (see :func:`.store.presum`).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -76,18 +76,17 @@ def copy_text(rows: Sequence[Row]) -> bytes:
 
 
 class BulkWriter(Protocol):
-    takes_copied_sums: bool
-    """Whether :meth:`add_copied_sums` works (PostgreSQL)."""
+    @property
+    def copied_sums(self) -> Callable[[Connection, CopiedSums], None] | None:
+        """Adds a batch's sums made ahead as COPY text, the same as :meth:`upsert_totals`
+        and :meth:`upsert_monthly` of their rows; ``None`` where the database takes rows
+        only."""
 
     def upsert_totals(self, conn: Connection, rows: Sequence[Row]) -> None:
         """Add all-time rows (TOTAL_KEYS, amounts) to what is stored."""
 
     def upsert_monthly(self, conn: Connection, rows: Sequence[Row]) -> None:
         """Add monthly rows (MONTHLY_KEYS, amounts) to what is stored."""
-
-    def add_copied_sums(self, conn: Connection, sums: CopiedSums) -> None:
-        """Add a batch's sums made ahead (the same as :meth:`upsert_totals` and
-        :meth:`upsert_monthly` of its rows)."""
 
     def insert_activities(self, conn: Connection, rows: Sequence[Row]) -> None:
         """Insert new activities (ACTIVITY_KEYS, amounts)."""
@@ -148,7 +147,7 @@ LOOKUP_CHUNK = 500
 
 
 class SqliteBulk:
-    takes_copied_sums = False
+    copied_sums: Callable[[Connection, CopiedSums], None] | None = None
 
     def __init__(self, tables: GenerationTables, engine: Engine) -> None:
         dialect = _positional(engine)
@@ -175,9 +174,6 @@ class SqliteBulk:
 
     def upsert_monthly(self, conn: Connection, rows: Sequence[Row]) -> None:
         _cursor_executemany(conn, self._monthly, rows)
-
-    def add_copied_sums(self, conn: Connection, sums: CopiedSums) -> None:
-        raise NotImplementedError("SQLite takes rows, not COPY text")
 
     def insert_activities(self, conn: Connection, rows: Sequence[Row]) -> None:
         _cursor_executemany(conn, self._insert, rows)
@@ -239,8 +235,6 @@ class _Staged:
 
 
 class PostgresBulk:
-    takes_copied_sums = True
-
     def __init__(self, tables: GenerationTables, engine: Engine) -> None:
         dialect = _positional(engine)
         self._totals = _Staged(tables.totals, TOTAL_KEYS, dialect)
@@ -261,7 +255,7 @@ class PostgresBulk:
     def upsert_monthly(self, conn: Connection, rows: Sequence[Row]) -> None:
         self._monthly.write(conn, rows)
 
-    def add_copied_sums(self, conn: Connection, sums: CopiedSums) -> None:
+    def copied_sums(self, conn: Connection, sums: CopiedSums) -> None:
         if sums.totals:
             self._totals.write(conn, sums.totals)
         if sums.monthly:

@@ -456,7 +456,7 @@ class GenerationStore:
             fresh = [item for item in batch if item.seq > current]
             items = [item for item in fresh if not isinstance(item, Skipped)]
             skipped = [item for item in fresh if isinstance(item, Skipped)]
-            ahead = presummed if len(fresh) == len(batch) and self._bulk.takes_copied_sums \
+            ahead = presummed if len(fresh) == len(batch) and self._bulk.copied_sums \
                 else None
             counted, already, latest = self._fold(conn, items, ahead)
             if skipped:
@@ -597,8 +597,9 @@ class GenerationStore:
         return waiting
 
     def _upsert_totals(self, conn: Connection, tally: Tally, ahead: CopiedSums | None) -> None:
-        if ahead is not None:
-            self._bulk.add_copied_sums(conn, ahead)
+        copied = self._bulk.copied_sums
+        if ahead is not None and copied is not None:
+            copied(conn, ahead)
             return
         if tally.overall:
             self._bulk.upsert_totals(conn, list(tally.overall.values()))
