@@ -486,7 +486,8 @@ class GenerationStore:
         known_changes = self._known(conn, t.changes.c.change_id,
                                     {i.change_id for i in items if isinstance(i, Changed)})
         waiting = self._pending(conn, logged_ids - existing - state.keys())
-        if existing or waiting or any(isinstance(i, Changed) for i in items):
+        if ahead is not None and (existing or waiting
+                                  or any(isinstance(i, Changed) for i in items)):
             ahead = None  # the fold adds other than the new activities, once each
         tally = Tally()
         new_activities: dict[str, Logged] = {}
