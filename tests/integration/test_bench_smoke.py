@@ -33,6 +33,9 @@ def test_quick_bench_runs_and_prints_every_row(tmp_path: Path) -> None:
         cells = [c.strip() for c in rows[0].strip("|").split("|")]
         assert cells[1], f"{key}: nothing measured: {rows[0]}"
         assert cells[-1] in {"— (quick)", "skipped"}, rows[0]
+    speed = [line for line in table if line.startswith("| machine speed")]
+    assert len(speed) == 1 and speed[0].rstrip().endswith("| info |"), done.stdout
+    assert float(speed[0].split("|")[4].strip().removesuffix("x")) > 0, speed[0]
     written = report.read_text()
     assert "**Machine**: cores:" in written and "nats-server" in written
     assert all(f"(`{key}`)" in written for key in FIGURES)

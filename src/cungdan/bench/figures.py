@@ -52,6 +52,14 @@ NEEDS: dict[str, set[str]] = {
 }
 NO_AUTH = {"CUNGDAN_AUTH_ENABLED": "false", "CUNGDAN_READS_PUBLIC": "true"}
 """The bench measures the data path; tokens (and their per-token rate limit) are off."""
+PLANNING_READ_RATE = 48_000.0
+"""Events/s of a raw ordered push read on the machine the targets were set on (issue 7's
+planning measurement: 2 cores, nats-server 2.15.1, nats-py 2.16; the recorded full runs of
+2026-11-22 read 48-49k). The absolute targets (seconds, requests/s, milliseconds) hold for
+a machine of that speed; the ratio of this run's raw read to it tells how this one compares."""
+SLOW_MACHINE = 0.8
+"""Below this fraction of :data:`PLANNING_READ_RATE`, the report warns that absolute
+figures are not comparable with their targets."""
 STREAM_GROUP = {"projector-sqlite", "projector-postgres", "projector-naive", "rebuild",
                 "totals-get", "rss"}
 
@@ -530,10 +538,31 @@ class Bench:
                     run.process.stop()
                     done.append(run)
         read_rate = statistics.median(reads)
+        self._machine_speed(reads, read_rate)
         for key, done in runs.items():
             self.rows[key] = self._projector_row(
                 key, done, reads, read_rate, upto, 0.5 if key == "projector-sqlite" else 0.3)
         return _median_run(runs["projector-sqlite"]).rate if "projector-sqlite" in runs else None
+
+    def _machine_speed(self, reads: Sequence[float], read_rate: float) -> None:
+        """How fast this machine is next to the one the targets were set on (an info row),
+        judged by the raw read: Python and nats-server work, no database."""
+        speed = read_rate / PLANNING_READ_RATE
+        self.info.append(Row(
+            "machine-speed", "machine speed: raw ordered read against the planning machine",
+            f"{_n(read_rate)} ev/s",
+            f"{_n(PLANNING_READ_RATE)} ev/s (the machine the targets were set on)",
+            f"{speed:.2f}x", notes=[
+                f"median of {len(reads)} raw reads ({', '.join(_n(r) for r in reads)} ev/s). "
+                "Ratios to same-run baselines compare across machines; absolute figures "
+                "(the rebuild's seconds, requests/s, p99s) hold their targets on a machine "
+                "of the planning machine's speed"]))
+        if speed < SLOW_MACHINE and not self.quick:
+            self.warnings.append(
+                f"this machine read the stream at {speed:.2f}x the speed of the machine the "
+                "targets were set on (see the machine-speed row): its absolute figures "
+                "(seconds, requests/s, p99) are not comparable with their targets; its "
+                "ratios are")
 
     @staticmethod
     def _postgres_database(cluster: PostgresCluster, name: str) -> str:
