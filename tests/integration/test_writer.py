@@ -5,6 +5,7 @@ classified as retry-later or refused."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import signal
@@ -142,18 +143,21 @@ async def test_a_writer_killed_between_batches_is_replaced(
 async def test_a_writer_killed_in_the_middle_of_a_batch_loses_and_doubles_nothing(
         writer: ProcessWriter, store: GenerationStore, model: ReadModel) -> None:
     await writer.apply(store, activities(1, 10))  # the child is up
-    big = activities(11, 60_000)  # seconds of work in the child
+    big = activities(11, 150_000)  # seconds of work in the child, on a fast machine too
     child = writer.pid
     assert child is not None
-    attempt = writer.apply(store, big)
+    # made before the clock starts: a kill while the service still packs would hit the
+    # child between batches (it is replaced and the batch goes through)
+    request = writer.prepare(store, big)
+    attempt = asyncio.ensure_future(writer.apply(store, big, request))
     killer = _kill_later(child, 0.6)
     with pytest.raises(WriterUnavailableError):
         await attempt
     killer.wait()
     assert houses(model) == (10, 10)  # the transaction in flight was rolled back
     result = await writer.apply(store, big)
-    assert result.applied == 60_000
-    assert houses(model) == (60_010, 60_010)
+    assert result.applied == 150_000
+    assert houses(model) == (150_010, 150_010)
 
 
 async def test_a_batch_the_database_refuses_arrives_as_refused(
