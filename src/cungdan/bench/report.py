@@ -69,7 +69,9 @@ same run on the same machine: these machines are noisy, so compare ratios, not a
   starts. Open-loop latencies are timed from each request's scheduled start.
 - Ingest baseline: the same events (same subjects, payload bytes and headers) published
   with nats-py through the journal's own pipelining (one reply inbox, up to
-  `CUNGDAN_MAX_IN_FLIGHT` unacknowledged) into a fresh stream of the same config.
+  `CUNGDAN_MAX_IN_FLIGHT` unacknowledged) into a fresh stream of the same config. Both
+  run three times in turns (baseline, ingest; ...), each on a fresh server; the row gives
+  the median run over the median baseline, and every sample in its notes.
 - Projector figures: the events are first published straight into the stream; a projector
   then starts on an empty database, and the rate is counted between the first position
   change and the target position, read through `GET /v1/totals/<commune>` (its `position`;
