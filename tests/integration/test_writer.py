@@ -155,7 +155,7 @@ async def test_a_writer_killed_in_the_middle_of_a_batch_loses_and_doubles_nothin
         await attempt
     killer.wait()
     assert houses(model) == (10, 10)  # the transaction in flight was rolled back
-    result = await writer.apply(store, big)
+    result = await writer.apply(store, big, request)  # the same batch again
     assert result.applied == 150_000
     assert houses(model) == (150_010, 150_010)
 
