@@ -146,10 +146,14 @@ class ProjectorRuntime:
         self.live, self.rebuilding = new, None
         self.metrics.rebuilding.set(0)
         self.metrics.rebuild_progress.set(1)
-        self.progress.done, self.progress.finished = True, time.monotonic()
         log.info("generation %d active at position %d (was %d); dropping generation %d",
                  new.store.number, new.position, old.position, old.store.number)
-        await asyncio.to_thread(self.model.drop_generation, old.store.number)
+        try:
+            await asyncio.to_thread(self.model.drop_generation, old.store.number)
+        except Exception:  # the swap stands; only the old tables are left behind
+            log.exception("could not drop retired generation %d", old.store.number)
+        # "done" once the old tables are gone: whoever polls for it then sees one generation
+        self.progress.done, self.progress.finished = True, time.monotonic()
 
     def rebuild_status(self) -> dict[str, object]:
         progress = self.progress
