@@ -28,6 +28,7 @@ from cungdan_contracts import (
 )
 from cungdan_service.auth import Principal, Reason, Role, requires, scope_refusal
 from cungdan_service.problems import ANONYMOUS, PROBLEM_JSON, problem
+from cungdan_service.responses import FastJSONResponse
 
 from .changes import ChangeOutcome, ChangeService, ScopeCheck
 from .limits import RateLimiter, read_body
@@ -233,7 +234,7 @@ async def post_batch(request: Request, caller: Caller) -> Response:
         return problem(503, "broker-unavailable",
                        "The event store is unavailable; resend the batch (ids make it safe)",
                        headers=_retry_after(request), counts=counts, results=results)
-    return JSONResponse({"counts": counts, "results": results})
+    return FastJSONResponse({"counts": counts, "results": results})
 
 
 router.add_api_route("/v1/activities/batch", post_batch, methods=["POST"],

@@ -20,6 +20,7 @@ from cungdan_contracts import (
 from cungdan_contracts.subjects import STREAM
 from cungdan_service.auth import Role, requires
 from cungdan_service.problems import problem
+from cungdan_service.responses import FastJSONResponse
 
 from .periods import period_range
 from .runtime import ProjectorRuntime, RebuildRunningError
@@ -39,9 +40,11 @@ def _describe(loc: Locality) -> dict[str, Any]:
     return {"code": loc.code, "name": loc.name, "level": loc.level.value}
 
 
+_SCALES = {code: indicator.scale for code, indicator in INDICATORS.items()}
+
+
 def _quantities(units: dict[str, int]) -> dict[str, str]:
-    return {code: format_units(amount, INDICATORS[code].scale)
-            for code, amount in sorted(units.items())}
+    return {code: format_units(units[code], _SCALES[code]) for code in sorted(units)}
 
 
 @router.get("/v1/localities/{code}", summary="A locality, its parent and children",
@@ -103,7 +106,7 @@ async def get_totals(
     province = gazetteer.province_of(map, code)
     seen, sums = await asyncio.to_thread(model.totals, map.value, codes, where,
                                          province=None if province == NATION else province)
-    return JSONResponse({
+    return FastJSONResponse({
         "map": map.value,
         "locality": {**_describe(loc), "parent": loc.parent},
         "filters": {"campaign": campaign, "indicator": indicator,

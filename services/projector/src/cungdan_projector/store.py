@@ -23,7 +23,6 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
-    false,
     func,
     inspect,
     select,
@@ -48,6 +47,7 @@ from .schema import (
     meta,
     missing_columns,
 )
+from .sums import sums_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,9 @@ class Origin:
     campaign: str
     recorded_at: dt.datetime
 
+
+_CODES = tuple(INDICATORS)
+"""The catalog's indicator codes, in the order of the sums' lists."""
 
 _NO_ORIGIN = Origin("", "", "", dt.datetime.min.replace(tzinfo=dt.UTC))
 """For changes re-read from the pending table: they were noted when they arrived."""
@@ -335,46 +338,41 @@ class ReadModel:
                 if row is not None:
                     self._sum_into(conn, generation_tables(row.generation), admin_map,
                                    sums, where, province)
-        shown = [where.indicator] if where.indicator else list(INDICATORS)
-        result = {code: {indicator: amounts[i] for i, indicator in enumerate(INDICATORS)
-                         if amounts[i] and indicator in shown}  # corrected away: not shown
+        # an indicator filtered out was never summed, and one corrected away sums to 0:
+        # neither is shown
+        result = {code: {_CODES[i]: amount for i, amount in enumerate(amounts) if amount}
                   for code, amounts in sums.items()}
         return (int(row.position) if row is not None else 0), result
 
     def _sum_into(self, conn: Connection, tables: GenerationTables, admin_map: str,
                   sums: dict[str, list[int]], where: TotalsFilter,
                   province: str | None) -> None:
-        codes = list(sums)
-        columns = [where.indicator] if where.indicator else list(INDICATORS)
+        columns = (where.indicator,) if where.indicator else _CODES
         positions = [INDICATOR_INDEX[c] for c in columns]
+        params: dict[str, Any] = {"map": admin_map, "localities": list(sums),
+                                  "campaign": where.campaign}
+        shared = {"campaign"} if where.campaign else set()
 
-        def add(table: Table, *conditions: Any, group: Any) -> list[Any]:
-            query = (select(group, *(func.sum(table.c[c]) for c in columns))
-                     .where(table.c.map == admin_map, *conditions).group_by(group))
-            if where.campaign:
-                query = query.where(table.c.campaign == where.campaign)
-            return list(conn.execute(query))
+        def add(table: Table, group: str, *conditions: str) -> list[Any]:
+            statement = sums_by(table, group, columns, frozenset({*shared, *conditions}))
+            return list(conn.execute(statement, params))
 
         if where.date_from is None and where.date_to is None:
-            grouped = add(tables.totals, tables.totals.c.locality.in_(codes),
-                          group=tables.totals.c.locality)
+            grouped = add(tables.totals, "locality", "localities")
         else:
             plan = plan_range(where.date_from, where.date_to)
             grouped = []
             if plan.months is not None:
-                month = tables.monthly.c.month
                 first, last = plan.months
-                grouped += add(tables.monthly, tables.monthly.c.locality.in_(codes),
-                               *([month >= first] if first is not None else []),
-                               *([month <= last] if last is not None else []),
-                               group=tables.monthly.c.locality)
-            activities = tables.activities
+                params.update(from_month=first, to_month=last)
+                grouped += add(tables.monthly, "locality", "localities",
+                               *(["from_month"] if first is not None else []),
+                               *(["to_month"] if last is not None else []))
+            params["province"] = province
             for day_from, day_to in plan.days:
-                for path, *amounts in add(
-                        activities, activities.c.day.between(day_from, day_to),
-                        activities.c.retracted == false(),
-                        *([activities.c.province == province] if province else []),
-                        group=activities.c.path):
+                params.update(day_from=day_from, day_to=day_to)
+                for path, *amounts in add(tables.activities, "path", "days", "counted",
+                                          *(["province"] if province else [])):
                     grouped += [(code, *amounts) for code in path.split(",") if code in sums]
         for code, *amounts in grouped:
             row = sums[code]
