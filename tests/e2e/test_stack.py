@@ -127,6 +127,23 @@ def test_bad_input_gets_problem_details_never_a_500(ingest: httpx.Client) -> Non
     assert future.json()["errors"][0]["field"] == "date"
 
 
+def test_a_lone_surrogate_escape_is_malformed_json_not_a_500(ingest: httpx.Client) -> None:
+    """JSON may escape half of a UTF-16 pair (\\ud800); such a string is not Unicode
+    text, and echoed back or stored it cannot be encoded."""
+    valid = json.dumps(report(note="ok")).replace('"ok"', '"\\ud800"').encode()
+    cases = [("/v1/activities", b'{"id": "\\ud800"}'),
+             ("/v1/activities", valid),
+             ("/v1/activities/batch", b'[{"id": "x\\udc00"}]')]
+    for path, body in cases:
+        response = ingest.post(path, content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 422, (path, body, response.text)
+        assert response.json()["type"] == "urn:cungdan:problem:malformed-json", response.text
+        assert "surrogate" in response.text
+    pair = json.dumps(report(note="ok")).replace('"ok"', '"\\ud83c\\udf33"').encode()
+    tree = ingest.post("/v1/activities", content=pair, headers={"content-type": "application/json"})
+    assert tree.status_code == 202, tree.text
+
+
 def test_duplicates_are_recognised_after_every_process_restarted(
     stack: Stack, ingest: httpx.Client, projector: httpx.Client
 ) -> None:

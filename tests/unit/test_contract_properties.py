@@ -12,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, example, given, settings
+import pytest
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -197,6 +199,27 @@ def test_a_v1_report_reads_as_v1_then_upcast_would(raw: dict[str, Any]) -> None:
 def test_any_bytes_parse_or_are_malformed_json(data: bytes) -> None:
     with contextlib.suppress(MalformedJSONError):  # anything else fails the test
         loads_exact(data)
+
+
+_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+
+
+@PROPERTIES
+@given(st.text(st.characters(exclude_categories=()), max_size=12))
+@example("\ud800")
+@example("a\udfffb")
+@example("\U0001f333")
+def test_a_string_parses_to_itself_or_is_refused_for_a_lone_surrogate(text: str) -> None:
+    """In each form a client can send it: escaped, raw, and raw in UTF-8."""
+    assume(_PAIR.search(text) is None)  # two halves of a pair, escaped, read back as one
+    raw = json.dumps(text, ensure_ascii=False)
+    lone = any("\ud800" <= c <= "\udfff" for c in text)
+    for data in (json.dumps(text), raw, raw.encode("utf-8", "surrogatepass")):
+        if lone:
+            with pytest.raises(MalformedJSONError, match="surrogate"):
+                loads_exact(data)
+        else:
+            assert loads_exact(data) == text
 
 
 @settings(max_examples=500)

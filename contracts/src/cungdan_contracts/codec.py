@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -17,15 +18,48 @@ class MalformedJSONError(ValueError):
 
 
 def loads_exact(data: bytes | str) -> Any:
-    """Parse JSON with every non-integer number as an exact :class:`~decimal.Decimal`."""
+    """Parse JSON with every non-integer number as an exact :class:`~decimal.Decimal`.
+
+    A string escaping half of a UTF-16 pair (``"\\ud800"``) is refused: JSON allows it,
+    but it is not Unicode text, so it could be neither answered back nor stored."""
     try:
-        return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+        value = json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedJSONError(str(exc)) from None
     except ValueError as exc:  # an integer of more than 4300 digits
         raise MalformedJSONError(str(exc)) from None
     except RecursionError:
         raise MalformedJSONError("JSON nested too deeply") from None
+    suspect = (_MAY_HOLD_SURROGATE.search(data) if isinstance(data, bytes)
+               else _MAY_HOLD_SURROGATE_TEXT.search(data))
+    if suspect is not None and _holds_lone_surrogate(value):
+        raise MalformedJSONError("a string holds a lone UTF-16 surrogate (an escape such as "
+                                 "\\ud800 without its pair): not Unicode text")
+    return value
+
+
+_MAY_HOLD_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+_MAY_HOLD_SURROGATE_TEXT = re.compile("\\\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+"""How a surrogate gets into parsed JSON: an escape, or its UTF-8 form, which
+``json.loads`` lets through ("surrogatepass"). Most bodies have neither and skip the walk
+(a pair that makes one character is found by this and passes the walk)."""
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pending += item.keys()
+            pending += item.values()
+        elif isinstance(item, list):
+            pending += item
+    return False
 
 
 def _reject_constant(name: str) -> Any:
