@@ -39,7 +39,7 @@ def loads_exact(data: bytes | str) -> Any:
 
 
 _MAY_HOLD_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
-_MAY_HOLD_SURROGATE_TEXT = re.compile("\\\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+_MAY_HOLD_SURROGATE_TEXT = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
 """How a surrogate gets into parsed JSON: an escape, or its UTF-8 form, which
 ``json.loads`` lets through ("surrogatepass"). Most bodies have neither and skip the walk
 (a pair that makes one character is found by this and passes the walk)."""

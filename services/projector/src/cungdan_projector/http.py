@@ -40,11 +40,9 @@ def _describe(loc: Locality) -> dict[str, Any]:
     return {"code": loc.code, "name": loc.name, "level": loc.level.value}
 
 
-_SCALES = {code: indicator.scale for code, indicator in INDICATORS.items()}
-
-
 def _quantities(units: dict[str, int]) -> dict[str, str]:
-    return {code: format_units(units[code], _SCALES[code]) for code in sorted(units)}
+    return {code: format_units(amount, INDICATORS[code].scale)
+            for code, amount in sorted(units.items())}
 
 
 @router.get("/v1/localities/{code}", summary="A locality, its parent and children",
