@@ -29,22 +29,20 @@ from cungdan_contracts.subjects import (
     logged_subject,
     retracted_subject,
 )
-from cungdan_projector.consumer import Projection
 from cungdan_projector.deadletters import (
     DEADLETTER_STREAM,
     DeadLetterPublisher,
     deadletter_subject,
 )
+from cungdan_projector.generations import ReadModel
+from cungdan_projector.items import Logged
+from cungdan_projector.projection import Projection, ProjectionSettings
+from cungdan_projector.reads import TotalsFilter
 from cungdan_projector.redrive import Redriver
 from cungdan_projector.rollup import PROJECTION_VERSION
-from cungdan_projector.runtime import ProjectorRuntime
+from cungdan_projector.runtime import ProjectorRuntime, stream_projection
 from cungdan_projector.settings import ProjectorSettings
-from cungdan_projector.store import (
-    GenerationStore,
-    Logged,
-    ReadModel,
-    TotalsFilter,
-)
+from cungdan_projector.store import GenerationStore
 from cungdan_projector.writer import ThreadWriter, Writer, WriterUnavailableError
 
 pytest_plugins = ["tests.integration.projection_fixtures"]  # nc, model, store
@@ -73,9 +71,10 @@ async def eventually(check: Callable[[], bool], what: str, seconds: float = 10.0
 async def project_until(nc: Client, store: GenerationStore, seq: int, *, batch_max: int = 100,
                         gazetteer: Gazetteer | None = None,
                         writer: Writer | None = None) -> Projection:
-    projection = Projection(nc, store, gazetteer or load_gazetteer(), DeadLetterPublisher(nc),
-                            batch_max=batch_max, queue_max=1000, retry_max_seconds=1.0,
-                            writer=writer)
+    projection = stream_projection(
+        nc, store, gazetteer or load_gazetteer(), DeadLetterPublisher(nc),
+        ProjectionSettings(batch_max=batch_max, queue_max=1000, retry_max_seconds=1.0),
+        writer=writer)
     await projection.start()
     try:
         await eventually(lambda: projection.position >= seq, f"position {seq}")

@@ -17,15 +17,13 @@ from tests.factories import event
 from cungdan.processes import NatsServer
 from cungdan_contracts import AdminMap, encode_event, load_gazetteer
 from cungdan_contracts.subjects import STREAM, logged_subject
-from cungdan_projector.consumer import Projection, StreamReader
 from cungdan_projector.deadletters import DeadLetterPublisher
-from cungdan_projector.store import (
-    BatchResult,
-    GenerationStore,
-    Item,
-    Skipped,
-    TotalsFilter,
-)
+from cungdan_projector.items import BatchResult, Message
+from cungdan_projector.projection import Projection, ProjectionSettings
+from cungdan_projector.reader import StreamReader
+from cungdan_projector.reads import TotalsFilter
+from cungdan_projector.runtime import stream_projection
+from cungdan_projector.store import GenerationStore
 
 pytest_plugins = ["tests.integration.projection_fixtures"]  # nc, model, store
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -46,7 +44,7 @@ class Recorder:
         self.held = threading.Event()
         original = store.apply
 
-        def apply(batch: Sequence[Item | Skipped]) -> BatchResult:
+        def apply(batch: Sequence[Message]) -> BatchResult:
             if self.hold_after is not None and batch[0].seq > self.hold_after:
                 self.held.set()
                 self.gate.wait(60)
@@ -78,8 +76,9 @@ async def eventually(check: Callable[[], bool], what: str, seconds: float = 20.0
 
 
 def projection_of(nc: Client, store: GenerationStore, batch_max: int) -> Projection:
-    return Projection(nc, store, load_gazetteer(), DeadLetterPublisher(nc), batch_max=batch_max,
-                      queue_max=10 * batch_max, retry_max_seconds=0.5)
+    return stream_projection(nc, store, load_gazetteer(), DeadLetterPublisher(nc),
+                             ProjectionSettings(batch_max=batch_max, queue_max=10 * batch_max,
+                                                retry_max_seconds=0.5))
 
 
 def trees(store: GenerationStore) -> int:
@@ -108,7 +107,7 @@ async def test_small_batches_apply_every_sequence_once_in_order(
     # While behind, every batch is full (nothing more was published meanwhile).
     assert recorder.batches == [list(range(n, n + 50)) for n in range(1, count + 1, 50)]
     assert (projection.applied_total, trees(store)) == (count, count * TREES)
-    assert projection.reader.consumers_created == 1
+    assert projection.source.consumers_created == 1
     assert await consumer_names(nc) == []  # stop() deleted the consumer
 
 
@@ -123,11 +122,11 @@ async def test_memory_stays_bounded_while_the_store_is_stuck(
     await projection.start()
     try:
         await eventually(recorder.held.is_set, "the second batch to reach the store")
-        await eventually(lambda: projection.reader.holding == 2 * batch_max,
+        await eventually(lambda: projection.source.holding == 2 * batch_max,
                          "one batch in hand and one prefetched")
         seen = []
         for _ in range(50):  # 1 s: nothing more arrives while the store is stuck
-            seen.append(projection.reader.holding)
+            seen.append(projection.source.holding)
             await asyncio.sleep(0.02)
         assert max(seen) == 2 * batch_max
         [info] = await nc.jetstream().consumers_info(STREAM)
@@ -142,7 +141,7 @@ async def test_memory_stays_bounded_while_the_store_is_stuck(
         await projection.stop()
     assert recorder.sequences == list(range(1, count + 1))
     assert trees(store) == count * TREES
-    assert projection.reader.consumers_created == 1
+    assert projection.source.consumers_created == 1
 
 
 async def test_a_consumer_deleted_under_the_projection_is_recreated_without_loss(
@@ -159,22 +158,22 @@ async def test_a_consumer_deleted_under_the_projection_is_recreated_without_loss
         # 1. Deleted while a batch is in hand and the next one prefetched, with no pull
         # request open (as the server's inactive_threshold would do during a long commit).
         await eventually(recorder.held.is_set, "a batch past 500 in hand")
-        await eventually(lambda: projection.reader.holding == 2 * batch_max, "a full prefetch")
-        first = projection.reader.consumer_name
+        await eventually(lambda: projection.source.holding == 2 * batch_max, "a full prefetch")
+        first = projection.source.consumer_name
         assert first is not None
         await js.delete_consumer(STREAM, first)
         recorder.gate.set()
         await eventually(lambda: projection.position == count, f"position {count}")
-        assert projection.reader.consumers_created == 2
+        assert projection.source.consumers_created == 2
         assert first not in await consumer_names(nc)
         assert recorder.sequences == list(range(1, count + 1))  # prefetch dropped, re-read
 
         # 2. Deleted at the tail, while a pull request waits for new messages (409).
-        second = projection.reader.consumer_name
+        second = projection.source.consumer_name
         assert second is not None and second != first
         await js.delete_consumer(STREAM, second)
-        await eventually(lambda: projection.reader.consumers_created == 3, "a third consumer")
-        assert "409" in (projection.reader.last_break or "")
+        await eventually(lambda: projection.source.consumers_created == 3, "a third consumer")
+        assert "409" in (projection.source.last_break or "")
         last = await publish_many(nc, 30)
         await eventually(lambda: projection.position == last, f"position {last}")
         assert projection.ready
@@ -210,16 +209,16 @@ async def test_a_message_lost_on_the_way_is_noticed_and_read_again(
     try:
         await eventually(lambda: projection.position == last, f"position {last}")
         assert lose == set()
-        assert projection.reader.consumers_created == 2
-        assert (projection.reader.last_break or "").startswith(
+        assert projection.source.consumers_created == 2
+        assert (projection.source.last_break or "").startswith(
             "gap: consumer sequence 138 after 136")
         # At the tail a pull request waits: only the next heartbeat can tell the loss.
         lose.add(count + 1)
         last = await publish_many(nc, 1)
         await eventually(lambda: projection.position == last, f"position {last}")
         assert lose == set()
-        assert projection.reader.consumers_created == 3
-        assert (projection.reader.last_break or "").startswith(
+        assert projection.source.consumers_created == 3
+        assert (projection.source.last_break or "").startswith(
             "gap: the server sent up to consumer sequence")
     finally:
         await projection.stop()
@@ -252,4 +251,4 @@ async def test_the_projection_resumes_by_itself_after_the_broker_restarts(
     assert last == 500
     assert recorder.sequences == list(range(1, 501))
     assert trees(store) == 500 * TREES
-    assert projection.reader.consumers_created >= 2
+    assert projection.source.consumers_created >= 2

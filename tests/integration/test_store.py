@@ -14,19 +14,15 @@ from tests.factories import event
 from tests.integration.both_stores import active_store, read_model
 
 from cungdan_contracts import AdminMap, load_gazetteer
+from cungdan_contracts.lifecycle import retraction_id
+from cungdan_projector import engine as engine_module
 from cungdan_projector import store as store_module
+from cungdan_projector.engine import PAGE_SIZE, make_engine
+from cungdan_projector.generations import ReadModel
+from cungdan_projector.items import Change, Corrected, DeadLetter, Logged, Origin, Retracted
+from cungdan_projector.reads import TotalsFilter
 from cungdan_projector.rollup import PROJECTION_VERSION, facts_of
-from cungdan_projector.store import (
-    PAGE_SIZE,
-    Changed,
-    GenerationStore,
-    Logged,
-    Origin,
-    ReadModel,
-    Skipped,
-    TotalsFilter,
-    make_engine,
-)
+from cungdan_projector.store import GenerationStore
 
 pytestmark = pytest.mark.integration
 LEGACY = AdminMap.LEGACY.value
@@ -95,7 +91,7 @@ def test_a_failure_mid_batch_leaves_nothing_half_applied(
     batch = [applicable(2, measures={"houses_built": 2}),
              applicable(3, measures={"houses_built": 3})]
     with monkeypatch.context() as patched:
-        patched.setattr(GenerationStore, "_upsert_totals", crash)
+        patched.setattr(GenerationStore, "_add_sums", crash)
         with pytest.raises(OperationalError):
             store.apply(batch)
     assert units(store, "VN", "houses_built") == 1  # totals and ids rolled back together
@@ -106,9 +102,9 @@ def test_a_failure_mid_batch_leaves_nothing_half_applied(
 
 
 def test_dead_letters_advance_the_position_and_are_kept(store: GenerationStore) -> None:
-    result = store.apply([applicable(1), Skipped(2, "cungdan.activity.v1.logged.x", "not JSON"),
+    result = store.apply([applicable(1), DeadLetter(2, "cungdan.activity.v1.logged.x", "not JSON"),
                           applicable(3)])
-    assert (result.applied, result.skipped, result.position) == (2, 1, 3)
+    assert (result.applied, result.dead_lettered, result.position) == (2, 1, 3)
     letters = store.dead_letters()
     assert [(d.seq, d.reason, d.redriven_at) for d in letters] == [(2, "not JSON", None)]
 
@@ -116,7 +112,7 @@ def test_dead_letters_advance_the_position_and_are_kept(store: GenerationStore) 
 def test_a_redriven_dead_letter_counts_exactly_once(store: GenerationStore) -> None:
     fixed = applicable(2, measures={"trees_planted": 9})
     store.apply([applicable(1, measures={"trees_planted": 1}),
-                 Skipped(2, "cungdan.activity.v1.logged.x", "unknown contract version")])
+                 DeadLetter(2, "cungdan.activity.v1.logged.x", "unknown contract version")])
     assert store.redrive(fixed) is True
     assert store.redrive(fixed) is False  # already re-driven: nothing happens
     assert units(store, "VN", "trees_planted") == 10
@@ -164,11 +160,13 @@ def test_freshness_keeps_the_latest_report_per_province(store: GenerationStore) 
 # --- corrections and retractions -----------------------------------------------------------
 
 def change(seq: int, activity: Logged, measures: dict[str, int] | None,
-           change_id: str | None = None) -> Changed:
+           change_id: str | None = None) -> Change:
     """A correction (``measures`` in units) or, with ``None``, the retraction of ``activity``."""
-    return Changed(seq, change_id or (f"retraction:{activity.event_id}" if measures is None
-                                      else f"c-{seq}"),
-                   activity.event_id, measures, activity.origin)
+    if measures is None:
+        return Retracted(seq, change_id or retraction_id(activity.event_id), activity.event_id,
+                         activity.origin)
+    return Corrected(seq, change_id or f"c-{seq}", activity.event_id, measures,
+                     activity.origin)
 
 
 def test_a_correction_replaces_the_measures(store: GenerationStore) -> None:
@@ -194,7 +192,8 @@ def test_a_redelivered_change_counts_once(store: GenerationStore) -> None:
     fix = change(2, original, {"trees_planted": 7})
     store.apply([original, fix])
     store.apply([fix])  # redelivered: at or below the position
-    store.apply([Changed(3, fix.change_id, fix.activity_id, {"trees_planted": 1}, fix.origin)])
+    assert isinstance(fix, Corrected)
+    store.apply([Corrected(3, fix.change_id, fix.activity_id, {"trees_planted": 1}, fix.origin)])
     assert units(store, "VN", "trees_planted") == 7  # the same correction id re-published
 
 
@@ -220,7 +219,7 @@ def replay(database_url: str, order: tuple[str, ...]) -> GenerationStore:
     model.create_schema()
     store = model.create_generation(PROJECTION_VERSION, active=True)
     logged = applicable(0, measures={"trees_planted": 10})
-    messages: list[Logged | Changed] = []
+    messages: list[Logged | Change] = []
     for seq, name in enumerate(order, start=1):
         if name == "L":
             messages.append(Logged(seq, logged.event_id, logged.facts, logged.origin))
@@ -387,8 +386,8 @@ def test_a_catching_up_batch_leaves_the_wal_to_grow_and_a_live_one_checkpoints(
     """Batches of at least CATCH_UP_BATCH events commit under the catch-up checkpoint
     interval, so the WAL grows across them; the next live commit checkpoints, and the
     write after it starts the WAL again, cut back to the live size."""
-    monkeypatch.setattr(store_module, "WAL_CHECKPOINT_BYTES", 2 * PAGE_SIZE)
-    monkeypatch.setattr(store_module, "CATCH_UP_WAL_CHECKPOINT_BYTES", 1 << 30)
+    monkeypatch.setattr(engine_module, "WAL_CHECKPOINT_BYTES", 2 * PAGE_SIZE)
+    monkeypatch.setattr(engine_module, "CATCH_UP_WAL_CHECKPOINT_BYTES", 1 << 30)
     monkeypatch.setattr(store_module, "CATCH_UP_BATCH", 1_000)
     path = tmp_path / "readmodel.sqlite3"
     model = ReadModel(make_engine(f"sqlite:///{path}"))

@@ -23,14 +23,11 @@ from tests.integration.both_stores import active_store, read_model
 
 from cungdan.processes import free_port, pid_alive, wait_pid_gone
 from cungdan_contracts import AdminMap, load_gazetteer
+from cungdan_projector.generations import ReadModel
+from cungdan_projector.items import Logged, Origin
+from cungdan_projector.reads import TotalsFilter
 from cungdan_projector.rollup import Facts
-from cungdan_projector.store import (
-    GenerationStore,
-    Logged,
-    Origin,
-    ReadModel,
-    TotalsFilter,
-)
+from cungdan_projector.store import GenerationStore
 from cungdan_projector.writer import (
     BatchRefusedError,
     ProcessWriter,
@@ -178,7 +175,8 @@ def test_an_orphaned_writer_exits(database_url: str, store: GenerationStore,
     script = tmp_path / "service.py"
     script.write_text(textwrap.dedent(f"""
         import asyncio, sys, time
-        from cungdan_projector.store import ReadModel, make_engine
+        from cungdan_projector.engine import make_engine
+        from cungdan_projector.generations import ReadModel
         from cungdan_projector.writer import ProcessWriter
 
         async def main() -> None:

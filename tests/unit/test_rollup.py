@@ -25,9 +25,10 @@ from cungdan_contracts import (
 from cungdan_contracts import (
     ActivityReportV1 as ActivityReport,
 )
+from cungdan_contracts.lifecycle import corrected, retracted
 from cungdan_projector import rollup
 from cungdan_projector.periods import period_range, plan_range
-from cungdan_projector.rollup import Facts, TotalKey, corrected, facts_of, retracted
+from cungdan_projector.rollup import Facts, TotalKey, facts_of
 
 LEGACY, Y2025 = AdminMap.LEGACY, AdminMap.Y2025
 CAMPAIGN = "ngay-cuoi-tuan-cung-dan"
@@ -169,26 +170,35 @@ def test_aggregate_of_nothing_is_empty(gazetteer: Gazetteer) -> None:
 # --- corrections and retractions ------------------------------------------------------------
 
 
+def moved(before: Facts, after: Facts) -> Counter[TotalKey]:
+    """How the totals move from ``before`` to ``after``: new contributions minus old."""
+    difference = rollup.contributions(after)
+    difference.subtract(rollup.contributions(before))
+    return Counter({key: units for key, units in difference.items() if units})
+
+
 def test_a_correction_moves_totals_by_the_difference(gazetteer: Gazetteer) -> None:
     facts = facts_of(event("04495", DAY_2023, {"road_km": "2", "workdays": 10}),  # type: ignore[arg-type]
                      gazetteer)
-    after, moved = corrected(facts, {"road_km": 2500, "houses_built": 1})
+    after = corrected(facts, {"road_km": 2500, "houses_built": 1})
+    change = moved(facts, after)
     key = TotalKey(LEGACY, "137", CAMPAIGN, "road_km", DAY_2023)
-    assert moved[key] == 500
-    assert moved[TotalKey(LEGACY, "VN", CAMPAIGN, "workdays", DAY_2023)] == -10
-    assert moved[TotalKey(LEGACY, "15", CAMPAIGN, "houses_built", DAY_2023)] == 1
+    assert change[key] == 500
+    assert change[TotalKey(LEGACY, "VN", CAMPAIGN, "workdays", DAY_2023)] == -10
+    assert change[TotalKey(LEGACY, "15", CAMPAIGN, "houses_built", DAY_2023)] == 1
     assert after.measures == {"road_km": 2500, "houses_built": 1}
-    assert rollup.contributions(facts) + moved == rollup.contributions(after)
+    assert rollup.contributions(facts) + change == rollup.contributions(after)
 
 
 def test_a_retraction_takes_everything_away_and_is_final(gazetteer: Gazetteer) -> None:
     facts = facts_of(event("137", DAY_2023, {"houses_built": 98}), gazetteer)  # type: ignore[arg-type]
-    after, moved = retracted(facts)
-    assert set(moved.values()) == {-98}
-    assert len(moved) == 3
+    after = retracted(facts)
+    change = moved(facts, after)
+    assert set(change.values()) == {-98}
+    assert len(change) == 3
     assert after.retracted and rollup.contributions(after) == Counter()
-    again, nothing = corrected(after, {"houses_built": 5})
-    assert (again, nothing) == (after, Counter())
+    again = corrected(after, {"houses_built": 5})
+    assert again == after and moved(after, again) == Counter()
 
 
 def test_facts_keep_the_rollup_path(gazetteer: Gazetteer) -> None:
@@ -246,7 +256,7 @@ def test_a_tally_holds_the_contributions_summed_by_month_and_overall(
               event("04468", dt.date(2023, 4, 2), {"road_km": "0.5"}),
               event("137", dt.date(2023, 5, 1), {"houses_built": 3}, campaign="dan-van-kheo"),
               event("04492", DAY_2025, {"trees_planted": 15000})]
-    gone = rollup.retracted(facts_of(events[1], gazetteer))[0]
+    gone = retracted(facts_of(events[1], gazetteer))
     tally = rollup.Tally()
     for e in events:
         tally.add(facts_of(e, gazetteer))

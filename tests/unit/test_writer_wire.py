@@ -6,8 +6,8 @@ import datetime as dt
 import pickle
 
 from cungdan_contracts import AdminMap
+from cungdan_projector.items import Corrected, DeadLetter, Logged, Origin, Retracted
 from cungdan_projector.rollup import Facts
-from cungdan_projector.store import Changed, Logged, Origin, Skipped
 from cungdan_projector.writer import pack, unpack
 
 ORIGIN = Origin("2025", "01", "dan-van-kheo", dt.datetime(2025, 7, 2, 8, 30, 1, 123456,
@@ -22,9 +22,9 @@ def test_every_kind_of_item_survives_the_trip_to_the_writer() -> None:
         Logged(2, "a2", Facts(AdminMap.LEGACY, ("04495", "135", "15", "VN"),
                               "ngay-cuoi-tuan-cung-dan", dt.date(2023, 5, 6), {},
                               retracted=True), ORIGIN),
-        Changed(3, "c1", "a1", {"houses_built": 4}, ORIGIN),
-        Changed(4, "retraction:a2", "a2", None, ORIGIN),
-        Skipped(5, "cungdan.activity.v2.logged.x", "not JSON: bad", attempts=3),
+        Corrected(3, "c1", "a1", {"houses_built": 4}, ORIGIN),
+        Retracted(4, "retraction:a2", "a2", ORIGIN),
+        DeadLetter(5, "cungdan.activity.v2.logged.x", "not JSON: bad", attempts=3),
     ]
     arrived = unpack(pickle.loads(pickle.dumps(pack(items))))  # noqa: S301 - our own bytes
     assert arrived == items

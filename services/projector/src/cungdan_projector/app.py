@@ -18,13 +18,14 @@ from cungdan_service.web import install_common
 
 from . import http
 from .deadletters import DeadLetterPublisher, ensure_deadletter_stream
+from .engine import make_engine
+from .generations import ReadModel
 from .lazy_headers import parse_headers_when_read
 from .metrics import ProjectorMetrics
 from .redrive import Redriver
 from .rollup import PROJECTION_VERSION
 from .runtime import ProjectorRuntime
 from .settings import ProjectorSettings
-from .store import ReadModel, make_engine
 
 log = logging.getLogger("cungdan.projector")
 

@@ -75,7 +75,9 @@ def copy_text(rows: Sequence[Row]) -> bytes:
     return text.encode()
 
 
-class BulkWriter(Protocol):
+class BulkStatements(Protocol):
+    """The hot tables' writes and lookups, compiled for one generation and database."""
+
     @property
     def copied_sums(self) -> Callable[[Connection, CopiedSums], None] | None:
         """Adds a batch's sums made ahead as COPY text, the same as :meth:`upsert_totals`
@@ -98,7 +100,7 @@ class BulkWriter(Protocol):
         """Which of ``ids`` are stored activities (a batch asks for thousands)."""
 
 
-def bulk_writer(tables: GenerationTables, engine: Engine) -> BulkWriter:
+def bulk_statements(tables: GenerationTables, engine: Engine) -> BulkStatements:
     if engine.dialect.name == "sqlite":
         return SqliteBulk(tables, engine)
     return PostgresBulk(tables, engine)

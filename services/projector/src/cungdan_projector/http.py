@@ -22,9 +22,10 @@ from cungdan_service.auth import Role, requires
 from cungdan_service.problems import problem
 from cungdan_service.responses import FastJSONResponse
 
+from .generations import ReadModel
 from .periods import period_range
+from .reads import TotalsFilter
 from .runtime import ProjectorRuntime, RebuildRunningError
-from .store import ReadModel, TotalsFilter
 
 router = APIRouter()
 

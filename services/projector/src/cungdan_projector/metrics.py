@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from .store import BatchResult
+from .items import BatchResult
 
 
 class ProjectorMetrics:
@@ -53,7 +53,7 @@ class ProjectorMetrics:
         self.batch_size.observe(messages)
         self.apply_seconds.observe(seconds)
         self.already_applied.inc(result.already_applied)
-        self.dead_letters.inc(result.skipped)
+        self.dead_letters.inc(result.dead_lettered)
         if not live:
             return
         self.position.set(result.position)

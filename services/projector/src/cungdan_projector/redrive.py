@@ -15,9 +15,9 @@ from nats.aio.client import Client
 from cungdan_contracts import Gazetteer
 from cungdan_contracts.subjects import STREAM
 
-from .consumer import to_item
+from .decoding import decode
+from .items import DeadLetter
 from .runtime import ProjectorRuntime
-from .store import Skipped
 
 
 class Redriver:
@@ -35,9 +35,8 @@ class Redriver:
                 if only_seq is not None and letter.seq != only_seq:
                     continue
                 msg = await self._nc.jetstream().get_msg(STREAM, letter.seq, direct=True)
-                item = to_item(letter.seq, letter.subject, msg.data or b"",
-                                     self._gazetteer)
-                if not isinstance(item, Skipped):
+                item = decode(letter.seq, letter.subject, msg.data or b"", self._gazetteer)
+                if not isinstance(item, DeadLetter):
                     counted = await asyncio.to_thread(store.redrive, item)
                     results.append({"generation": store.number, "seq": letter.seq,
                                     "status": "applied" if counted else "already counted"})

@@ -1,13 +1,15 @@
-"""Rollup rules: what an activity adds to which totals, and how a change moves them.
-Pure functions, no I/O.
+"""Rollup rules: what an activity adds to which totals. Pure functions, no I/O.
 
 An activity adds each of its quantities to its own locality and to every
 locality above it in the map of its date (commune -> district -> province ->
 nation), under its campaign, indicator and day. Quantities become integer
 counts of ``10**-scale`` units of their indicator, so sums are exact.
 
-A correction replaces the activity's measures as a whole: the totals move by
-the new contributions minus the old ones. A retraction takes the old ones away.
+A change to an activity (:mod:`cungdan_contracts.lifecycle`) moves the totals by
+its new contributions minus its old ones (:mod:`.fold`).
+
+:func:`contributions` states the rule one total at a time; :class:`Tally` sums the
+same contributions the way the tables store them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -69,29 +71,6 @@ def contributions(facts: Facts) -> Counter[TotalKey]:
         for locality in facts.path:
             added[TotalKey(facts.map, locality, facts.campaign, indicator, facts.day)] += units
     return added
-
-
-def corrected(facts: Facts, measures: Mapping[str, int]) -> tuple[Facts, Counter[TotalKey]]:
-    """The activity after a correction, and how the totals move (may be negative)."""
-    if facts.retracted:  # a retraction is final
-        return facts, Counter()
-    after = replace(facts, measures=dict(measures))
-    return after, _difference(contributions(after), contributions(facts))
-
-
-def retracted(facts: Facts) -> tuple[Facts, Counter[TotalKey]]:
-    """The activity withdrawn, and how the totals move (its contributions taken away)."""
-    after = replace(facts, retracted=True)
-    return after, _difference(Counter(), contributions(facts))
-
-
-def _difference(new: Counter[TotalKey], old: Counter[TotalKey]) -> Counter[TotalKey]:
-    moved: Counter[TotalKey] = Counter()
-    for key in new.keys() | old.keys():
-        delta = new.get(key, 0) - old.get(key, 0)
-        if delta:
-            moved[key] = delta
-    return moved
 
 
 OVERALL = 0

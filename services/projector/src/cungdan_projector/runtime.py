@@ -21,14 +21,28 @@ from nats.aio.client import Client
 from cungdan_contracts import Gazetteer
 from cungdan_contracts.subjects import STREAM
 
-from .consumer import DeadLetterSink, Projection
+from .generations import ReadModel
 from .metrics import ProjectorMetrics
+from .projection import DeadLetterSink, Projection, ProjectionSettings
+from .reader import StreamReader
 from .rollup import PROJECTION_VERSION
 from .settings import ProjectorSettings
-from .store import GenerationStore, ReadModel
-from .writer import writer_for
+from .store import GenerationStore
+from .writer import Writer, writer_for
 
 log = logging.getLogger("cungdan.projector")
+
+
+def stream_projection(nc: Client, store: GenerationStore, gazetteer: Gazetteer,
+                      deadletters: DeadLetterSink, settings: ProjectionSettings, *,
+                      writer: Writer | None = None, metrics: ProjectorMetrics | None = None,
+                      live: bool = True) -> Projection:
+    """A projection of the NATS stream into ``store``'s generation."""
+    source = StreamReader(nc, name=f"projector-g{store.number}", batch=settings.batch_max,
+                          prefetch=settings.prefetch,
+                          retry_max_seconds=settings.retry_max_seconds)
+    return Projection(store, source, gazetteer, deadletters, settings, writer=writer,
+                      metrics=metrics, live=live)
 
 
 class RebuildRunningError(RuntimeError):
@@ -65,11 +79,11 @@ class ProjectorRuntime:
         self._database_url = model.engine.url.render_as_string(hide_password=False)
 
     def _projection(self, store: GenerationStore, *, live: bool) -> Projection:
-        s = self._settings
-        return Projection(self._nc, store, self._gazetteer, self._deadletters,
-                          batch_max=s.batch_max, queue_max=s.queue_max,
-                          retry_max_seconds=s.retry_max_seconds, metrics=self.metrics,
-                          live=live, writer=writer_for(self._database_url, s.writer))
+        return stream_projection(
+            self._nc, store, self._gazetteer, self._deadletters,
+            ProjectionSettings.of(self._settings),
+            writer=writer_for(self._database_url, self._settings.writer),
+            metrics=self.metrics, live=live)
 
     async def start(self) -> None:
         active = await asyncio.to_thread(self.model.upgrade)

@@ -38,17 +38,9 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from cungdan_contracts import AdminMap
 
+from .items import BatchResult, Corrected, DeadLetter, Logged, Message, Origin, Retracted
 from .rollup import Facts
-from .store import (
-    BatchResult,
-    Changed,
-    GenerationStore,
-    Item,
-    Logged,
-    Origin,
-    Skipped,
-    presum,
-)
+from .store import GenerationStore, presum
 
 
 class WriterUnavailableError(ConnectionError):
@@ -81,11 +73,11 @@ class Writer(Protocol):
         """Get ready to apply (a process that starts on the first batch would delay it by
         its start-up, ~0.5 s)."""
 
-    def prepare(self, store: GenerationStore, items: Sequence[Item | Skipped]) -> bytes | None:
+    def prepare(self, store: GenerationStore, items: Sequence[Message]) -> bytes | None:
         """The request for ``items``, made ahead: the projector calls this in its decoding
         thread, while the batch before commits, so that the writer does not wait for it."""
 
-    async def apply(self, store: GenerationStore, items: Sequence[Item | Skipped],
+    async def apply(self, store: GenerationStore, items: Sequence[Message],
                     prepared: bytes | None = None) -> BatchResult:
         """Commit ``items`` (``prepared``: what :meth:`prepare` made of them, if it was)."""
 
@@ -101,10 +93,10 @@ class ThreadWriter:
     async def start(self) -> None:
         return None
 
-    def prepare(self, store: GenerationStore, items: Sequence[Item | Skipped]) -> bytes | None:
+    def prepare(self, store: GenerationStore, items: Sequence[Message]) -> bytes | None:
         return None  # the items themselves go to the thread
 
-    async def apply(self, store: GenerationStore, items: Sequence[Item | Skipped],
+    async def apply(self, store: GenerationStore, items: Sequence[Message],
                     prepared: bytes | None = None) -> BatchResult:
         return await asyncio.to_thread(store.apply, items)
 
@@ -148,7 +140,7 @@ class ProcessWriter:
             child = self._child = await self._start()
         return child
 
-    def prepare(self, store: GenerationStore, items: Sequence[Item | Skipped]) -> bytes:
+    def prepare(self, store: GenerationStore, items: Sequence[Message]) -> bytes:
         """The request's frame: ~3 ms per 1,000 events to pack and pickle. For PostgreSQL
         it also holds the batch's sums as COPY text (:func:`.store.presum`, ~15 ms per
         1,000 events), which the child then need not make while the database waits."""
@@ -156,7 +148,7 @@ class ProcessWriter:
         return _frame((store.number, pack(items),
                        None if sums is None else (sums.totals, sums.monthly)))
 
-    async def apply(self, store: GenerationStore, items: Sequence[Item | Skipped],
+    async def apply(self, store: GenerationStore, items: Sequence[Message],
                     prepared: bytes | None = None) -> BatchResult:
         request = prepared
         if request is None:
@@ -281,7 +273,7 @@ Packed = tuple[Any, ...]
 _MAPS = {m.value: m for m in AdminMap}
 
 
-def pack(items: Sequence[Item | Skipped]) -> list[Packed]:
+def pack(items: Sequence[Message]) -> list[Packed]:
     out: list[Packed] = []
     for item in items:
         if isinstance(item, Logged):
@@ -289,17 +281,21 @@ def pack(items: Sequence[Item | Skipped]) -> list[Packed]:
             out.append((0, item.seq, item.event_id, f.map.value, f.path, f.campaign,
                         f.day.toordinal(), f.measures, f.retracted, o.map, o.province,
                         o.campaign, o.recorded_at.isoformat()))
-        elif isinstance(item, Changed):
+        elif isinstance(item, Corrected):
             o = item.origin
             out.append((1, item.seq, item.change_id, item.activity_id, item.measures,
+                        o.map, o.province, o.campaign, o.recorded_at.isoformat()))
+        elif isinstance(item, Retracted):
+            o = item.origin
+            out.append((3, item.seq, item.change_id, item.activity_id,
                         o.map, o.province, o.campaign, o.recorded_at.isoformat()))
         else:
             out.append((2, item.seq, item.subject, item.reason, item.attempts))
     return out
 
 
-def unpack(packed: Sequence[Packed]) -> list[Item | Skipped]:
-    out: list[Item | Skipped] = []
+def unpack(packed: Sequence[Packed]) -> list[Message]:
+    out: list[Message] = []
     day_of, time_of = dt.date.fromordinal, dt.datetime.fromisoformat
     for row in packed:
         kind = row[0]
@@ -312,9 +308,13 @@ def unpack(packed: Sequence[Packed]) -> list[Item | Skipped]:
                               Origin(o_map, o_province, o_campaign, time_of(recorded_at))))
         elif kind == 1:
             _, seq, change_id, activity_id, measures, o_map, o_province, o_campaign, at = row
-            out.append(Changed(seq, change_id, activity_id, measures,
-                               Origin(o_map, o_province, o_campaign, time_of(at))))
+            out.append(Corrected(seq, change_id, activity_id, measures,
+                                 Origin(o_map, o_province, o_campaign, time_of(at))))
+        elif kind == 3:
+            _, seq, change_id, activity_id, o_map, o_province, o_campaign, at = row
+            out.append(Retracted(seq, change_id, activity_id,
+                                 Origin(o_map, o_province, o_campaign, time_of(at))))
         else:
             _, seq, subject, reason, attempts = row
-            out.append(Skipped(seq, subject, reason, attempts))
+            out.append(DeadLetter(seq, subject, reason, attempts))
     return out

@@ -17,7 +17,9 @@ import sys
 from cungdan_service.heap import collect_between_batches
 
 from .bulk import CopiedSums
-from .store import GenerationStore, ReadModel, make_engine
+from .engine import make_engine
+from .generations import ReadModel
+from .store import GenerationStore
 from .writer import is_transient, read_frame, unpack, write_frame
 
 

@@ -1,4 +1,4 @@
-"""NATS adapter of the projector: read the stream in order, apply it in batches.
+"""NATS adapter of the projector: read the stream in order, a bounded batch at a time.
 
 The stream is read by :class:`StreamReader` through an ephemeral *pull* consumer
 (no acks: the read model's position is the acknowledgement) created to start
@@ -27,15 +27,6 @@ own is still open at the server (after its client-side timeout, or a no-wait pro
 followed by a waiting request), and the next fetch hands out everything that
 arrived meanwhile, however much; it also swallows the heartbeats that tell a
 message lost at the tail of the stream.
-
-Failures of a batch:
-- a message that cannot be decoded or validated is dead-lettered at once (it
-  would fail the same way every time);
-- a batch the database refuses for a reason of its own (a constraint, an
-  overflow) is applied event by event; an event failing ``max_attempts`` times
-  is dead-lettered and the others go on;
-- an unreachable database is retried with backoff for as long as it takes,
-  holding the batch and reporting not ready.
 """
 
 from __future__ import annotations
@@ -45,72 +36,25 @@ import contextlib
 import functools
 import json
 import logging
-import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RawStreamMsg
 from nats.js.errors import NotFoundError
-from pydantic import ValidationError
 
-from cungdan_contracts import (
-    ActivityCorrected,
-    ActivityLoggedV2,
-    Gazetteer,
-    MalformedJSONError,
-    UnknownContractError,
-    decode_event,
-)
 from cungdan_contracts.subjects import ALL_EVENTS, STREAM
 
 from .deadletters import Original
 from .delivery import Delivered, delivery
-from .metrics import ProjectorMetrics
-from .rollup import facts_of, units_of
-from .store import BatchResult, Changed, GenerationStore, Item, Logged, Origin, Skipped
-from .writer import ThreadWriter, Writer, is_transient
 
 log = logging.getLogger("cungdan.projector")
 
 NEXT_SUBJECT = "$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
 """Where pull requests go (the JetStream API under its default prefix)."""
-
-
-class DeadLetterSink(Protocol):
-    async def publish(self, msg: Original, seq: int, reason: str) -> None: ...
-
-
-def to_item(seq: int, subject: str, data: bytes, gazetteer: Gazetteer) -> Item | Skipped:
-    """Decode one message; what cannot be applied is kept aside with its reason."""
-    try:
-        event = decode_event(data)
-    except MalformedJSONError as exc:
-        return Skipped(seq, subject, f"not JSON: {exc}")
-    except UnknownContractError as exc:
-        return Skipped(seq, subject, f"unknown contract: {exc}")
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return Skipped(seq, subject, f"invalid event ({exc.error_count()} error(s)); "
-                                     f"{where}: {first['msg']}")
-    if isinstance(event, ActivityLoggedV2):
-        origin = Origin(event.map.value, event.source_province, event.activity.campaign,
-                        event.recorded_at)
-        try:
-            return Logged(seq, str(event.id), facts_of(event, gazetteer), origin)
-        except KeyError as exc:
-            return Skipped(seq, subject, f"unknown locality: {exc}")
-    origin = Origin(event.map.value, event.source_province, event.campaign, event.recorded_at)
-    if isinstance(event, ActivityCorrected):
-        return Changed(seq, str(event.correction.id), str(event.activity_id),
-                       units_of(event.correction.measures), origin)
-    return Changed(seq, f"retraction:{event.activity_id}", str(event.activity_id), None, origin)
 
 
 @dataclass(eq=False)
@@ -188,6 +132,19 @@ class StreamReader:
         c = self._consumer
         pending = c.sub.pending_msgs if c is not None and c.sub is not None else 0
         return self._in_hand + len(self._buffer) + pending
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._nc.is_connected)
+
+    async def message_at(self, seq: int) -> Original:
+        """The message at ``seq``, read back from the stream (an empty one if it was removed
+        since). Raises when NATS is unavailable."""
+        try:
+            msg: Original = await self._nc.jetstream().get_msg(STREAM, seq, direct=True)
+        except NotFoundError:
+            return RawStreamMsg(subject="", seq=seq, data=b"")
+        return msg
 
     @property
     def consumer_name(self) -> str | None:
@@ -403,220 +360,3 @@ class StreamReader:
                     "reading again from sequence %d", self._name, c.name, reason, dropped,
                     self.handed + 1)
         self._trouble.set()
-
-
-class Projection:
-    """Feeds the stream into one generation of the read model."""
-
-    def __init__(self, nc: Client, store: GenerationStore, gazetteer: Gazetteer,
-                 deadletters: DeadLetterSink, *, batch_max: int, queue_max: int,
-                 retry_max_seconds: float, max_attempts: int = 3,
-                 metrics: ProjectorMetrics | None = None, live: bool = True,
-                 writer: Writer | None = None) -> None:
-        self._nc = nc
-        self.store = store
-        self.writer: Writer = writer or ThreadWriter()
-        """Where batches are committed (see :mod:`.writer`)."""
-        self._gazetteer = gazetteer
-        self._deadletters = deadletters
-        self._batch_max = batch_max
-        self._retry_max = retry_max_seconds
-        self._max_attempts = max_attempts
-        self.reader = StreamReader(nc, name=f"projector-g{store.number}", batch=batch_max,
-                                   prefetch=min(batch_max, queue_max),
-                                   retry_max_seconds=retry_max_seconds)
-        """Prefetches one batch at most (fewer if ``queue_max`` is smaller)."""
-        self._task: asyncio.Task[None] | None = None
-        self._applying = asyncio.Lock()
-        self._advanced = asyncio.Condition()
-        self._write_problem: str | None = None
-        self.position = 0
-        self.applied_total = 0
-        self.dead_lettered_total = 0
-        self.metrics = metrics or ProjectorMetrics()
-        self.live = live
-        """Whether this projection serves reads (a rebuild's does not until the swap)."""
-        self.indexed = False
-        """Whether the generation's deferred indexes are built (once it has caught up)."""
-
-    @property
-    def problem(self) -> str | None:
-        """Why this projection is not ready: the read model or the stream unavailable."""
-        return self._write_problem or self.reader.problem
-
-    @property
-    def ready(self) -> bool:
-        return self.problem is None and self._nc.is_connected
-
-    async def start(self) -> None:
-        self.position = await asyncio.to_thread(self.store.position)
-        await self.writer.start()
-        self._task = asyncio.create_task(self._run(), name=f"projection-g{self.store.number}")
-
-    async def stop(self) -> None:
-        """Stop after the batch in hand is committed (never in the middle of one), then
-        drop the prefetched messages and the consumer: ``position`` is final."""
-        if self._task is not None:
-            async with self._applying:
-                self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self.reader.close()
-        await self.writer.close()
-
-    async def wait_for(self, seq: int, timeout_s: float) -> bool:
-        """Wait, at most ``timeout_s``, until stream position ``seq`` is applied."""
-        async with self._advanced:
-            try:
-                await asyncio.wait_for(
-                    self._advanced.wait_for(lambda: self.position >= seq), timeout_s)
-            except TimeoutError:
-                return False
-        return True
-
-    async def _run(self) -> None:
-        """Decode each batch while the one before it is committed (by the writer, in a
-        process of its own: the two overlap on two cores)."""
-        self.reader.start(self.position)
-        committing: asyncio.Task[None] | None = None
-        try:
-            while True:
-                batch = await self.reader.take()
-                started = time.perf_counter()
-                items, originals, prepared = await asyncio.to_thread(self._decode, batch)
-                decoding = time.perf_counter() - started
-                first, count = batch[0].seq, len(batch)
-                caught_up = batch[-1].pending == 0
-                del batch  # decoded: the messages go (the refused are read back if ever)
-                if committing is not None:
-                    await committing
-                committing = asyncio.create_task(
-                    self._commit_batch(first, count, items, originals, prepared, decoding,
-                                       caught_up))
-        finally:
-            if committing is not None and not committing.done():
-                # stop() holds ``_applying``: this batch has not begun to commit
-                committing.cancel()
-                await asyncio.gather(committing, return_exceptions=True)
-
-    async def _commit_batch(self, first: int, count: int, items: list[Item | Skipped],
-                            originals: dict[int, Original], prepared: bytes | None,
-                            decoding: float, caught_up: bool) -> None:
-        async with self._applying:
-            started = time.perf_counter()
-            result = await self._apply(items, originals, prepared)
-            self.metrics.observe(result, count,
-                                 decoding + time.perf_counter() - started, live=self.live)
-            self.applied_total += result.applied
-            if log.isEnabledFor(logging.DEBUG):
-                for item in items:
-                    log.debug("applied", extra={"seq": item.seq, "event_id": getattr(
-                        item, "event_id", getattr(item, "change_id", None))})
-            log.info("applied stream %d-%d", first,
-                     result.position, extra={"seq_first": first,
-                                             "seq_last": result.position,
-                                             "events": result.applied,
-                                             "generation": self.store.number})
-            async with self._advanced:
-                self.position = result.position
-                self._advanced.notify_all()
-            if caught_up and not self.indexed:
-                await self._build_indexes()
-        await self.reader.release(count)
-
-    async def _build_indexes(self) -> None:
-        """The indexes the generation deferred while it filled (see ``schema.is_deferred``):
-        built once, when a batch ends at the end of the stream. On failure, the next such
-        batch tries again; reads meanwhile scan."""
-        started = time.perf_counter()
-        try:
-            await self.writer.build_indexes(self.store)
-        except Exception as exc:  # noqa: BLE001 - the totals are right without them
-            log.warning("generation %d: deferred indexes not built (%s); retried when caught "
-                        "up again", self.store.number, exc)
-            return
-        self.indexed = True
-        log.info("generation %d: deferred indexes built in %.1f s", self.store.number,
-                 time.perf_counter() - started)
-
-    def _decode(self, batch: Sequence[Delivered]
-                ) -> tuple[list[Item | Skipped], dict[int, Original], bytes | None]:
-        """The batch's items, the messages of those that will be dead letters, and the
-        writer's request for the items (made here, while the batch before commits)."""
-        items = [to_item(d.seq, d.msg.subject, d.msg.data, self._gazetteer) for d in batch]
-        originals: dict[int, Original] = {
-            item.seq: d.msg for item, d in zip(items, batch, strict=True)
-            if isinstance(item, Skipped)}
-        return items, originals, self.writer.prepare(self.store, items)
-
-    async def _original(self, seq: int, originals: dict[int, Original]) -> Original:
-        """The message at ``seq``: kept from decoding, or read back from the stream (an
-        event the database refused)."""
-        delay = 0.1
-        while seq not in originals:
-            try:
-                originals[seq] = await self._nc.jetstream().get_msg(STREAM, seq, direct=True)
-            except NotFoundError:
-                originals[seq] = RawStreamMsg(subject="", seq=seq, data=b"")  # removed since
-            except Exception as exc:  # noqa: BLE001 - NATS unavailable: waited out
-                self._write_problem = f"NATS unavailable: {exc.__class__.__name__}"
-                log.warning("cannot read back message %d (%s); retrying in %.1fs", seq, exc,
-                            delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._retry_max)
-        return originals[seq]
-
-    async def _apply(self, items: list[Item | Skipped], msgs: dict[int, Original],
-                     prepared: bytes | None = None) -> BatchResult:
-        try:
-            return await self._commit(items, msgs, prepared)
-        except Exception as exc:  # refused by the database, unless transient
-            if is_transient(exc):
-                raise
-            log.warning("batch %d-%d refused (%s); applying event by event",
-                        items[0].seq, items[-1].seq, exc)
-        results = [await self._apply_alone(item, msgs) for item in items]
-        return BatchResult(sum(r.applied for r in results),
-                           sum(r.already_applied for r in results),
-                           sum(r.skipped for r in results), results[-1].position)
-
-    async def _apply_alone(self, item: Item | Skipped,
-                           msgs: dict[int, Original]) -> BatchResult:
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                return await self._commit([item], msgs)
-            except Exception as exc:  # noqa: BLE001 - counted, then dead-lettered
-                reason = f"refused by the read model {attempt} time(s): {exc}"
-                await asyncio.sleep(min(0.05 * 2**attempt, self._retry_max))
-        original = await self._original(item.seq, msgs)
-        dead = Skipped(item.seq, original.subject or "", reason[:1000], self._max_attempts)
-        return await self._commit([dead], msgs)
-
-    async def _commit(self, items: list[Item | Skipped], msgs: dict[int, Original],
-                      prepared: bytes | None = None) -> BatchResult:
-        """Dead-letter, then commit; an unreachable NATS or database is waited out."""
-        delay = 0.1
-        while True:
-            try:
-                for item in items:
-                    if isinstance(item, Skipped) and item.seq > self.position:
-                        original = await self._original(item.seq, msgs)
-                        await self._deadletters.publish(original, item.seq, item.reason)
-                        log.warning("dead letter", extra={"seq": item.seq, "reason": item.reason,
-                                                          "subject": item.subject})
-                result = await self.writer.apply(self.store, items, prepared)
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                self._write_problem = f"database or NATS unavailable: {exc.__class__.__name__}"
-                log.warning("commit failed (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._retry_max)
-                continue
-            if self._write_problem is not None:
-                log.info("generation %d: read model reachable again", self.store.number)
-            self._write_problem = None
-            if result.skipped:
-                self.dead_lettered_total += result.skipped
-                log.warning("dead-lettered %d message(s) up to seq %d", result.skipped,
-                            result.position)
-            return result
