@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 from uuid import UUID
 
 from .corrections import ActivityCorrected, ActivityRetracted
@@ -48,7 +48,13 @@ def correction_refusal(activity_id: UUID | str, *, retracted: bool) -> str | Non
 
 
 class Standing(Protocol):
-    """What a change acts on: an activity's current measures and whether it was withdrawn."""
+    """What a change acts on: an activity's current measures and whether it was withdrawn.
+
+    A dataclass (the ``__dataclass_fields__`` member says so to the type checker), as
+    :func:`dataclasses.replace` makes the changed copy.
+    """
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
     @property
     def measures(self) -> Mapping[str, Any]: ...
@@ -64,14 +70,14 @@ def corrected(state: S, measures: Mapping[str, Any]) -> S:
     """``state`` after a correction to ``measures`` (unchanged if it was retracted)."""
     if state.retracted:
         return state
-    return dataclasses.replace(state, measures=dict(measures))  # type: ignore[type-var]
+    return dataclasses.replace(state, measures=dict(measures))
 
 
 def retracted(state: S) -> S:
     """``state`` withdrawn."""
     if state.retracted:
         return state
-    return dataclasses.replace(state, retracted=True)  # type: ignore[type-var]
+    return dataclasses.replace(state, retracted=True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
