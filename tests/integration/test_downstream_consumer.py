@@ -45,6 +45,7 @@ from cungdan_contracts import (
     encode_event,
     report_from_json,
 )
+from cungdan_contracts.lifecycle import retraction_id
 from cungdan_contracts.subjects import (
     HEADER_MSG_ID,
     STREAM,
@@ -146,7 +147,7 @@ class Publisher:
                                   **self._envelope(place))
         await self._publish(retracted_subject(place.admin_map, place.province, campaign,
                                               activity_id),
-                            event, f"retraction:{activity_id}", activity_id, place, campaign)
+                            event, retraction_id(activity_id), activity_id, place, campaign)
 
     def chosen(self, start: int = 0) -> list[tuple[str, str]]:
         """(kind, id) of the chosen province's and campaign's events from ``start`` on."""

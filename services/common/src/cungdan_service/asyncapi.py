@@ -44,6 +44,7 @@ from cungdan_contracts import (
     ActivityRetracted,
     AdminMap,
 )
+from cungdan_contracts.lifecycle import retraction_id
 from cungdan_contracts.subjects import (
     HEADER_FINGERPRINT,
     HEADER_MSG_ID,
@@ -238,7 +239,7 @@ HEADERS: dict[str, dict[str, Any]] = {
     HEADER_MSG_ID: {"type": "string", "description":
                     "The event's id for JetStream's deduplication: the activity id "
                     "(ActivityLogged), the correction id (ActivityCorrected), "
-                    "`retraction:<activity id>` (ActivityRetracted)."},
+                    f"`{retraction_id('<activity id>')}` (ActivityRetracted)."},
     HEADER_TYPE: {"type": "string", "description": "The contract: the payload's `type`.",
                   "enum": ["ActivityLogged", "ActivityCorrected", "ActivityRetracted"]},
     HEADER_VERSION: {"type": "string", "description":

@@ -29,6 +29,7 @@ from cungdan_contracts import (
     RetractionRequest,
     decode_event,
     encode_event,
+    lifecycle,
 )
 from cungdan_contracts.subjects import (
     HEADER_MSG_ID,
@@ -88,17 +89,19 @@ class ChangeService:
         found = await self._activity(activity_id, may_change)
         if isinstance(found, ChangeOutcome):
             return found
-        if await self._journal.find(retraction_filter(activity_id)) is not None:
-            return ChangeOutcome("conflict", str(request.id), problems=[FieldProblem(
-                "activity", f"activity {activity_id} was retracted; it cannot be corrected")])
+        retraction = await self._journal.find(retraction_filter(activity_id))
+        refusal = lifecycle.correction_refusal(activity_id, retracted=retraction is not None)
+        if refusal is not None:
+            return ChangeOutcome("conflict", str(request.id),
+                                 problems=[FieldProblem("activity", refusal)])
         event = ActivityCorrected(
             recorded_at=self._clock(), source_province=found.source_province, map=found.map,
             reported_by=reported_by, activity_id=activity_id, campaign=found.activity.campaign,
             correction=request)
         subject = corrected_subject(found.map, found.source_province, event.campaign,
                                     activity_id, request.id)
-        return await self._append(event, subject, str(request.id),
-                                  correction_id_filter(request.id), str(request.id))
+        return await self._append(event, subject, correction_id_filter(request.id),
+                                  str(request.id))
 
     async def retract(self, activity_id: UUID, raw: Any, *, reported_by: str | None = None,
                       may_change: ScopeCheck | None = None) -> ChangeOutcome:
@@ -114,8 +117,8 @@ class ChangeService:
             retraction=request)
         subject = retracted_subject(found.map, found.source_province, event.campaign,
                                     activity_id)
-        return await self._append(event, subject, f"retraction:{activity_id}",
-                                  retraction_filter(activity_id), str(activity_id))
+        return await self._append(event, subject, retraction_filter(activity_id),
+                                  str(activity_id))
 
     async def history(self, activity_id: UUID) -> list[tuple[int, Event]] | None:
         """Every event about the activity in stream order, or None if it was never logged."""
@@ -144,7 +147,10 @@ class ChangeService:
         return event
 
     async def _append(self, event: ActivityCorrected | ActivityRetracted, subject: str,
-                      msg_id: str, id_filter_: str, change_id: str) -> ChangeOutcome:
+                      id_filter_: str, answer_id: str) -> ChangeOutcome:
+        """Store ``event`` once under its change id; ``answer_id`` names it to the client
+        (the correction id, or the retracted activity's id)."""
+        msg_id = lifecycle.change_id(event)
         message = Outgoing(subject=subject, payload=encode_event(event), id_filter=id_filter_,
                            headers={HEADER_MSG_ID: msg_id, HEADER_TYPE: event.type,
                                     HEADER_VERSION: str(event.version),
@@ -152,15 +158,15 @@ class ChangeService:
         [result] = await self._journal.append_many([message])
         match result:
             case Stored(seq):
-                return ChangeOutcome("accepted", change_id, seq)
+                return ChangeOutcome("accepted", answer_id, seq)
             case NotStored(reason):
-                return ChangeOutcome("unavailable", change_id,
+                return ChangeOutcome("unavailable", answer_id,
                                      problems=[FieldProblem("(broker)", reason)])
             case AlreadyStored(seq):
                 stored = decode_event(await self._journal.message_at(seq))
                 if _same_change(stored, event):
-                    return ChangeOutcome("duplicate", change_id, seq)
-                return ChangeOutcome("conflict", change_id, seq, problems=[FieldProblem(
+                    return ChangeOutcome("duplicate", answer_id, seq)
+                return ChangeOutcome("conflict", answer_id, seq, problems=[FieldProblem(
                     "id", f"{msg_id} was already used for a different change "
                           f"(stream sequence {seq})")])
 

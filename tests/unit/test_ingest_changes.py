@@ -1,0 +1,184 @@
+"""Ingest's corrections, retractions and history over HTTP, against an in-memory journal
+that finds and refuses messages by subject as JetStream does: the lifecycle's rules as
+clients see them (ids, a retraction is final, the current measures)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from cungdan_contracts import ActivityLogged, AdminMap, encode_event, report_from_json
+from cungdan_contracts.subjects import HEADER_MSG_ID, logged_subject
+from cungdan_ingest.app import create_app
+from cungdan_ingest.changes import ChangeService
+from cungdan_ingest.journal import AlreadyStored, AppendResult, Outgoing, Stored
+from cungdan_ingest.settings import IngestSettings
+
+AT = dt.datetime(2025, 9, 1, 3, 0, tzinfo=dt.UTC)
+
+
+def _matches(subject_filter: str, subject: str) -> bool:
+    """NATS subject matching: ``*`` one token, ``>`` the rest."""
+    pattern = r"\.".join(".+" if token == ">" else "[^.]+" if token == "*" else re.escape(token)
+                         for token in subject_filter.split("."))
+    return re.fullmatch(pattern, subject) is not None
+
+
+class SubjectJournal:
+    """Sequences from 1; a message whose id filter matches a stored subject answers
+    AlreadyStored(first such seq), as the real journal's subject sequence check does."""
+
+    def __init__(self) -> None:
+        self.stored: list[tuple[str, dict[str, str], bytes]] = []
+
+    def put(self, subject: str, payload: bytes, headers: dict[str, str] | None = None) -> int:
+        self.stored.append((subject, headers or {}, payload))
+        return len(self.stored)
+
+    async def append_many(self, messages: Sequence[Outgoing]) -> list[AppendResult]:
+        results: list[AppendResult] = []
+        for message in messages:
+            found = await self.find(message.id_filter)
+            if found is not None:
+                results.append(AlreadyStored(found[0]))
+                continue
+            results.append(Stored(self.put(message.subject, message.payload,
+                                           dict(message.headers))))
+        return results
+
+    async def message_at(self, seq: int) -> bytes:
+        return self.stored[seq - 1][2]
+
+    async def find(self, subject_filter: str, after: int = 0) -> tuple[int, bytes] | None:
+        for seq, (subject, _, payload) in enumerate(self.stored[after:], after + 1):
+            if _matches(subject_filter, subject):
+                return seq, payload
+        return None
+
+    async def find_all(self, subject_filter: str) -> list[tuple[int, bytes]]:
+        return [(seq, payload) for seq, (subject, _, payload) in enumerate(self.stored, 1)
+                if _matches(subject_filter, subject)]
+
+
+@pytest.fixture
+def journal() -> SubjectJournal:
+    return SubjectJournal()
+
+
+@pytest.fixture
+async def client(journal: SubjectJournal) -> AsyncIterator[httpx.AsyncClient]:
+    """The ingest app without its lifespan (no broker): the changes read ``journal``."""
+    app = create_app(IngestSettings(), registry=CollectorRegistry())
+    app.state.changes = ChangeService(journal, clock=lambda: AT)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://ingest") as client:
+        yield client
+
+
+def logged(journal: SubjectJournal, measures: dict[str, Any]) -> str:
+    """Log an activity of a commune of Mù Cang Chải; its id."""
+    report = report_from_json({
+        "id": str(uuid.uuid4()), "campaign": "ngay-cuoi-tuan-cung-dan", "locality": "04495",
+        "date": "2023-05-06", "unit": "Ban CHQS huyện", "measures": measures})
+    event = ActivityLogged(recorded_at=AT, source_province="15", map=AdminMap.LEGACY,
+                           activity=report)
+    journal.put(logged_subject(AdminMap.LEGACY, "15", report.campaign, report.id),
+                encode_event(event))
+    return str(report.id)
+
+
+def fix(**measures: Any) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "measures": measures, "reason": "đo lại"}
+
+
+async def correct(client: httpx.AsyncClient, activity: str,
+                  body: dict[str, Any]) -> httpx.Response:
+    return await client.post(f"/v1/activities/{activity}/corrections", json=body)
+
+
+async def retract(client: httpx.AsyncClient, activity: str,
+                  reason: str = "báo trùng") -> httpx.Response:
+    return await client.post(f"/v1/activities/{activity}/retraction", json={"reason": reason})
+
+
+async def history(client: httpx.AsyncClient, activity: str) -> dict[str, Any]:
+    response = await client.get(f"/v1/activities/{activity}")
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def test_a_change_is_stored_under_its_change_id(client: httpx.AsyncClient,
+                                                      journal: SubjectJournal) -> None:
+    activity = logged(journal, {"road_km": "1.5"})
+    body = fix(road_km="2")
+    corrected = await correct(client, activity, body)
+    assert (corrected.status_code, corrected.json()) == (
+        202, {"id": body["id"], "status": "accepted", "seq": 2})
+    gone = await retract(client, activity)
+    assert (gone.status_code, gone.json()) == (
+        202, {"id": activity, "status": "accepted", "seq": 3})
+    assert [headers[HEADER_MSG_ID] for _, headers, _ in journal.stored[1:]] == [
+        body["id"], f"retraction:{activity}"]
+
+
+async def test_a_retraction_counts_once(client: httpx.AsyncClient,
+                                        journal: SubjectJournal) -> None:
+    activity = logged(journal, {"road_km": "1.5"})
+    assert (await retract(client, activity)).status_code == 202
+    again = await retract(client, activity)
+    assert (again.status_code, again.json()["seq"]) == (200, 2)
+    other = await retract(client, activity, reason="khác")
+    assert other.status_code == 409
+    assert other.json()["errors"] == [{
+        "field": "id", "reason": f"retraction:{activity} was already used for a different "
+                                 f"change (stream sequence 2)"}]
+    assert len(journal.stored) == 2
+
+
+async def test_a_retracted_activity_cannot_be_corrected(client: httpx.AsyncClient,
+                                                        journal: SubjectJournal) -> None:
+    activity = logged(journal, {"road_km": "1.5"})
+    assert (await retract(client, activity)).status_code == 202
+    late = await correct(client, activity, fix(road_km="2"))
+    assert late.status_code == 409
+    assert late.json()["errors"] == [{
+        "field": "activity",
+        "reason": f"activity {activity} was retracted; it cannot be corrected"}]
+    assert len(journal.stored) == 2
+
+
+async def test_the_history_shows_the_last_correction_as_the_current_measures(
+    client: httpx.AsyncClient, journal: SubjectJournal,
+) -> None:
+    activity = logged(journal, {"road_km": "1.50", "citizen_turns": 120})
+    assert (await history(client, activity))["measures"] == {"road_km": "1.5",
+                                                             "citizen_turns": "120"}
+    for body in (fix(road_km="2.250", trees_planted=40), fix(workdays="7")):
+        assert (await correct(client, activity, body)).status_code == 202
+    answer = await history(client, activity)
+    assert list(answer) == ["id", "status", "measures", "history"]
+    assert (answer["id"], answer["status"], answer["measures"]) == (
+        activity, "active", {"workdays": "7"})  # a whole set: road_km is gone
+    assert [(h["seq"], h["type"]) for h in answer["history"]] == [
+        (1, "ActivityLogged"), (2, "ActivityCorrected"), (3, "ActivityCorrected")]
+    assert answer["history"][1]["correction"]["measures"] == {"road_km": "2.25",
+                                                              "trees_planted": "40"}
+
+
+async def test_a_retracted_activity_has_no_current_measures(client: httpx.AsyncClient,
+                                                            journal: SubjectJournal) -> None:
+    activity = logged(journal, {"road_km": "1.5"})
+    assert (await retract(client, activity)).status_code == 202
+    answer = await history(client, activity)
+    assert (answer["status"], answer["measures"]) == ("retracted", {})
+    assert [h["type"] for h in answer["history"]] == ["ActivityLogged", "ActivityRetracted"]
+    missing = await client.get(f"/v1/activities/{uuid.uuid4()}")
+    assert missing.status_code == 404
