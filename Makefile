@@ -44,8 +44,8 @@ schemas: install  ## regenerate the JSON Schemas and the AsyncAPI document from 
 	$(BIN)/python -m cungdan_contracts.schemas contracts/schemas
 	$(BIN)/python -m cungdan_service.asyncapi docs/asyncapi.json
 
-bench: install  ## benchmarks with same-run baselines (writes BENCHMARKS.md)
-	$(BIN)/python -m cungdan.bench
+bench: install  ## benchmarks with same-run baselines (writes docs/benchmarks.md)
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,5 @@
-"""Shared fixtures: real nats-server and PostgreSQL processes (see cungdan.processes)."""
+"""Shared fixtures: real nats-server and PostgreSQL processes (see cungdan.processes and
+tests/kits/postgres.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from tests.kits.postgres import PostgresCluster
 
-from cungdan.processes import NatsServer, PostgresCluster
+from cungdan.processes import NatsServer
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from tests.fault.faultkit import MakeStack
+from tests.kits.postgres import PostgresCluster
 
-from cungdan.processes import PostgresCluster, free_port
+from cungdan.processes import free_port
 from cungdan.stack import Stack, StackConfig
 
 

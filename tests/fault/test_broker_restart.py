@@ -29,8 +29,7 @@ from tests.fault.faultkit import (
     wait_projected,
     wait_until,
 )
-
-from cungdan.loadgen import random_reports
+from tests.kits.loadgen import random_reports
 
 pytestmark = [pytest.mark.fault, pytest.mark.integration, pytest.mark.timeout(180)]
 

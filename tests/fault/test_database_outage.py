@@ -26,9 +26,8 @@ from tests.fault.faultkit import (
     wait_projected,
     wait_until,
 )
-
-from cungdan.loadgen import random_reports
-from cungdan.processes import PostgresCluster
+from tests.kits.loadgen import random_reports
+from tests.kits.postgres import PostgresCluster
 
 pytestmark = [pytest.mark.fault, pytest.mark.integration, pytest.mark.timeout(180)]
 

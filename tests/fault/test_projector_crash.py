@@ -21,8 +21,7 @@ from tests.fault.faultkit import (
     stream_last_seq,
     wait_projected,
 )
-
-from cungdan.loadgen import random_reports
+from tests.kits.loadgen import random_reports
 
 pytestmark = [pytest.mark.fault, pytest.mark.integration, pytest.mark.timeout(240)]
 

@@ -1,4 +1,4 @@
-"""`python -m cungdan.bench --quick` runs the real processes end to end and prints every row.
+"""`python -m benchmarks --quick` runs the real processes end to end and prints every row.
 
 No timing is asserted: this machine's speed is not the test's business (`make bench` judges
 the figures). PostgreSQL's row says "skipped" where PostgreSQL is not installed.
@@ -12,17 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from cungdan.bench.figures import FIGURES
+from benchmarks.figures import FIGURES
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
+"""The benchmarks run from here: ``benchmarks`` is a top-level package, not installed."""
 
 
 def test_quick_bench_runs_and_prints_every_row(tmp_path: Path) -> None:
-    report = tmp_path / "BENCHMARKS.md"
+    report = tmp_path / "benchmarks.md"
     done = subprocess.run(
-        [sys.executable, "-m", "cungdan.bench", "--quick", "--output", str(report),
+        [sys.executable, "-m", "benchmarks", "--quick", "--output", str(report),
          "--workdir", str(tmp_path / "work")],
         cwd=REPO, capture_output=True, text=True, timeout=280, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
@@ -42,22 +43,22 @@ def test_quick_bench_runs_and_prints_every_row(tmp_path: Path) -> None:
 
 
 def test_only_runs_the_named_figure() -> None:
-    kept = REPO / "BENCHMARKS.md"
+    kept = REPO / "docs" / "benchmarks.md"
     before = kept.stat().st_mtime_ns if kept.exists() else None
     done = subprocess.run(
-        [sys.executable, "-m", "cungdan.bench", "--quick", "--only", "ingest-batch"],
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "ingest-batch"],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-6000:]
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert [line for line in table if "(`" in line] == [
         line for line in table if "(`ingest-batch`)" in line]
     assert (kept.stat().st_mtime_ns if kept.exists() else None) == before, \
-        "a partial or quick run must not rewrite BENCHMARKS.md"
+        "a partial or quick run must not rewrite docs/benchmarks.md"
 
 
 def test_store_micro_bench_applies_every_event(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "cungdan.bench.apply", "--events", "2500", "--batch", "1000",
+        [sys.executable, "-m", "benchmarks.apply", "--events", "2500", "--batch", "1000",
          "--cache", str(tmp_path / "events.pickle")],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-4000:]
@@ -70,7 +71,7 @@ def test_store_micro_bench_applies_every_event(tmp_path: Path) -> None:
 
 def test_ingest_cpu_bench_times_every_step() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "cungdan.bench.ingest_cpu", "--reports", "600", "--batch", "200",
+        [sys.executable, "-m", "benchmarks.ingest_cpu", "--reports", "600", "--batch", "200",
          "--rounds", "1", "--publish"],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-4000:]

@@ -10,10 +10,10 @@ from pathlib import Path
 import nats
 import psycopg
 import pytest
+from tests.kits.postgres import PostgresCluster
 
 from cungdan.processes import (
     NatsServer,
-    PostgresCluster,
     ProcessStartError,
     ServiceProcess,
     free_port,

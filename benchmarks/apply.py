@@ -1,11 +1,11 @@
-"""``python -m cungdan.bench.apply``: the store alone, without NATS, HTTP or a writer process.
+"""``python -m benchmarks.apply``: the store alone, without NATS, HTTP or a writer process.
 
 Applies decoded bench events to a fresh read model (SQLite, or PostgreSQL) in batches, in
 this process, and prints the time per event for each 100,000 (it grows with the tables).
-This is the "micro" figure of BENCHMARKS.md, for A/B tests of the store and its settings:
+This is the "micro" figure of docs/benchmarks.md, for A/B tests of the store and its settings:
 
-    python -m cungdan.bench.apply --events 400000 --batch 10000
-    python -m cungdan.bench.apply --postgres      # into a throwaway PostgreSQL cluster
+    python -m benchmarks.apply --events 400000 --batch 10000
+    python -m benchmarks.apply --postgres      # into a throwaway PostgreSQL cluster
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from cungdan.processes import PostgresCluster
+from tests.kits.postgres import PostgresCluster
+
 from cungdan_contracts import load_gazetteer
 from cungdan_projector.consumer import to_item
 from cungdan_projector.rollup import PROJECTION_VERSION

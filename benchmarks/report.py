@@ -1,4 +1,4 @@
-"""The table, for the terminal and for ``BENCHMARKS.md``."""
+"""The table, for the terminal and for ``docs/benchmarks.md``."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ same run on the same machine: these machines are noisy, so compare ratios, not a
 
 ## Method
 
-- Reports come from `cungdan.loadgen` (random communes across all provinces of both maps,
+- Reports come from `tests.kits.loadgen` (random communes across all provinces of both maps,
   1-5 measures, the campaign mix). The bench builds the events ingest would append for
   them and checks, on every run, that its bytes, subjects and headers equal ingest's own
   `validate_report` + `to_outgoing`.

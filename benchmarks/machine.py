@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cungdan.processes import nats_server_binary, postgres_bin_dir
+from tests.kits.postgres import postgres_bin_dir
+
+from cungdan.processes import nats_server_binary
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -90,7 +92,7 @@ def code_label() -> str:
         return "unknown (not a git checkout)"
     # the report the bench itself rewrites is not a change to the code measured
     dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".",
-                ":(exclude)BENCHMARKS.md")
+                ":(exclude)docs/benchmarks.md")
     return f"{head}" + (" with uncommitted changes" if dirty else "")
 
 

@@ -1,4 +1,4 @@
 """Benchmarks of the real services beside same-run baselines (``make bench``, issue 7).
 
-See ``python -m cungdan.bench --help`` and BENCHMARKS.md.
+See ``python -m benchmarks --help`` and docs/benchmarks.md.
 """

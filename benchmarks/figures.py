@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
+from tests.kits.postgres import PostgresCluster
 
-from cungdan.processes import LOCALHOST, NatsServer, PostgresCluster, ServiceProcess, free_port
+from cungdan.processes import LOCALHOST, NatsServer, ServiceProcess, free_port
 from cungdan.stack import Stack, StackConfig
 from cungdan_contracts import AdminMap, Level, load_gazetteer
 

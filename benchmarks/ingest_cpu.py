@@ -1,4 +1,4 @@
-"""``python -m cungdan.bench.ingest_cpu``: ingest's own CPU per report, without HTTP or NATS.
+"""``python -m benchmarks.ingest_cpu``: ingest's own CPU per report, without HTTP or NATS.
 
 Runs the batch endpoint's steps in this process on loadgen reports (v1, as the bench sends
 them, or ``--v2``) and prints the µs per report of each: parse the body, validate, build
@@ -7,7 +7,7 @@ of publishing those events with the journal's headers into a throwaway nats-serv
 stream, no subscriber): through nats-py's ``publish``, and framed by the journal. This is
 the steady figure behind ``ingest-batch``, whose ratio moves with the machine:
 
-    python -m cungdan.bench.ingest_cpu --reports 20000 --publish
+    python -m benchmarks.ingest_cpu --reports 20000 --publish
 """
 
 from __future__ import annotations

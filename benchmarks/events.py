@@ -1,4 +1,4 @@
-"""The benchmark's events: realistic reports (``cungdan.loadgen``) and the exact messages
+"""The benchmark's events: realistic reports (``tests.kits.loadgen``) and the exact messages
 ingest appends for them.
 
 Each event is made by ingest's own code (``validate_report`` then ``to_outgoing``), so the
@@ -15,7 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cungdan.loadgen import random_reports
+from tests.kits.loadgen import random_reports
+
 from cungdan_contracts import load_gazetteer
 from cungdan_contracts.subjects import HEADER_MSG_ID, STREAM
 from cungdan_ingest.service import to_outgoing
@@ -40,7 +41,7 @@ class Event:
 
     def journal_headers(self) -> dict[str, str]:
         """The headers ``cungdan_ingest.journal.Journal`` sends (checked by
-        :func:`cungdan.bench.natsload.check_journal_headers` on every run)."""
+        :func:`benchmarks.natsload.check_journal_headers` on every run)."""
         return {
             **dict(self.headers),
             "Nats-Expected-Stream": STREAM,
@@ -78,7 +79,7 @@ def events_for(raws: Sequence[dict[str, Any]],
     for raw in raws:
         valid = validate_report(raw, gazetteer, today)
         if not isinstance(valid, ValidReport):
-            raise ValueError(f"cungdan.loadgen made an invalid report: {valid}\n{raw}")
+            raise ValueError(f"tests.kits.loadgen made an invalid report: {valid}\n{raw}")
         message = to_outgoing(valid, recorded_at)
         out.append(Event(message.subject, message.payload, tuple(message.headers.items()),
                          message.id_filter))

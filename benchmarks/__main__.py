@@ -1,10 +1,10 @@
-"""``python -m cungdan.bench`` (``make bench``): run the figures, print the table and write
-``BENCHMARKS.md``.
+"""``python -m benchmarks`` (``make bench``): run the figures, print the table and write
+``docs/benchmarks.md``.
 
-    python -m cungdan.bench                 # everything, full sizes, writes BENCHMARKS.md
-    python -m cungdan.bench --quick         # small sizes, a smoke run: no judgement, no file
-    python -m cungdan.bench --only rebuild  # one figure (and what it needs); repeatable
-    python -m cungdan.bench --profile var/profiles   # py-spy the services while measuring
+    python -m benchmarks                 # everything, full sizes, writes docs/benchmarks.md
+    python -m benchmarks --quick         # small sizes, a smoke run: no judgement, no file
+    python -m benchmarks --only rebuild  # one figure (and what it needs); repeatable
+    python -m benchmarks --profile var/profiles   # py-spy the services while measuring
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .machine import code_label, machine, versions
 from .profiling import Profiler, summarize
 from .report import markdown, notes, table, write
 
-DEFAULT_OUTPUT = Path("BENCHMARKS.md")
+DEFAULT_OUTPUT = Path("docs/benchmarks.md")
 
 
 def _log(message: str) -> None:
@@ -33,15 +33,15 @@ def _log(message: str) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m cungdan.bench", description=__doc__,
+        prog="python -m benchmarks", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="small sizes (seconds per figure); no pass/miss judgement")
     parser.add_argument("--only", action="append", choices=list(FIGURES), metavar="NAME",
                         help=f"run only this figure (repeatable): {', '.join(FIGURES)}")
     parser.add_argument("--output", type=Path, default=None,
-                        help="where to write the markdown report (default: BENCHMARKS.md for a "
-                             "full run of every figure, nowhere otherwise); '-' for nowhere")
+                        help="where to write the markdown report (default: docs/benchmarks.md for "
+                             "a full run of every figure, nowhere otherwise); '-' for nowhere")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="record py-spy profiles of the services into DIR (needs py-spy)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cungdan-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     profiler = Profiler(args.profile)
-    command = "python -m cungdan.bench" + "".join(
+    command = "python -m benchmarks" + "".join(
         f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     started = time.perf_counter()
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
