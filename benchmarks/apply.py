@@ -21,9 +21,11 @@ from pathlib import Path
 from tests.kits.postgres import PostgresCluster
 
 from cungdan_contracts import load_gazetteer
-from cungdan_projector.consumer import to_item
+from cungdan_projector.decoding import decode
+from cungdan_projector.engine import make_engine
+from cungdan_projector.generations import ReadModel
+from cungdan_projector.items import Message
 from cungdan_projector.rollup import PROJECTION_VERSION
-from cungdan_projector.store import Item, ReadModel, Skipped, make_engine
 from cungdan_projector.writer import Packed, pack, unpack
 
 from .events import event_chunks
@@ -38,10 +40,10 @@ def decoded(events: int, seed: int, cache: Path | None) -> list[Packed]:
         if len(packed) == events:
             return packed
     gazetteer = load_gazetteer()
-    items: list[Item | Skipped] = []
+    items: list[Message] = []
     for chunk in event_chunks(events, seed=seed):
         for event in chunk:
-            items.append(to_item(len(items) + 1, event.subject, event.payload, gazetteer))
+            items.append(decode(len(items) + 1, event.subject, event.payload, gazetteer))
     packed = pack(items)
     if cache is not None:
         cache.write_bytes(pickle.dumps(packed))

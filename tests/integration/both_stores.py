@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cungdan_projector.engine import make_engine
+from cungdan_projector.generations import ReadModel
 from cungdan_projector.rollup import PROJECTION_VERSION
-from cungdan_projector.store import GenerationStore, ReadModel, make_engine
+from cungdan_projector.store import GenerationStore
 
 
 def read_model(database_url: str) -> Iterator[ReadModel]:

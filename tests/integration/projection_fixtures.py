@@ -19,9 +19,11 @@ from cungdan.processes import NatsServer
 from cungdan_contracts.subjects import STREAM, STREAM_SUBJECTS
 from cungdan_ingest.journal import ensure_stream, stream_config
 from cungdan_projector.deadletters import ensure_deadletter_stream
+from cungdan_projector.engine import make_engine
+from cungdan_projector.generations import ReadModel
 from cungdan_projector.lazy_headers import parse_headers_when_read
 from cungdan_projector.rollup import PROJECTION_VERSION
-from cungdan_projector.store import GenerationStore, ReadModel, make_engine
+from cungdan_projector.store import GenerationStore
 
 
 @pytest.fixture

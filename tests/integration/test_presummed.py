@@ -14,21 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from tests.factories import event
 from tests.integration.both_stores import read_model
+from tests.kits.loadgen import random_reports
 
-from cungdan.loadgen import random_reports
 from cungdan_contracts import load_gazetteer
+from cungdan_contracts.lifecycle import retraction_id
 from cungdan_projector.bulk import CopiedSums
+from cungdan_projector.generations import ReadModel
+from cungdan_projector.items import Corrected, DeadLetter, Logged, Message, Origin, Retracted
 from cungdan_projector.rollup import PROJECTION_VERSION, facts_of
-from cungdan_projector.store import (
-    Changed,
-    GenerationStore,
-    Item,
-    Logged,
-    Origin,
-    ReadModel,
-    Skipped,
-    presum,
-)
+from cungdan_projector.store import GenerationStore, presum
 
 pytestmark = pytest.mark.integration
 
@@ -70,10 +64,10 @@ def spy_on_copied_sums(store: GenerationStore, monkeypatch: pytest.MonkeyPatch
     return used
 
 
-Presum = Callable[[Sequence[Item | Skipped]], CopiedSums | None]
+Presum = Callable[[Sequence[Message]], CopiedSums | None]
 
 
-def twice(model: ReadModel, batches: Sequence[Sequence[Item | Skipped]],
+def twice(model: ReadModel, batches: Sequence[Sequence[Message]],
           monkeypatch: pytest.MonkeyPatch, made_ahead: Presum = presum
           ) -> tuple[GenerationStore, list[CopiedSums]]:
     """The batches applied to a generation that sums them itself, and with the sums
@@ -92,7 +86,7 @@ def twice(model: ReadModel, batches: Sequence[Sequence[Item | Skipped]],
 
 def test_sums_made_ahead_store_what_the_fold_stores(
         model: ReadModel, monkeypatch: pytest.MonkeyPatch) -> None:
-    batch: list[Item | Skipped] = [*varied(400, seed=3)]
+    batch: list[Message] = [*varied(400, seed=3)]
     first = batch[0]
     assert isinstance(first, Logged)
     batch[5] = Logged(6, first.event_id, first.facts, first.origin)  # the same id again
@@ -100,7 +94,7 @@ def test_sums_made_ahead_store_what_the_fold_stores(
     assert isinstance(gone, Logged)
     batch[7] = Logged(8, gone.event_id, dataclasses.replace(gone.facts, retracted=True),
                       gone.origin)  # a retracted activity adds nothing
-    batch.append(Skipped(401, "cungdan.activity.v2.logged.x", "not JSON"))
+    batch.append(DeadLetter(401, "cungdan.activity.v2.logged.x", "not JSON"))
     _, used = twice(model, [batch, varied(300, seed=4, first_seq=402)], monkeypatch)
     assert len(used) == (0 if model.is_sqlite else 2)  # PostgreSQL took both as they were
 
@@ -116,33 +110,38 @@ def test_copy_text_with_escapes_arrives_as_it_was(
     assert {row[2] for row in stored_sums(ahead)["totals"]} == {odd}
 
 
-def correction(seq: int, activity: Logged, measures: dict[str, int] | None) -> Changed:
-    return Changed(seq, f"c-{seq}", activity.event_id, measures, activity.origin)
+def correction(seq: int, activity: Logged, measures: dict[str, int] | None
+               ) -> Corrected | Retracted:
+    """A correction (``measures`` in units) or, with ``None``, the retraction of ``activity``."""
+    if measures is None:
+        return Retracted(seq, retraction_id(activity.event_id), activity.event_id,
+                         activity.origin)
+    return Corrected(seq, f"c-{seq}", activity.event_id, measures, activity.origin)
 
 
-def redelivered(batch: list[Logged]) -> list[list[Item]]:
+def redelivered(batch: list[Logged]) -> list[list[Message]]:
     """A batch, then the same with one more: the first ones are at or below the position."""
     return [[*batch], [*batch, *varied(1, seed=9, first_seq=len(batch) + 1)]]
 
 
-def republished(batch: list[Logged]) -> list[list[Item]]:
+def republished(batch: list[Logged]) -> list[list[Message]]:
     """A stored id published again under a later sequence, beside new ones."""
     again = Logged(len(batch) + 1, batch[0].event_id, batch[0].facts, batch[0].origin)
     return [[*batch], [again, *varied(2, seed=9, first_seq=len(batch) + 2)]]
 
 
-def corrected_first(batch: list[Logged]) -> list[list[Item]]:
+def corrected_first(batch: list[Logged]) -> list[list[Message]]:
     """A correction that arrives before its activity (parked), then the activity."""
     late = varied(1, seed=9, first_seq=len(batch) + 2)[0]
     return [[*batch, correction(len(batch) + 1, late, {"trees_planted": 7})], [late]]
 
 
-def corrected_within(batch: list[Logged]) -> list[list[Item]]:
+def corrected_within(batch: list[Logged]) -> list[list[Message]]:
     """New activities and a correction of one of them in the same batch."""
     return [[*batch, correction(len(batch) + 1, batch[0], {"road_km": 42})]]
 
 
-def new_activities_summed(batch: Sequence[Item | Skipped]) -> CopiedSums | None:
+def new_activities_summed(batch: Sequence[Message]) -> CopiedSums | None:
     """Sums made as if every activity of ``batch`` were new and nothing else in it: what
     a service would send that knew nothing of the read model."""
     return presum([item for item in batch if isinstance(item, Logged)])
@@ -152,7 +151,7 @@ def new_activities_summed(batch: Sequence[Item | Skipped]) -> CopiedSums | None:
     (redelivered, 1), (republished, 1), (corrected_first, 0), (corrected_within, 0)])
 def test_a_batch_that_is_not_all_new_is_summed_by_the_fold(
         model: ReadModel, monkeypatch: pytest.MonkeyPatch,
-        stream: Callable[[list[Logged]], list[list[Item]]], all_new: int) -> None:
+        stream: Callable[[list[Logged]], list[list[Message]]], all_new: int) -> None:
     """Whatever the service sent along: sums made ahead count only for a batch that adds
     new activities and nothing else (the first batch of the first two streams)."""
     _, used = twice(model, stream(varied(30, seed=8)), monkeypatch, new_activities_summed)
