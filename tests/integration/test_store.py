@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import OperationalError
+from tests.change_orders import ORDERS, VALUES, expected_trees
 from tests.factories import event
 from tests.integration.both_stores import active_store, read_model
 
@@ -197,20 +198,7 @@ def test_a_redelivered_change_counts_once(store: GenerationStore) -> None:
     assert units(store, "VN", "trees_planted") == 7  # the same correction id re-published
 
 
-ORDERS = [order for size in range(1, 5)
-          for subset in itertools.combinations(["L", "C1", "C2", "R"], size) if "L" in subset
-          for order in itertools.permutations(subset)]
-VALUES = {"L": 10, "C1": 20, "C2": 30}
 PG_ORDERS = {("L", "C1", "C2", "R"), ("C2", "R", "L", "C1"), ("C1", "C2", "L", "R")}
-
-
-def expected_trees(order: tuple[str, ...]) -> int:
-    """Corrections apply on top of their activity in stream order (one that came first
-    waits for it); the last one wins; a retraction zeroes the activity for good."""
-    if "R" in order:
-        return 0
-    corrections = [name for name in order if name.startswith("C")]
-    return VALUES[corrections[-1]] if corrections else VALUES["L"]
 
 
 def replay(database_url: str, order: tuple[str, ...]) -> GenerationStore:

@@ -8,11 +8,11 @@ The same orders and redeliveries run against SQLite and PostgreSQL in
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.change_orders import ORDERS, VALUES, expected_trees
 from tests.fakes import MemoryGeneration
 
 from cungdan_contracts import AdminMap
@@ -60,19 +60,6 @@ def trees(store: MemoryGeneration, locality: str = "VN") -> int:
 
 # --- every order of logged / corrected / corrected / retracted, with redeliveries ---------------
 
-ORDERS = [order for size in range(1, 5)
-          for subset in itertools.combinations(["L", "C1", "C2", "R"], size) if "L" in subset
-          for order in itertools.permutations(subset)]
-VALUES = {"L": 10, "C1": 20, "C2": 30}
-
-
-def expected_trees(order: tuple[str, ...]) -> int:
-    """Corrections apply on top of their activity in stream order (one that came first
-    waits for it); the last one wins; a retraction zeroes the activity for good."""
-    if "R" in order:
-        return 0
-    corrections = [name for name in order if name.startswith("C")]
-    return VALUES[corrections[-1]] if corrections else VALUES["L"]
 
 
 def stream_of(order: tuple[str, ...]) -> list[Message]:

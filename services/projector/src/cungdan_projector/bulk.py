@@ -41,7 +41,7 @@ Row = Sequence[Any]
 
 
 def _pgsql() -> Any:
-    """``psycopg.sql``, imported only for a PostgreSQL read model (~9 MiB less for SQLite)."""
+    """``psycopg.sql``, imported only for a PostgreSQL read model (SQLite never loads it)."""
     from psycopg import sql
 
     return sql
@@ -202,8 +202,7 @@ class _Staged:
     then merge it into ``table`` with one statement.
 
     The merge reads the staged rows in key order, the order of the primary key it adds
-    them to: its B-tree is walked once from one end to the other instead of at random
-    (-10% time for the monthly merge of a batch of 10,000 events).
+    them to: its B-tree is walked once from one end to the other instead of at random.
     """
 
     def __init__(self, table: Table, keys: Sequence[str], dialect: Any) -> None:

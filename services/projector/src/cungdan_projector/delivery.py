@@ -3,8 +3,9 @@
 A message the server delivers for a consumer carries its place in the reply subject
 (``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>``,
 or the longer form with a domain and an account hash first). nats-py's ``Msg.metadata``
-parses all of it into objects and a datetime, 3.3 µs a message; the reader needs three
-numbers, 0.6 µs: 27 ms less per batch of 10,000 on the event loop, which also decodes.
+parses all of it into objects and a datetime, once per message on the event loop that
+also decodes; the reader needs three numbers, and parses only those (the costs of both
+are in ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ def generation_tables(generation: int) -> GenerationTables:
         Column("day", Date, nullable=False),
         Column("retracted", Boolean, nullable=False),
         *amount_columns(),
-        # deferred: random inserts into it cost 10% of a rebuild (see is_deferred)
+        # deferred: random inserts into it slow a rebuild (see is_deferred)
         Index(f"activities_g{generation}_by_day", "map", "province", "day",
               info={"deferred": True}),
     )
@@ -144,8 +144,8 @@ def is_deferred(index: Index) -> bool:
     with its table (:meth:`~.store.GenerationStore.build_deferred_indexes`).
 
     A generation filling from the stream inserts into an index keyed by (map, province,
-    day) at random places all over it, batch after batch: 66 s for a rebuild of 1M events
-    against 59 s without it. Built in one pass once caught up, it costs a sort. Until
+    day) at random places all over it, batch after batch, which slows a rebuild down.
+    Built in one pass once caught up, it costs a sort. Until
     then, sums over days that cut through a month scan the activities.
     """
     return bool(index.info.get("deferred"))

@@ -25,8 +25,7 @@ class ProjectorSettings(BaseSettings):
     """SQLAlchemy URL of the read model: SQLite (embedded default) or PostgreSQL."""
     batch_max: int = Field(default=10000, ge=1)
     """Most events applied in one transaction (and read ahead while it commits). Bigger
-    batches merge more rows and pages: at 300k events on SQLite, 10,000 took 22% less
-    time per event than 5,000, for ~50 MB more memory."""
+    batches merge more rows and pages, for more memory (``docs/benchmarks.md``)."""
     queue_max: int = Field(default=20000, ge=1)
     """Cap on the events read ahead while a batch is applied (at most ``batch_max`` anyway);
     the rest of a backlog waits on the server."""

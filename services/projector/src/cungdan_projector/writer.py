@@ -19,7 +19,7 @@ The child talks over its stdin and stdout: length-prefixed pickles of builtins, 
 request and one reply at a time. It leaves SIGINT and SIGTERM to the service (which
 closes its stdin after the batch in hand), and exits when its stdin ends, so also when
 the service died. A plain subprocess rather than ``multiprocessing``: no resource-tracker
-process (12 MiB), and no feeder and manager threads in the service.
+process, and no feeder and manager threads in the service.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def is_transient(exc: BaseException) -> bool:
 class Writer(Protocol):
     async def start(self) -> None:
         """Get ready to apply (a process that starts on the first batch would delay it by
-        its start-up, ~0.5 s)."""
+        its start-up)."""
 
     def prepare(self, store: GenerationStore, items: Sequence[Message]) -> bytes | None:
         """The request for ``items``, made ahead: the projector calls this in its decoding
@@ -141,9 +141,9 @@ class ProcessWriter:
         return child
 
     def prepare(self, store: GenerationStore, items: Sequence[Message]) -> bytes:
-        """The request's frame: ~3 ms per 1,000 events to pack and pickle. For PostgreSQL
-        it also holds the batch's sums as COPY text (:func:`.store.presum`, ~15 ms per
-        1,000 events), which the child then need not make while the database waits."""
+        """The request's frame, packed and pickled. For PostgreSQL it also holds the batch's
+        sums as COPY text (:func:`.store.presum`), which the child then need not make while
+        the database waits."""
         sums = presum(items) if self._presums else None
         return _frame((store.number, pack(items),
                        None if sums is None else (sums.totals, sums.monthly)))
@@ -263,10 +263,10 @@ def writer_for(database_url: str, kind: str) -> Writer:
 
 
 # --------------------------------------------------------------------- the wire format
-# Frozen dataclasses pickle slowly (~20 µs an event both ways, measured); plain tuples of
-# builtins take ~1 µs, and rebuilding the objects in the child ~2 µs. Dates travel as
-# ordinals and times as ISO text: a date or (pydantic's) aware datetime took 3.7 µs an
-# event to pickle, the tuple without them 0.7 µs.
+# Frozen dataclasses pickle slowly; plain tuples of builtins take a fraction of that, even
+# with rebuilding the objects in the child. Dates travel as ordinals and times as ISO
+# text: a date or (pydantic's) aware datetime costs more to pickle than the rest of the
+# tuple.
 
 Packed = tuple[Any, ...]
 
