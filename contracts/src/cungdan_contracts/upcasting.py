@@ -41,7 +41,7 @@ def infer_unit_kind(name: str) -> UnitKind:
     """The kind of unit a free-text v1 name most likely denotes (``other`` if unsure).
 
     Cached: the same units report again and again, and ingest upcasts every v1 report
-    (the keyword scan was ~4% of ingest's CPU per event)."""
+    (the keyword scan was a visible share of ingest's CPU per event)."""
     folded = _fold(name)
     for kind, hints in _KIND_HINTS:
         if any(hint in folded for hint in hints):

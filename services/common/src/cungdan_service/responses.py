@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 
 class FastJSONResponse(JSONResponse):
     """A :class:`JSONResponse` rendered by pydantic-core's serializer (Rust), for large
-    answers: a 2025 province's totals with its ~100 communes (70 kB) render in 0.5 ms
-    against 1.6 ms for ``json.dumps``. Same compact UTF-8 output for the plain dicts,
+    answers (a 2025 province's totals with its communes), several times faster than
+    ``json.dumps``. Same compact UTF-8 output for the plain dicts,
     lists, strings and integers the services send."""
 
     def render(self, content: Any) -> bytes:

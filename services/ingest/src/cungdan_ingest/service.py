@@ -60,7 +60,7 @@ def to_outgoing(valid: ValidReport, recorded_at: dt.datetime,
     event = ActivityLogged(recorded_at=recorded_at, source_province=valid.province,
                            map=valid.map, reported_by=reported_by, activity=valid.report)
     report = valid.report
-    event_id = str(report.id)  # once: str() of a UUID costs ~1 µs
+    event_id = str(report.id)  # once: str() of a UUID is not free
     return Outgoing(
         subject=logged_subject(valid.map, valid.province, report.campaign, event_id),
         payload=encode_event(event),
@@ -148,7 +148,8 @@ def _decided(valid: ValidReport, result: AppendResult) -> Outcome | None:
 def _log_outcomes(outcomes: Sequence[Outcome | None], by: str | None) -> None:
     """One line per report appended; but the reports of a batch that were accepted share
     one line, with their count and the range of their sequences (each report's own sequence
-    is in the answer and in its history). A line per report cost ~15% of a batch's time."""
+    is in the answer and in its history): a line per report cost a large share of a batch's
+    time."""
     accepted = [o for o in outcomes if o is not None and o.status == "accepted"]
     many = len(accepted) > 1
     if many:
