@@ -34,16 +34,15 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import importlib.util
 import random
-import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
-from pathlib import Path
 from typing import Final
+
+from cungdan_contracts import AdminMap, Level, load_gazetteer
 
 DEMO_NAMESPACE: Final = uuid.UUID("2d135495-56ca-5713-8c1a-e3a4f66801e1")
 
@@ -172,23 +171,12 @@ _NOTES: Final[Mapping[str, Sequence[str]]] = {
 
 @cache
 def _legacy_wards(district_code: str) -> tuple[tuple[str, str], ...]:
-    """(wardCode, ward name) of one legacy district, read from vietnamadminunits' SQLite."""
-    spec = importlib.util.find_spec("vietnamadminunits")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the vietnamadminunits package is not installed")
-    db = Path(spec.submodule_search_locations[0]) / "data" / "dataset.db"
-    con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
-    try:
-        rows = con.execute(
-            "SELECT wardCode, ward FROM admin_units_legacy WHERE districtCode = ?"
-            " ORDER BY wardCode",
-            (district_code,),
-        ).fetchall()
-    finally:
-        con.close()
-    if not rows:
+    """(code, name) of the communes of one legacy district, in code order."""
+    gazetteer = load_gazetteer()
+    district = gazetteer.get(AdminMap.LEGACY, district_code)
+    if district is None or district.level is not Level.DISTRICT:
         raise LookupError(f"no legacy district {district_code}")
-    return tuple((str(code), str(name)) for code, name in rows)
+    return tuple((c.code, c.name) for c in gazetteer.children(AdminMap.LEGACY, district_code))
 
 
 @dataclass

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import sqlite3
 import uuid
 from collections import defaultdict
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from cungdan.demo import ARTICLE_TOTALS, demo_reports
+from cungdan_contracts.admin_units_data import query
 
 REFORM = dt.date(2025, 7, 1)
 INDICATORS = {
@@ -38,18 +36,9 @@ Report = dict[str, object]
 
 @pytest.fixture(scope="module")
 def legacy() -> list[tuple[str, str, str]]:
-    """(provinceCode, districtCode, wardCode) rows of the legacy map, read independently."""
-    spec = importlib.util.find_spec("vietnamadminunits")
-    assert spec is not None
-    assert spec.submodule_search_locations
-    db = Path(spec.submodule_search_locations[0]) / "data" / "dataset.db"
-    con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
-    try:
-        rows = con.execute(
-            "SELECT provinceCode, districtCode, wardCode FROM admin_units_legacy"
-        ).fetchall()
-    finally:
-        con.close()
+    """(provinceCode, districtCode, wardCode) rows of the legacy map, read independently
+    of the gazetteer the demo is built from."""
+    rows = query("SELECT provinceCode, districtCode, wardCode FROM admin_units_legacy")
     return [(str(p), str(d), str(w)) for p, d, w in rows]
 
 

@@ -7,20 +7,19 @@ levels have different lengths (2, 3 and 5 digits), and ``VN`` is the nation.
 
 The lists come from the maintained ``vietnamadminunits`` package (it carries
 both maps and the official legacy-to-2025 conversion); :func:`load_gazetteer`
-reads its bundled SQLite file once, read-only.
+reads them once, through :mod:`.admin_units_data`.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from functools import cache
-from pathlib import Path
+
+from .admin_units_data import query
 
 NATION = "VN"
 REFORM_DATE = date(2025, 7, 1)
@@ -96,19 +95,6 @@ class Gazetteer:
         return len(self._by_key)
 
 
-def _dataset_path() -> Path:
-    spec = importlib.util.find_spec("vietnamadminunits")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the vietnamadminunits package is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / "dataset.db"
-
-
-def _rows(sql: str) -> list[tuple[str | None, ...]]:
-    uri = f"{_dataset_path().as_uri()}?mode=ro"
-    with sqlite3.connect(uri, uri=True) as conn:
-        return list(conn.execute(sql))
-
-
 def _read_localities() -> Iterable[Locality]:
     for admin_map in AdminMap:
         yield Locality(admin_map, NATION, "Việt Nam", Level.NATION, None)
@@ -120,7 +106,7 @@ def _read_localities() -> Iterable[Locality]:
             yield loc
 
     legacy = AdminMap.LEGACY
-    for pc, pn, dc, dn, wc, wn in _rows(
+    for pc, pn, dc, dn, wc, wn in query(
         "SELECT provinceCode, province, districtCode, district, wardCode, ward "
         "FROM admin_units_legacy ORDER BY provinceCode, districtCode, wardCode"
     ):
@@ -130,7 +116,7 @@ def _read_localities() -> Iterable[Locality]:
         if wc and wn:  # island districts have no communes
             yield from once(Locality(legacy, wc, wn, Level.COMMUNE, dc))
     y2025 = AdminMap.Y2025
-    for pc, pn, wc, wn in _rows(
+    for pc, pn, wc, wn in query(
         "SELECT provinceCode, province, wardCode, ward FROM admin_units "
         "ORDER BY provinceCode, wardCode"
     ):

@@ -1,42 +1,31 @@
 """Which 2025 province each legacy province merged into: the official conversion.
 
 Read from the data the ``vietnamadminunits`` package ships (the gazetteer's own
-source): ``converter_2025.json`` maps each 2025 province key to the legacy province
-keys merged into it, and the ``provinceKey``/``provinceCode`` columns of its
-``dataset.db`` turn keys into GSO codes. Legacy districts and communes lie in a
-legacy province, so they follow it.
+source), through :mod:`cungdan_contracts.admin_units_data`: the mergers map each 2025
+province key to the legacy province keys merged into it, and the
+``provinceKey``/``provinceCode`` columns of both maps turn keys into GSO codes. Legacy
+districts and communes lie in a legacy province, so they follow it.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Mapping
 from functools import cache
-from importlib.resources import as_file, files
-from pathlib import Path
+
+from cungdan_contracts.admin_units_data import province_mergers, query
 
 
-def _data_dir() -> Path:
-    with as_file(files("vietnamadminunits") / "data") as path:
-        return Path(path)
-
-
-def _codes_by_key(db: Path, table: str) -> dict[str, str]:
-    with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
-        rows = conn.execute(
-            f"SELECT DISTINCT provinceKey, provinceCode FROM {table}")  # noqa: S608 - fixed names
-        return {str(key): str(code) for key, code in rows}
+def _codes_by_key(table: str) -> dict[str, str]:
+    rows = query(f"SELECT DISTINCT provinceKey, provinceCode FROM {table}")  # noqa: S608 - fixed names
+    return {str(key): str(code) for key, code in rows}
 
 
 @cache
 def legacy_successors() -> Mapping[str, str]:
     """Legacy province code -> the 2025 province code it became part of (all 63 provinces)."""
-    data = _data_dir()
-    merged: dict[str, list[str]] = json.loads(
-        (data / "converter_2025.json").read_text(encoding="utf-8"))["DICT_PROVINCE"]
-    new_codes = _codes_by_key(data / "dataset.db", "admin_units")
-    old_codes = _codes_by_key(data / "dataset.db", "admin_units_legacy")
+    merged = province_mergers()
+    new_codes = _codes_by_key("admin_units")
+    old_codes = _codes_by_key("admin_units_legacy")
     successors: dict[str, str] = {}
     for new_key, old_keys in merged.items():
         for old_key in old_keys:
