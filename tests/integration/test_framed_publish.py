@@ -1,5 +1,6 @@
 """Messages the journal frames itself (``cungdan_ingest.frames``) arrive as nats-py's own
-``publish`` sends them, on a real nats-server; nats-py's checks still refuse what they
+``publish`` sends them, on a real nats-server, and so do those of a publisher that falls
+back to ``publish`` (``cungdan_service.natspy``); nats-py's checks still refuse what they
 refused."""
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from nats.aio.msg import Msg
 from nats.errors import MaxPayloadError
 
 from cungdan.processes import NatsServer
-from cungdan_ingest.frames import FramedPublisher, can_frame
+from cungdan_ingest.frames import FramedPublisher
+from cungdan_service import natspy
+from cungdan_service.natspy import can_frame
+from cungdan_service.versions import VersionsTested
 
 pytestmark = pytest.mark.integration
 
@@ -70,6 +74,20 @@ async def test_a_framed_message_arrives_as_nats_py_would_send_it(nc: Client) -> 
     assert (ours.subject, ours.reply, ours.data) == (theirs.subject, theirs.reply, theirs.data)
     assert ours.headers == theirs.headers == HEADERS
     assert nc.stats["out_msgs"] == sent_before + 2
+
+
+async def test_a_publisher_of_an_untested_nats_py_sends_the_same_message(
+        nc: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(natspy, "NATS_PY", VersionsTested("nats-py", (0, 1), (0, 1)))
+    publisher = FramedPublisher(nc)
+    assert not publisher.framed
+    payload = b'{"a": 1}'
+    ours = await _received(
+        nc, lambda: publisher.publish("frames.b", "reply.2", HEADERS, payload))
+    theirs = await _received(
+        nc, lambda: nc.publish("frames.b", payload, reply="reply.2", headers=HEADERS))
+    assert (ours.subject, ours.reply, ours.data) == (theirs.subject, theirs.reply, theirs.data)
+    assert ours.headers == theirs.headers == HEADERS
 
 
 async def test_nats_py_still_refuses_a_payload_above_the_servers_limit(nc: Client) -> None:

@@ -1,15 +1,16 @@
 """Messages the journal frames itself, for nats-py to write as they are.
 
-nats-py's ``publish`` checks and encodes every header of every message: 12.6 µs a message
-with the journal's eight headers, against 4.3 µs for the same message framed here
-(``python -m cungdan.bench.ingest_cpu --publish``), out of ~65 µs of ingest's CPU a report.
-The journal's header names are constants and its values are ids, codes and digests it
-made itself, so the block is rendered in one string and checked once for line breaks.
+nats-py's ``publish`` checks and encodes every header of every message, a large share of
+ingest's CPU per report (``python -m benchmarks.ingest_cpu --publish`` measures both
+ways). The journal's header names are constants and its values are ids, codes and
+digests it made itself, so the block is rendered in one string and checked once for
+line breaks.
 
-This leans on nats-py's private ``_send_command`` and ``_flush_pending`` (nats-py is pinned
-``<3``). On a connection without them, and whenever nats-py's own checks matter (not
-connected, draining, a payload above the server's limit), :meth:`FramedPublisher.publish`
-hands the message to ``publish`` instead.
+Writing the framed command goes through nats-py internals, which
+:mod:`cungdan_service.natspy` holds: on a nats-py without them, or not a version they
+were tested with, :class:`FramedPublisher` hands every message to ``publish`` instead
+(decided once, for the connection); and whenever nats-py's own checks matter (not
+connected, draining, a payload above the server's limit), it hands that message to it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import re
 from collections.abc import Iterable, Mapping
 
 from nats.aio.client import Client
-from nats.protocol.command import hpub_cmd
+
+from cungdan_service.natspy import Publish, can_frame, framed_publish, plain_publish
+
+__all__ = ["FramedPublisher", "can_frame", "header_block"]
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 """A header name (RFC 7230 token), as nats-py checks it."""
-
-_PRIVATE = ("_send_command", "_flush_pending", "_flush_queue", "stats")
 
 
 _NAMES: set[str] = set()
@@ -52,28 +54,14 @@ def header_block(headers: Mapping[str, str]) -> bytes:
     return block.encode()
 
 
-def can_frame(nc: object) -> bool:
-    """Whether ``nc`` has the nats-py internals :class:`FramedPublisher` writes through."""
-    return all(hasattr(nc, name) for name in _PRIVATE)
-
-
 class FramedPublisher:
-    """Publishes on one connection, framing each message itself when it can."""
+    """Publishes on one connection, framing each message itself when it can.
+
+    ``publish(subject, reply, headers, payload)`` is the function chosen for the
+    connection when this is made (framed, or nats-py's ``publish``), not a method that
+    chooses on each call."""
 
     def __init__(self, nc: Client) -> None:
-        self._nc = nc
         self.framed = can_frame(nc)
-
-    async def publish(self, subject: str, reply: str, headers: Mapping[str, str],
-                      payload: bytes) -> None:
-        nc = self._nc
-        if (not self.framed or not nc.is_connected or nc.is_draining_pubs
-                or len(payload) > nc.max_payload):
-            await nc.publish(subject, payload, reply=reply, headers=dict(headers))
-            return
-        # What nats-py's publish does once its checks pass (Client._send_publish).
-        await nc._send_command(hpub_cmd(subject, reply, header_block(headers), payload))
-        nc.stats["out_msgs"] += 1
-        nc.stats["out_bytes"] += len(payload)
-        if nc._flush_queue is not None and nc._flush_queue.empty():
-            await nc._flush_pending()
+        self.publish: Publish = (framed_publish(nc, header_block) if self.framed
+                                 else plain_publish(nc))
