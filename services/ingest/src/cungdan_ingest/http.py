@@ -8,14 +8,13 @@ provinces (403; per item in a batch).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response, Security
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, TypeAdapter
 
@@ -30,6 +29,7 @@ from cungdan_contracts import (
     loads_exact,
 )
 from cungdan_service.auth import Principal, Reason, Role, requires, scope_refusal
+from cungdan_service.fastapi_routes import RequestAndCallerRoute as _RequestAndCallerRoute
 from cungdan_service.problems import ANONYMOUS, PROBLEM_JSON, problem
 from cungdan_service.responses import FastJSONResponse
 
@@ -41,36 +41,6 @@ from .settings import IngestSettings
 from .validation import FieldProblem
 
 router = APIRouter()
-
-
-class _RequestAndCallerRoute(APIRoute):
-    """For the hot POSTs, whose endpoints take only the request and the caller (they read
-    and validate their body themselves): FastAPI documents them from their signature as
-    usual, but each request calls the endpoint with the request and the caller directly,
-    without FastAPI's per-request parameter solving (query, cookies, headers, a
-    sub-response, the dependency cache), which these endpoints do not use: ~30 µs, 7% of a
-    single report's CPU. Any other signature gets FastAPI's own handler.
-
-    The caller dependency runs as such (no ``app.dependency_overrides``), so include this
-    router without dependencies of its own."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        dependant = self.dependant
-        deps = dependant.dependencies
-        if (self.dependencies or len(deps) != 1 or dependant.request_param_name is None
-                or dependant.path_params or dependant.query_params or dependant.header_params
-                or dependant.cookie_params or dependant.body_params
-                or deps[0].dependencies or deps[0].call is None or deps[0].name is None):
-            return super().get_route_handler()
-        endpoint, caller = self.endpoint, deps[0].call
-        request_name, caller_name = dependant.request_param_name, deps[0].name
-
-        async def handler(request: Request) -> Response:
-            response: Response = await endpoint(
-                **{request_name: request, caller_name: await caller(request)})
-            return response
-
-        return handler
 
 
 def _inlined(schema: Any, defs: dict[str, Any]) -> Any:
