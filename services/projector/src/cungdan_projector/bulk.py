@@ -31,6 +31,7 @@ from sqlalchemy.schema import CreateTable
 from cungdan_contracts import INDICATORS
 
 from .schema import GenerationTables
+from .sqlalchemy_compat import copy_column
 
 ACTIVITY_KEYS = ("event_id", "seq", "map", "path", "province", "campaign", "day", "retracted")
 """The leading columns of an activity row; its amounts follow in catalog order."""
@@ -208,7 +209,7 @@ class _Staged:
     def __init__(self, table: Table, keys: Sequence[str], dialect: Any) -> None:
         self.columns = [*keys, *INDICATORS]
         stage = Table(f"stage_{table.name}", table.metadata.__class__(),
-                      *(c._copy() for c in table.columns if c.name in self.columns),
+                      *(copy_column(c) for c in table.columns if c.name in self.columns),
                       prefixes=["TEMPORARY"], postgresql_on_commit="DELETE ROWS")
         self.create = str(CreateTable(stage, if_not_exists=True).compile(dialect=dialect))
         pgsql = _pgsql()

@@ -47,6 +47,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RawStreamMsg
 from nats.js.errors import NotFoundError
 
 from cungdan_contracts.subjects import ALL_EVENTS, STREAM
+from cungdan_service.natspy import is_consumer_delete_refused, is_permissions_violation
 
 from .deadletters import Original
 from .delivery import Delivered, delivery
@@ -234,7 +235,7 @@ class StreamReader:
             elif c.asked and now - c.heard > 3 * self.heartbeat:
                 self.problem = (f"no message nor heartbeat from NATS for "
                                 f"{now - c.heard:.0f} s")
-                if "permissions violation" in str(self._nc.last_error).lower():
+                if is_permissions_violation(self._nc.last_error):
                     self.problem += f" (last error: {self._nc.last_error})"
                 self._break(c, self.problem)
 
@@ -283,7 +284,7 @@ class StreamReader:
         try:
             await asyncio.wait_for(self._nc.jetstream().delete_consumer(STREAM, c.name), 2.0)
         except Exception as exc:  # noqa: BLE001 - it expires anyway
-            if "CONSUMER.DELETE" in str(self._nc.last_error):
+            if is_consumer_delete_refused(self._nc.last_error):
                 self._may_not_delete = True
             log.info("%s: consumer %s not deleted (%r); the server removes it after %.0f s",
                      self._name, c.name, self._nc.last_error or exc, self.inactive_threshold)
