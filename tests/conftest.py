@@ -1,17 +1,32 @@
-"""Shared fixtures: real nats-server and PostgreSQL processes (see cungdan.processes and
-tests/kits/postgres.py)."""
+"""Shared fixtures: the gazetteer; real nats-server and PostgreSQL processes (see
+cungdan.processes and tests/kits/postgres.py) and connections to them."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import nats
 import psycopg
 import pytest
+from nats.aio.client import Client
 from tests.kits.postgres import PostgresCluster
 
 from cungdan.processes import NatsServer
+from cungdan_contracts import Gazetteer, load_gazetteer
+from cungdan_contracts.subjects import STREAM, STREAM_SUBJECTS
+from cungdan_ingest.journal import ensure_stream, stream_config
+
+NatsConnect = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture(scope="session")
+def gazetteer() -> Gazetteer:
+    """The real localities of both maps (read once: it is immutable)."""
+    return load_gazetteer()
 
 
 @pytest.fixture
@@ -19,6 +34,39 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
     """A fresh JetStream-enabled nats-server storing in tmp_path, stopped at teardown."""
     with NatsServer(tmp_path / "nats-store", log_dir=tmp_path) as server:
         yield server
+
+
+@pytest.fixture
+async def nats_connect(nats_server: NatsServer) -> AsyncIterator[NatsConnect]:
+    """Connects to ``nats_server`` (options as ``nats.connect``'s; by default it reconnects
+    for ever, as tests restart the server under it); every connection is closed at the end."""
+    clients: list[Client] = []
+
+    async def connect(**options: Any) -> Client:
+        client = await nats.connect(nats_server.url, **{
+            "max_reconnect_attempts": -1, "reconnect_time_wait": 0.2, "connect_timeout": 2,
+            **options})
+        clients.append(client)
+        return client
+
+    yield connect
+    for client in reversed(clients):
+        with contextlib.suppress(Exception):  # the server may be down by now
+            await client.close()
+
+
+@pytest.fixture
+def duplicate_window() -> float:
+    """Seconds of the activity stream's duplicate window in ``nc`` (a module may override)."""
+    return 120.0
+
+
+@pytest.fixture
+async def nc(nats_connect: NatsConnect, duplicate_window: float) -> Client:
+    """A connection to ``nats_server`` whose activity stream (CUNGDAN_ACTIVITY) exists."""
+    client = await nats_connect()
+    await ensure_stream(client, stream_config(STREAM, STREAM_SUBJECTS, duplicate_window, 1))
+    return client
 
 
 @pytest.fixture(scope="session")

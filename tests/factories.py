@@ -1,11 +1,15 @@
-"""Builders of valid reports and events for tests (override any field)."""
+"""Builders for tests: valid reports and events (override any field; ``field=...`` leaves a
+field out), and the configuration of a whole stack on free ports."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 from typing import Any
 
+from cungdan.processes import free_port
+from cungdan.stack import StackConfig
 from cungdan_contracts import (
     ActivityLogged,
     AdminMap,
@@ -26,15 +30,14 @@ def report(**overrides: Any) -> dict[str, Any]:
         "measures": {"road_km": "1.5", "citizen_turns": 120},
     }
     body.update(overrides)
-    return body
+    return {key: value for key, value in body.items() if value is not ...}
 
 
 def report_v2(**overrides: Any) -> dict[str, Any]:
     """A valid v2 report: structured unit, village."""
-    body = report(version=2, village="Khuổi Tẩu",
-                  unit={"name": "Chi bộ thôn Khuổi Tẩu", "kind": "party_cell"})
-    body.update(overrides)
-    return body
+    return report(**{"version": 2, "village": "Khuổi Tẩu",
+                     "unit": {"name": "Chi bộ thôn Khuổi Tẩu", "kind": "party_cell"},
+                     **overrides})
 
 
 def event(**overrides: Any) -> ActivityLogged:
@@ -47,3 +50,10 @@ def event(**overrides: Any) -> ActivityLogged:
         map=admin_map,
         activity=activity,
     )
+
+
+def stack_config(data_dir: Path, **options: Any) -> StackConfig:
+    """nats-server, ingest and projector storing in ``data_dir``, each on a free port;
+    ``options`` as :class:`StackConfig`'s (``extra_env``, ``tokens_file``, ``database_url``)."""
+    return StackConfig(data_dir=data_dir, nats_port=free_port(), nats_http_port=free_port(),
+                       ingest_port=free_port(), projector_port=free_port(), **options)

@@ -7,21 +7,17 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.factories import report
+from tests.factories import report, stack_config
 
 from cungdan.client import wait_until_projected
-from cungdan.processes import free_port
-from cungdan.stack import Stack, StackConfig
+from cungdan.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    config = StackConfig(
-        data_dir=tmp_path_factory.mktemp("metrics"), nats_port=free_port(),
-        nats_http_port=free_port(), ingest_port=free_port(), projector_port=free_port())
-    with Stack(config) as running:
+    with Stack(stack_config(tmp_path_factory.mktemp("metrics"))) as running:
         yield running
 
 

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from tests.factories import report
+from tests.factories import report, stack_config
+from tests.waits import wait_until
 
 from cungdan import cli
 from cungdan.client import post_batches, wait_until_projected
 from cungdan.demo import demo_reports
-from cungdan.processes import free_port
-from cungdan.stack import Stack, StackConfig
+from cungdan.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -24,16 +24,36 @@ MCC = "137"  # Mù Cang Chải district, legacy map
 NCD = "ngay-cuoi-tuan-cung-dan"
 
 
+DEMO_FIGURES = {  # name: (locality, query) of the totals the demo's figures are read from
+    "mcc": (MCC, {"map": "legacy", "campaign": NCD}),
+    "dvk-061": ("061", {"map": "legacy", "campaign": "dan-van-kheo"}),
+    "ward-14836": ("14836", {"map": "legacy"}),
+}
+
+
+@dataclass(frozen=True)
+class Demo:
+    stack: Stack
+    figures: dict[str, dict[str, Any]]
+    """The totals of DEMO_FIGURES as served once the demo was projected, before any test
+    posted (the tests add to the demo's localities, in any order)."""
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    config = StackConfig(
-        data_dir=tmp_path_factory.mktemp("stack"), nats_port=free_port(),
-        nats_http_port=free_port(), ingest_port=free_port(), projector_port=free_port(),
-        extra_env={"CUNGDAN_READ_WAIT_SECONDS": "1"})
-    with Stack(config) as running:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    config = stack_config(tmp_path_factory.mktemp("stack"),
+                          extra_env={"CUNGDAN_READ_WAIT_SECONDS": "1"})
+    with Stack(config) as running, httpx.Client(
+            base_url=running.projector_url, timeout=10, trust_env=False) as projector:
         counts = post_batches(running.ingest_url, demo_reports())
         wait_until_projected(running.projector_url, counts["last_seq"])
-        yield running
+        yield Demo(running, {name: totals(projector, code, **query)
+                             for name, (code, query) in DEMO_FIGURES.items()})
+
+
+@pytest.fixture(scope="module")
+def stack(demo: Demo) -> Stack:
+    return demo.stack
 
 
 @pytest.fixture
@@ -58,17 +78,16 @@ def totals(projector: httpx.Client, code: str, min_position: int = 0,
     return body
 
 
-def test_the_demo_shows_the_articles_figures(projector: httpx.Client) -> None:
-    mcc = totals(projector, MCC, map="legacy", campaign=NCD)
+def test_the_demo_shows_the_articles_figures(demo: Demo) -> None:
+    mcc = demo.figures["mcc"]
     assert mcc["locality"]["level"] == "district"
     assert {k: mcc["totals"][k] for k in ("road_km", "houses_built", "trees_planted",
                                            "donations_vnd", "toilets_built", "cement_tonnes")} == {
         "road_km": "150", "houses_built": "98", "trees_planted": "15000",
         "donations_vnd": "2400000000", "toilets_built": "1700", "cement_tonnes": "2110"}
     assert sum(int(c["totals"].get("houses_built", 0)) for c in mcc["children"]) <= 98
-    assert totals(projector, "061", map="legacy", campaign="dan-van-kheo")["totals"][
-        "models_registered"] == "128"
-    ward = totals(projector, "14836", map="legacy")["totals"]
+    assert demo.figures["dvk-061"]["totals"]["models_registered"] == "128"
+    ward = demo.figures["ward-14836"]["totals"]
     assert (ward["flower_pots"], ward["models_recognised"]) == ("310", "7")
 
 
@@ -179,13 +198,15 @@ def test_rebuild_over_http_swaps_in_identical_totals(projector: httpx.Client) ->
     started = projector.post("/v1/rebuild")
     assert started.status_code == 202, started.text
     assert projector.post("/v1/rebuild").status_code in (202, 409)
-    for _ in range(400):
-        status = projector.get("/v1/rebuild").json()
+
+    def done() -> dict[str, Any] | None:
+        status: dict[str, Any] = projector.get("/v1/rebuild").json()
         if status["state"] == "done":
-            break
+            return status
         assert totals(projector, "VN", map="legacy")["totals"] == before["totals"]
-        time.sleep(0.05)
-    assert status["state"] == "done", status
+        return None
+
+    status = wait_until(done, "the rebuild to be done", within=60)
     assert status["percent"] == 100.0
     after = totals(projector, "VN", map="legacy")
     assert (after["totals"], after["position"]) == (before["totals"], before["position"])

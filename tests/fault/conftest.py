@@ -8,11 +8,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from tests.factories import stack_config
 from tests.fault.faultkit import MakeStack
 from tests.kits.postgres import PostgresCluster
 
-from cungdan.processes import free_port
-from cungdan.stack import Stack, StackConfig
+from cungdan.stack import Stack
 
 
 @pytest.fixture
@@ -26,11 +26,8 @@ def make_stack(tmp_path: Path) -> Iterator[MakeStack]:
 
     def make(*, database_url: str | None = None, extra_env: dict[str, str] | None = None,
              start: bool = True) -> Stack:
-        config = StackConfig(
-            data_dir=tmp_path / f"stack{len(stacks)}", nats_port=free_port(),
-            nats_http_port=free_port(), ingest_port=free_port(), projector_port=free_port(),
-            database_url=database_url, extra_env=dict(extra_env or {}))
-        stack = Stack(config)
+        stack = Stack(stack_config(tmp_path / f"stack{len(stacks)}", database_url=database_url,
+                                   extra_env=dict(extra_env or {})))
         stacks.append(stack)
         if start:
             stack.start()

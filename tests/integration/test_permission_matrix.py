@@ -17,9 +17,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from tests.factories import report_v2 as report
+from tests.factories import stack_config
 
-from cungdan.processes import free_port
-from cungdan.stack import Stack, StackConfig
+from cungdan.stack import Stack
 from cungdan.token_commands import issue
 from cungdan_contracts import AdminMap, load_gazetteer
 from cungdan_service.tokens import TokenFile
@@ -96,10 +96,8 @@ def secrets(tokens: TokenFile) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, tokens: TokenFile,
           secrets: dict[str, str]) -> Iterator[Stack]:
-    config = StackConfig(
-        data_dir=tmp_path_factory.mktemp("stack"), nats_port=free_port(),
-        nats_http_port=free_port(), ingest_port=free_port(), projector_port=free_port(),
-        tokens_file=tokens.path,
+    config = stack_config(
+        tmp_path_factory.mktemp("stack"), tokens_file=tokens.path,
         extra_env={"CUNGDAN_READS_PUBLIC": "false", "CUNGDAN_RATE_LIMIT_BURST": "1000"})
     with Stack(config) as running:
         assert tokens.remove("revoked")  # while the services run: takes effect at once

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import nats
@@ -150,8 +149,6 @@ def test_service_process_start_failure_shows_log(tmp_path: Path) -> None:
         port=free_port(),
         log_file=tmp_path / "service.log",
     )
-    started = time.monotonic()
     with pytest.raises(ProcessStartError, match="boom"):
         service.start()
-    assert time.monotonic() - started < 5
     assert service.pid is None

@@ -8,11 +8,11 @@ import logging
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
 
 import pytest
+from tests.factories import report
 
-from cungdan_contracts import AdminMap, Gazetteer, decode_event, load_gazetteer, loads_exact
+from cungdan_contracts import AdminMap, Gazetteer, decode_event, loads_exact
 from cungdan_contracts.subjects import (
     HEADER_FINGERPRINT,
     HEADER_MSG_ID,
@@ -74,11 +74,6 @@ class UnreadableJetStream(FakeJetStream):
         raise TimeoutError("nats: timeout")
 
 
-@pytest.fixture(scope="module")
-def gazetteer() -> Gazetteer:
-    return load_gazetteer()
-
-
 @pytest.fixture
 def journal() -> FakeJetStream:
     return FakeJetStream()
@@ -87,19 +82,6 @@ def journal() -> FakeJetStream:
 @pytest.fixture
 def service(journal: FakeJetStream, gazetteer: Gazetteer) -> IngestService:
     return IngestService(journal, gazetteer, clock=lambda: NOW)
-
-
-def report(**changes: Any) -> dict[str, Any]:
-    raw: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "campaign": "ngay-cuoi-tuan-cung-dan",
-        "locality": "04495",
-        "date": "2023-04-15",
-        "unit": "Ban Chỉ huy Quân sự huyện Mù Cang Chải",
-        "measures": {"road_km": "3.5", "workdays": 120},
-    }
-    raw.update(changes)
-    return raw
 
 
 # --- single reports -------------------------------------------------------------------------
@@ -149,7 +131,7 @@ async def test_one_versus_one_point_zero_is_a_duplicate(service: IngestService) 
 
 async def test_same_id_different_content_is_a_conflict(
         service: IngestService, journal: FakeJetStream) -> None:
-    raw = report()
+    raw = report(measures={"road_km": "3.5", "workdays": 120})
     original = await service.submit(raw)
     clash = await service.submit({**raw, "measures": {"road_km": "3.6", "workdays": 120}})
     assert clash.status == "conflict"

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.waits import idle, until
+
 from cungdan_ingest.journal import Journal, NotStored, Outgoing, Stored
 
 
@@ -61,14 +63,17 @@ async def test_a_full_window_waits_for_replies_and_each_reply_frees_one_slot() -
     nc = FakeNats()
     journal = await _journal(nc, window=2, patience=5.0)
     appending = asyncio.create_task(journal.append_many(_messages(5)))
-    await asyncio.sleep(0.01)
+    await until(lambda: len(nc.published) >= 2, "the first two publishes")
+    await idle()
     assert len(nc.published) == 2  # the window is full
     await nc.answer(1)
-    await asyncio.sleep(0.01)
+    await until(lambda: len(nc.published) >= 3, "a publish in the freed slot")
+    await idle()
     assert len(nc.published) == 3
-    while nc.unanswered or len(nc.published) < 5:
+    while not appending.done():
+        await until(lambda: nc.unanswered or appending.done(), "a publish to answer")
         await nc.answer(len(nc.unanswered))
-        await asyncio.sleep(0.01)
+    assert len(nc.published) == 5
     assert await appending == [Stored(1), Stored(2), Stored(3), Stored(4), Stored(5)]
 
 
@@ -80,7 +85,8 @@ async def test_giving_up_frees_the_slots_and_late_replies_free_nothing() -> None
     assert len(nc.published) == 2  # the third never got a slot
     await nc.answer(2)  # late: ignored, and the window is not over-released
     appending = asyncio.create_task(journal.append_many(_messages(3)))
-    await asyncio.sleep(0.01)
+    await until(lambda: len(nc.published) >= 4, "two more publishes")
+    await idle()
     assert len(nc.published) == 4  # two slots again, not four
     await appending
 
@@ -89,7 +95,7 @@ async def test_replies_that_come_while_a_call_still_publishes_are_kept() -> None
     nc = FakeNats()
     journal = await _journal(nc, window=1, patience=5.0)
     appending = asyncio.create_task(journal.append_many(_messages(3)))
-    for _ in range(3):  # each answer comes before the next message is even published
-        await asyncio.sleep(0.01)
+    for n in range(1, 4):  # each answer comes before the next message is even published
+        await until(lambda n=n: len(nc.published) == n and nc.unanswered, f"publish {n}")
         await nc.answer(1)
     assert await appending == [Stored(1), Stored(2), Stored(3)]

@@ -19,11 +19,6 @@ from cungdan_contracts import (
 LEGACY, Y2025 = AdminMap.LEGACY, AdminMap.Y2025
 
 
-@pytest.fixture(scope="module")
-def gazetteer() -> Gazetteer:
-    return load_gazetteer()
-
-
 # --- which map a date reads in --------------------------------------------------------------
 
 
