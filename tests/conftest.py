@@ -17,8 +17,6 @@ from tests.kits.postgres import PostgresCluster
 
 from cungdan.processes import NatsServer
 from cungdan_contracts import Gazetteer, load_gazetteer
-from cungdan_contracts.subjects import STREAM, STREAM_SUBJECTS
-from cungdan_ingest.journal import ensure_stream, stream_config
 
 NatsConnect = Callable[..., Awaitable[Client]]
 
@@ -39,7 +37,11 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
 @pytest.fixture
 async def nats_connect(nats_server: NatsServer) -> AsyncIterator[NatsConnect]:
     """Connects to ``nats_server`` (options as ``nats.connect``'s; by default it reconnects
-    for ever, as tests restart the server under it); every connection is closed at the end."""
+    for ever, as tests restart the server under it); every connection is closed at the end.
+
+    Each module makes its own ``nc`` with it (its streams, its parsing): not here, as a
+    conftest fixture would override the ``nc`` of a ``pytest_plugins`` module such as
+    tests/integration/projection_fixtures.py."""
     clients: list[Client] = []
 
     async def connect(**options: Any) -> Client:
@@ -53,20 +55,6 @@ async def nats_connect(nats_server: NatsServer) -> AsyncIterator[NatsConnect]:
     for client in reversed(clients):
         with contextlib.suppress(Exception):  # the server may be down by now
             await client.close()
-
-
-@pytest.fixture
-def duplicate_window() -> float:
-    """Seconds of the activity stream's duplicate window in ``nc`` (a module may override)."""
-    return 120.0
-
-
-@pytest.fixture
-async def nc(nats_connect: NatsConnect, duplicate_window: float) -> Client:
-    """A connection to ``nats_server`` whose activity stream (CUNGDAN_ACTIVITY) exists."""
-    client = await nats_connect()
-    await ensure_stream(client, stream_config(STREAM, STREAM_SUBJECTS, duplicate_window, 1))
-    return client
 
 
 @pytest.fixture(scope="session")

@@ -7,15 +7,12 @@ own ``nc``, ``model`` and ``store``.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import nats
 import pytest
 from nats.aio.client import Client
+from tests.conftest import NatsConnect
 
-from cungdan.processes import NatsServer
 from cungdan_contracts.subjects import STREAM, STREAM_SUBJECTS
 from cungdan_ingest.journal import ensure_stream, stream_config
 from cungdan_projector.deadletters import ensure_deadletter_stream
@@ -27,17 +24,14 @@ from cungdan_projector.store import GenerationStore
 
 
 @pytest.fixture
-async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
+async def nc(nats_connect: NatsConnect) -> Client:
     """Reconnects for ever (tests restart the server under it); parses headers when read,
     as the projector's connection does."""
-    client = await nats.connect(nats_server.url, max_reconnect_attempts=-1,
-                                reconnect_time_wait=0.2)
+    client = await nats_connect()
     parse_headers_when_read(client)
     await ensure_stream(client, stream_config(STREAM, STREAM_SUBJECTS, 120.0, 1))
     await ensure_deadletter_stream(client)
-    yield client
-    with contextlib.suppress(Exception):
-        await client.close()
+    return client
 
 
 @pytest.fixture

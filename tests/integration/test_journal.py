@@ -30,9 +30,12 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def duplicate_window() -> float:
-    """The activity stream's duplicate window in ``nc``: short, so tests can outlive it."""
-    return 1.0
+async def nc(nats_connect: NatsConnect) -> Client:
+    """A connection with the activity stream, whose duplicate window is 1 s: short, so that
+    a test can outlive it."""
+    client = await nats_connect()
+    await ensure_stream(client, stream_config(STREAM, STREAM_SUBJECTS, 1.0, 1))
+    return client
 
 
 @pytest.fixture
