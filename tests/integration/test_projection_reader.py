@@ -241,7 +241,7 @@ async def test_the_projection_resumes_by_itself_after_the_broker_restarts(
         nats_server.kill()
         await eventually(lambda: projection.problem is not None, "a problem reported")
         assert not projection.ready
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.0)  # an outage that lasts (a duration, not a wait)
         nats_server.restart()  # same port, same store
         await eventually(lambda: projection.ready, "ready again")
         last = await publish_many(nc, 200)
