@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -59,8 +60,15 @@ def _cases() -> list[tuple[str, str, str]]:
 
 
 CASES = _cases()
-STORED: list[int] = []
-REFUSED: Counter[tuple[str, str]] = Counter()
+
+
+@dataclass
+class Ledger:
+    """What the tests had the stack store and refuse, to check against its stream and its
+    metrics: one per stack, whatever order the tests run in."""
+
+    stored: list[int] = field(default_factory=list)
+    refused: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def _legacy_lao_cai_commune() -> str:
@@ -104,6 +112,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, tokens: TokenFile,
         yield running
 
 
+@pytest.fixture(scope="module")
+def ledger(stack: Stack) -> Ledger:
+    return Ledger()
+
+
 def _request(stack: Stack, action: str) -> tuple[str, str, Any]:
     if action in READS:
         return "GET", stack.projector_url + READS[action], None
@@ -120,8 +133,8 @@ def _report(action: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("token", "action", "expected"), CASES,
                          ids=[f"{t}-{a}" for t, a, _ in CASES])
-def test_permission_matrix(stack: Stack, secrets: dict[str, str], token: str, action: str,
-                           expected: str) -> None:
+def test_permission_matrix(stack: Stack, ledger: Ledger, secrets: dict[str, str], token: str,
+                           action: str, expected: str) -> None:
     headers = {} if token == "(none)" else {"Authorization": f"Bearer {secrets[token]}"}
     method, url, body = _request(stack, action)
     response = httpx.request(method, url, json=body, headers=headers, timeout=10,
@@ -132,14 +145,14 @@ def test_permission_matrix(stack: Stack, secrets: dict[str, str], token: str, ac
         assert response.status_code == 200, response.text
         results = response.json()["results"]
         assert [_item_code(r) for r in results] == expected.split(","), results
-        STORED.extend(r["seq"] for r in results if r["status"] == "accepted")
-        REFUSED[(label, "out-of-scope")] += expected.split(",").count("S")
+        ledger.stored.extend(r["seq"] for r in results if r["status"] == "accepted")
+        ledger.refused[(label, "out-of-scope")] += expected.split(",").count("S")
         return
     status = int(expected[:3])
     assert response.status_code == status, response.text
     if status == 202:
         assert response.json()["status"] == "accepted"
-        STORED.append(response.json()["seq"])
+        ledger.stored.append(response.json()["seq"])
         return
     if status == 200:
         return
@@ -155,7 +168,7 @@ def test_permission_matrix(stack: Stack, secrets: dict[str, str], token: str, ac
         assert problem["errors"][0]["field"] == "locality"
         assert f"token '{token}'" in problem["errors"][0]["reason"]
     if url.startswith(stack.ingest_url):
-        REFUSED[(label, reason)] += 1
+        ledger.refused[(label, reason)] += 1
 
 
 def _item_code(result: dict[str, Any]) -> str:
@@ -165,32 +178,33 @@ def _item_code(result: dict[str, Any]) -> str:
     return "S"
 
 
-def test_the_stream_holds_exactly_the_accepted_reports(stack: Stack) -> None:
+def test_the_stream_holds_exactly_the_accepted_reports(stack: Stack, ledger: Ledger) -> None:
     jsz = httpx.get(f"http://127.0.0.1:{stack.nats.http_port}/jsz?streams=true",
                     trust_env=False).json()
     streams = [s for a in jsz.get("account_details", []) for s in a.get("stream_detail", [])
                if s["name"] == "CUNGDAN_ACTIVITY"]
     messages = streams[0]["state"]["messages"] if streams else 0
-    assert messages == len(STORED) == len(set(STORED))
+    assert messages == len(ledger.stored) == len(set(ledger.stored))
 
 
-def test_a_revoked_token_stops_working_at_once(stack: Stack, tokens: TokenFile) -> None:
+def test_a_revoked_token_stops_working_at_once(stack: Stack, ledger: Ledger,
+                                               tokens: TokenFile) -> None:
     secret = issue(tokens, "short-lived", ("15",), ("report",)).secret
     headers = {"Authorization": f"Bearer {secret}"}
     url = stack.ingest_url + "/v1/activities"
     first = httpx.post(url, json=_report("YB2023"), headers=headers, trust_env=False)
     assert first.status_code == 202, first.text
-    STORED.append(first.json()["seq"])
+    ledger.stored.append(first.json()["seq"])
     assert tokens.remove("short-lived")
     again = httpx.post(url, json=_report("YB2023"), headers=headers, trust_env=False)
     assert again.status_code == 401
-    REFUSED[("(unknown)", "unknown-token")] += 1
+    ledger.refused[("(unknown)", "unknown-token")] += 1
 
 
-def test_refusals_are_counted_by_token_and_reason(stack: Stack) -> None:
+def test_refusals_are_counted_by_token_and_reason(stack: Stack, ledger: Ledger) -> None:
     text = httpx.get(stack.ingest_url + "/metrics", trust_env=False).text
     counted = {(s.labels["token"], s.labels["reason"]): s.value
                for family in text_string_to_metric_families(text)
                if family.name == "cungdan_ingest_refusals" for s in family.samples
                if s.name.endswith("_total")}
-    assert counted == {k: float(v) for k, v in REFUSED.items() if v}
+    assert counted == {k: float(v) for k, v in ledger.refused.items() if v}
