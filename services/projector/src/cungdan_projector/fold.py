@@ -97,17 +97,15 @@ class Plan:
     """Items that counted for the first time, in stream order."""
     already: int = 0
     """Items counted before (redelivered, or an id published again)."""
+    latest: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
+    """The newest ``recorded_at`` counted per (map, province), for freshness."""
 
     def result(self) -> BatchResult:
         by_source = Counter((i.origin.map, i.origin.province, i.origin.campaign)
                             for i in self.counted if i.origin is not NO_ORIGIN)
         return BatchResult(len(self.counted), self.already, len(self.dead_letters),
                            self.position, tuple((*key, n) for key, n in by_source.items()),
-                           tuple((*key, at) for key, at in self.latest().items()))
-
-    def latest(self) -> dict[tuple[str, str], dt.datetime]:
-        """The newest ``recorded_at`` counted per (map, province)."""
-        return latest_recorded(i.origin for i in self.counted)
+                           tuple((*key, at) for key, at in self.latest.items()))
 
 
 def fresh(batch: Sequence[Message], position: int) -> list[Message]:
@@ -206,6 +204,7 @@ def fold(items: Sequence[Item], known: Known, *, tally: bool = True) -> Plan:
             out.new[activity_id] = (out.new[activity_id][0], facts)
         else:
             out.updated[activity_id] = facts
+    out.latest = latest_recorded(i.origin for i in out.counted)
     return out
 
 

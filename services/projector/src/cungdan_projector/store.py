@@ -201,7 +201,7 @@ class GenerationStore:
         if plan.release:
             conn.execute(t.pending.delete().where(t.pending.c.seq.in_(plan.release)))
         self._add_sums(conn, plan.tally, ahead if plan.sums_ahead else None)
-        self._note_freshness(conn, plan.latest())
+        self._note_freshness(conn, plan.latest)
 
     def _add_sums(self, conn: Connection, tally: Tally, ahead: CopiedSums | None) -> None:
         copied = self._bulk.copied_sums
