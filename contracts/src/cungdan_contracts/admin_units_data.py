@@ -5,8 +5,8 @@ conversion (``cungdan_service.provinces``) and the demo data are built from:
 
 * ``data/dataset.db``, a SQLite file with one row per commune of each map
   (``admin_units_legacy``, ``admin_units``), which :func:`query` reads;
-* ``data/converter_2025.json``, the official merger of provinces, which
-  :func:`province_mergers` reads.
+* ``data/converter_2025.json``, the official merger of provinces and of communes, which
+  :func:`province_mergers` and :func:`ward_mergers` read.
 
 Where they lie is the package's internal layout. Reading them directly, read-only, is
 fast and does not import the package (whose import loads its address parser's data).
@@ -127,3 +127,20 @@ def public_province_mergers() -> dict[str, list[str]]:
     except (ImportError, AttributeError) as exc:
         raise _unreadable("the province mergers", exc) from exc
     return mergers
+
+
+WardMergers = tuple[dict[str, dict[str, list[str]]], dict[str, dict[str, list[dict[str, Any]]]]]
+
+
+def ward_mergers() -> WardMergers:
+    """The commune conversion, as the package keys it: (2025 province key -> 2025 commune
+    key -> the legacy units merged into it whole, as ``province_district_commune`` keys;
+    2025 province key -> legacy unit key -> the 2025 communes it was split among).
+
+    The public API converts one address at a time to one commune and cannot tell a split,
+    so this has no fallback: the error names the version."""
+    path = data_file(MERGERS)
+    if path is None:
+        raise _unreadable("the commune conversion", FileNotFoundError(str(MERGERS)))
+    table = json.loads(path.read_text(encoding="utf-8"))
+    return table["DICT_PROVINCE_WARD_NO_DIVIDED"], table["DICT_PROVINCE_WARD_DIVIDED"]

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import OperationalError
 
 from cungdan_contracts import Gazetteer, load_gazetteer
+from cungdan_contracts.conversion import load_conversion
 from cungdan_service.nats import connect_broker
 from cungdan_service.problems import problem
 from cungdan_service.web import install_common
@@ -77,6 +78,7 @@ def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer |
     app.state.settings = settings
     app.state.model = model
     app.state.gazetteer = gazetteer
+    app.state.conversion = load_conversion()
     app.include_router(http.router)
 
     @app.exception_handler(OperationalError)

@@ -8,7 +8,7 @@ makes it active (:meth:`ReadModel.activate`), atomically.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -73,6 +73,11 @@ class ReadModel:
                *, province: str | None = None) -> tuple[int, dict[str, dict[str, int]]]:
         """See :func:`.reads.totals`."""
         return reads.totals(self.engine, admin_map, localities, where, province=province)
+
+    def totals_of(self, parts: Sequence[reads.Part], where: reads.TotalsFilter,
+                  ) -> tuple[int, list[dict[str, dict[str, int]]]]:
+        """See :func:`.reads.totals_of`."""
+        return reads.totals_of(self.engine, parts, where)
 
     def generations(self) -> list[Generation]:
         with self.engine.connect() as conn:

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from cungdan_contracts import (
     INDICATORS,
-    NATION,
     AdminMap,
     Gazetteer,
-    Locality,
-    format_units,
 )
 from cungdan_contracts.subjects import STREAM
 from cungdan_service.auth import Role, requires
 from cungdan_service.problems import problem
 from cungdan_service.responses import FastJSONResponse
 
+from .answers import Basis, describe, totals_query
 from .generations import ReadModel
 from .periods import period_range
 from .reads import TotalsFilter
@@ -37,15 +35,6 @@ def _gazetteer(request: Request) -> Gazetteer:
     return gazetteer
 
 
-def _describe(loc: Locality) -> dict[str, Any]:
-    return {"code": loc.code, "name": loc.name, "level": loc.level.value}
-
-
-def _quantities(units: dict[str, int]) -> dict[str, str]:
-    return {code: format_units(amount, INDICATORS[code].scale)
-            for code, amount in sorted(units.items())}
-
-
 @router.get("/v1/localities/{code}", summary="A locality, its parent and children",
             dependencies=[Depends(requires(Role.READ))])
 async def get_locality(request: Request, code: str,
@@ -57,9 +46,9 @@ async def get_locality(request: Request, code: str,
                        detail=f"no locality '{code}' in the {map.value} map")
     parent = gazetteer.get(map, loc.parent) if loc.parent else None
     return JSONResponse({
-        "map": map.value, **_describe(loc),
-        "parent": _describe(parent) if parent else None,
-        "children": [_describe(c) for c in gazetteer.children(map, code)],
+        "map": map.value, **describe(loc),
+        "parent": describe(parent) if parent else None,
+        "children": [describe(c) for c in gazetteer.children(map, code)],
     })
 
 
@@ -74,6 +63,10 @@ async def get_totals(
     date_from: Annotated[dt.date | None, Query(alias="from")] = None,
     date_to: Annotated[dt.date | None, Query(alias="to")] = None,
     period: Annotated[str | None, Query(description="YYYY, YYYY-Qn or YYYY-MM")] = None,
+    basis: Annotated[Basis, Query(description=(
+        "On the 2025 map: `all` (default) also counts the legacy map's reports, converted "
+        "through the official conversion; `reported` only the reports made on the 2025 "
+        "map. The legacy map counts only its own reports either way."))] = Basis.ALL,
     min_seq: Annotated[int | None, Query(
         ge=0, description="Answer only once this stream sequence (the `seq` ingest "
                           "returned) is applied; waits a bounded time, else 503 not-yet.")] = None,
@@ -98,23 +91,17 @@ async def get_totals(
         waited = await _wait_for_position(request, min_seq)
         if waited is not None:
             return waited
-    children = gazetteer.children(map, code)
+    query = totals_query(gazetteer, request.app.state.conversion, map, loc, basis)
     model: ReadModel = request.app.state.model
     where = TotalsFilter(campaign, indicator, date_from, date_to)
-    codes = [code, *(c.code for c in children)]
-    province = gazetteer.province_of(map, code)
-    seen, sums = await asyncio.to_thread(model.totals, map.value, codes, where,
-                                         province=None if province == NATION else province)
+    seen, sums = await asyncio.to_thread(model.totals_of, query.parts, where)
+    body = query.body(gazetteer, sums)
     return FastJSONResponse({
-        "map": map.value,
-        "locality": {**_describe(loc), "parent": loc.parent},
+        "map": body.pop("map"), "basis": body.pop("basis"), "locality": body.pop("locality"),
         "filters": {"campaign": campaign, "indicator": indicator,
                     "from": date_from.isoformat() if date_from else None,
                     "to": date_to.isoformat() if date_to else None},
-        "position": seen,
-        "totals": _quantities(sums[code]),
-        "units": {c: INDICATORS[c].unit for c in sorted(sums[code])},
-        "children": [{**_describe(c), "totals": _quantities(sums[c.code])} for c in children],
+        "position": seen, **body,
     })
 
 

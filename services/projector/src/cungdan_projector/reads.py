@@ -8,7 +8,7 @@ rows of the whole months in it and the activities of the days that cut through a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,15 +46,29 @@ class StoredDeadLetter:
     redriven_at: dt.datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One map's localities to sum. ``provinces`` (those every locality lies in, if
+    known) narrows the scan of activities for date ranges that cut through a month."""
+
+    map: str
+    localities: Collection[str]
+    provinces: Collection[str] = ()
+
+
 def totals(engine: Engine, admin_map: str, localities: Collection[str], where: TotalsFilter,
            *, province: str | None = None) -> tuple[int, dict[str, dict[str, int]]]:
     """Sums per locality and indicator (in units) from the active generation, and the
-    stream position they reflect, read in one snapshot.
+    stream position they reflect, read in one snapshot."""
+    position, (sums,) = totals_of(
+        engine, [Part(admin_map, localities, (province,) if province else ())], where)
+    return position, sums
 
-    ``province`` (the province every locality lies in, if any) narrows the scan of
-    activities for date ranges that cut through a month.
-    """
-    sums: dict[str, list[int]] = {code: [0] * len(INDICATORS) for code in localities}
+
+def totals_of(engine: Engine, parts: Sequence[Part], where: TotalsFilter,
+              ) -> tuple[int, list[dict[str, dict[str, int]]]]:
+    """:func:`totals` of several parts (e.g. both maps), all in one snapshot."""
+    summed = [{code: [0] * len(INDICATORS) for code in part.localities} for part in parts]
     with engine.connect() as conn:
         if not is_sqlite(engine):
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
@@ -62,20 +76,22 @@ def totals(engine: Engine, admin_map: str, localities: Collection[str], where: T
             row = conn.execute(select(generations.c.generation, generations.c.position)
                                .where(generations.c.status == "active")).first()
             if row is not None:
-                _sum_into(conn, generation_tables(row.generation), admin_map, sums, where,
-                          province)
+                tables = generation_tables(row.generation)
+                for part, sums in zip(parts, summed, strict=True):
+                    if sums:
+                        _sum_into(conn, tables, part, sums, where)
     # an indicator filtered out was never summed, and one corrected away sums to 0:
     # neither is shown
-    result = {code: {_CODES[i]: amount for i, amount in enumerate(amounts) if amount}
-              for code, amounts in sums.items()}
-    return (int(row.position) if row is not None else 0), result
+    results = [{code: {_CODES[i]: amount for i, amount in enumerate(amounts) if amount}
+                for code, amounts in sums.items()} for sums in summed]
+    return (int(row.position) if row is not None else 0), results
 
 
-def _sum_into(conn: Connection, tables: GenerationTables, admin_map: str,
-              sums: dict[str, list[int]], where: TotalsFilter, province: str | None) -> None:
+def _sum_into(conn: Connection, tables: GenerationTables, part: Part,
+              sums: dict[str, list[int]], where: TotalsFilter) -> None:
     columns = (where.indicator,) if where.indicator else _CODES
     positions = [INDICATOR_INDEX[c] for c in columns]
-    params: dict[str, Any] = {"map": admin_map, "localities": list(sums),
+    params: dict[str, Any] = {"map": part.map, "localities": list(sums),
                               "campaign": where.campaign}
     shared = {"campaign"} if where.campaign else set()
 
@@ -94,11 +110,11 @@ def _sum_into(conn: Connection, tables: GenerationTables, admin_map: str,
             grouped += add(tables.monthly, "locality", "localities",
                            *(["from_month"] if first is not None else []),
                            *(["to_month"] if last is not None else []))
-        params["province"] = province
+        params["provinces"] = list(part.provinces)
         for day_from, day_to in plan.days:
             params.update(day_from=day_from, day_to=day_to)
             for path, *amounts in add(tables.activities, "path", "days", "counted",
-                                      *(["province"] if province else [])):
+                                      *(["provinces"] if part.provinces else [])):
                 grouped += [(code, *amounts) for code in path.split(",") if code in sums]
     for code, *amounts in grouped:
         row = sums[code]

@@ -21,7 +21,7 @@ CONDITIONS: dict[str, Callable[[Table], ColumnElement[bool]]] = {
     "to_month": lambda t: t.c.month <= bindparam("to_month"),
     "days": lambda t: t.c.day.between(bindparam("day_from"), bindparam("day_to")),
     "counted": lambda t: t.c.retracted == false(),
-    "province": lambda t: t.c.province == bindparam("province"),
+    "provinces": lambda t: t.c.province.in_(bindparam("provinces", expanding=True)),
 }
 """Each filter a read may apply, by name; its parameters are named like it (``days``:
 ``day_from`` and ``day_to``). Every statement also filters on ``map``."""

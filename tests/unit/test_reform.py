@@ -1,0 +1,138 @@
+"""The 2025 map's view of legacy reports (conversion table and read-side fold). Pure."""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import cache
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cungdan_contracts import NATION, AdminMap, Level, load_gazetteer
+from cungdan_contracts.conversion import Conversion, load_conversion
+from cungdan_projector.reform import reform_view
+
+LEGACY, Y2025 = AdminMap.LEGACY, AdminMap.Y2025
+GAZ = load_gazetteer()
+CONV = load_conversion()
+
+
+@cache
+def localities(admin_map: AdminMap, *levels: Level) -> list[str]:
+    found, below = [], [NATION]
+    while below:
+        children = [c for code in below for c in GAZ.children(admin_map, code)]
+        found += [c.code for c in children if c.level in levels]
+        below = [c.code for c in children]
+    return sorted(found)
+
+
+def test_every_legacy_commune_is_whole_or_split_and_stays_in_its_province() -> None:
+    communes = localities(LEGACY, Level.COMMUNE)
+    assert len(communes) > 10_000
+    for code in communes:
+        province = CONV.provinces[GAZ.province_of(LEGACY, code)]
+        targets = (CONV.whole[code],) if code in CONV.whole else CONV.split[code]
+        assert code not in CONV.whole or code not in CONV.split
+        assert all(GAZ.province_of(Y2025, t) == province for t in targets), code
+        assert len(targets) == 1 or code in CONV.split
+    assert 400 < len(CONV.split) < 500  # the ~470 the statistics office lists
+
+
+def test_every_province_and_island_district_converts() -> None:
+    assert sorted(set(CONV.provinces.values())) == localities(Y2025, Level.PROVINCE)
+    assert sorted(CONV.provinces) == localities(LEGACY, Level.PROVINCE)
+    islands = [d for d in localities(LEGACY, Level.DISTRICT) if not GAZ.children(LEGACY, d)]
+    assert islands and all(d in CONV.whole for d in islands)
+
+
+def test_the_articles_communes_convert_as_the_domain_notes_say() -> None:
+    assert CONV.whole["04495"] == "04492"  # Nậm Khắt -> Púng Luông
+    assert CONV.whole["04468"] == "04456"  # Mồ Dề -> Mù Cang Chải
+    assert CONV.whole["14836"] == "16531"  # Trường Sơn -> Sầm Sơn
+    assert CONV.whole["05611"] == "05611"  # Đu township -> Phú Lương
+    assert CONV.legacy_provinces("15") == ("10", "15")  # Lào Cai, Yên Bái
+    assert "31178" in CONV.split and set(CONV.split["31178"]) == {"31120", "31168"}
+
+
+Report = tuple[AdminMap, str, int]
+
+
+def _sums(reports: list[Report], admin_map: AdminMap) -> dict[str, dict[str, int]]:
+    sums: dict[str, Counter[str]] = {}
+    for m, code, units in reports:
+        if m is admin_map:
+            for up in GAZ.ancestors(m, code):
+                sums.setdefault(up, Counter())["trees_planted"] += units
+    return {code: dict(c) for code, c in sums.items()}
+
+
+def _view(conversion: Conversion, code: str, reports: list[Report]) -> dict[str, dict[str, int]]:
+    """Each entry of the 2025 view of ``code`` (``None``: unattributed), both maps."""
+    view = reform_view(GAZ, conversion, code)
+    native, legacy = _sums(reports, Y2025), _sums(reports, LEGACY)
+    converted = view.fold({c: legacy[c] for c in view.legacy_codes if c in legacy})
+    entries = [code, *(c.code for c in GAZ.children(Y2025, code))]
+    out = {c: dict(Counter(native.get(c, {})) + Counter(converted.entries.get(c, {})))
+           for c in entries}
+    if converted.unattributed:
+        out["unattributed"] = converted.unattributed
+    return out
+
+
+legacy_reports = st.tuples(
+    st.just(LEGACY),
+    st.sampled_from(localities(LEGACY, Level.PROVINCE, Level.DISTRICT, Level.COMMUNE)),
+    st.integers(1, 1000))
+communes_2025 = st.tuples(st.just(Y2025), st.sampled_from(localities(Y2025, Level.COMMUNE)),
+                          st.integers(1, 1000))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(legacy_reports, communes_2025), min_size=1, max_size=40),
+       st.sampled_from(localities(Y2025, Level.PROVINCE)))
+def test_totals_add_up_on_the_2025_map(reports: list[Report], some_province: str) -> None:
+    everything = sum(units for _, _, units in reports)
+    assert _view(CONV, NATION, reports)[NATION] == {"trees_planted": everything}
+    nation = _view(CONV, NATION, reports)
+    assert sum(nation[p].get("trees_planted", 0) for p in nation if p != NATION) == everything
+    provinces = {CONV.provinces[GAZ.province_of(LEGACY, code)] if m is LEGACY
+                 else GAZ.province_of(m, code) for m, code, _ in reports} | {some_province}
+    for province in provinces:
+        view = _view(CONV, province, reports)
+        total = view.pop(province).get("trees_planted", 0)
+        assert total == nation[province].get("trees_planted", 0)
+        assert sum(v.get("trees_planted", 0) for v in view.values()) == total, province
+
+
+def test_a_split_commune_goes_to_its_province_unattributed_never_to_a_commune() -> None:
+    reports: list[Report] = [(LEGACY, "31178", 7), (LEGACY, "04495", 5), (Y2025, "04492", 1)]
+    can_tho = _view(CONV, "92", reports)
+    assert can_tho["92"] == {"trees_planted": 7}
+    assert can_tho["unattributed"] == {"trees_planted": 7}
+    assert all(v == {} for c, v in can_tho.items() if c not in ("92", "unattributed"))
+    lao_cai = _view(CONV, "15", reports)
+    assert lao_cai["04492"] == {"trees_planted": 6} and "unattributed" not in lao_cai
+    assert _view(CONV, "04492", reports) == {"04492": {"trees_planted": 6}}
+
+
+def test_reports_at_a_legacy_district_or_province_level_are_unattributed_with_their_source(
+) -> None:
+    reports: list[Report] = [(LEGACY, "137", 3), (LEGACY, "15", 2), (LEGACY, "04468", 1)]
+    view = reform_view(GAZ, CONV, "15")
+    converted = view.fold(_sums(reports, LEGACY))
+    assert converted.unattributed == {"trees_planted": 5}
+    assert [(s.code, s.why, s.amounts) for s in converted.sources] == [
+        ("137", "own", {"trees_planted": 3}), ("15", "own", {"trees_planted": 2})]
+    assert converted.entries["04456"] == {"trees_planted": 1}
+
+
+def test_the_references_disagreements_are_decided_as_documented() -> None:
+    """docs/reform.md: where vietnamadminunits and the official table disagree, the
+    official table wins, read by name where its code column borrowed Cổ Bi's code."""
+    assert CONV.split["00556"] == ("00541", "00562")  # Đặng Xá: Phù Đổng and Thuận An
+    assert "00556" not in CONV.whole
+    assert CONV.whole["31379"] == "31378"  # Phú Tân (Hậu Giang) -> Phú Hữu
+    assert CONV.whole["31582"] == "31582"  # the other Phú Tân (Sóc Trăng) -> Thuận Hòa
+    assert CONV.split["00553"] == ("00136", "00541", "00565")  # Cổ Bi as vietnamadminunits
+    assert CONV.version.startswith("vietnamadminunits 1.0.") and "rules 1" in CONV.version
