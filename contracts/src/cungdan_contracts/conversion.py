@@ -119,6 +119,23 @@ def _codes(sql: str) -> dict[str, str]:
     return {str(key): str(code) for key, code in query(sql) if key is not None and code}
 
 
+def province_successors(mergers: Mapping[str, list[str]] | None = None) -> dict[str, str]:
+    """Legacy province code -> the 2025 province it became part of (all 63), from the
+    package's mergers (2025 province key -> legacy province keys; read when not given)."""
+    new_codes = _codes("SELECT DISTINCT provinceKey, provinceCode FROM admin_units")
+    old_codes = _codes("SELECT DISTINCT provinceKey, provinceCode FROM admin_units_legacy")
+    successors: dict[str, str] = {}
+    for new_key, old_keys in (province_mergers() if mergers is None else mergers).items():
+        for old_key in old_keys:
+            old = old_codes[old_key]
+            if successors.setdefault(old, new_codes[new_key]) != new_codes[new_key]:
+                raise ValueError(f"legacy province {old} merged into two 2025 provinces")
+    missing = set(old_codes.values()) - successors.keys()
+    if missing:
+        raise ValueError(f"legacy provinces without a 2025 successor: {sorted(missing)}")
+    return successors
+
+
 @cache
 def load_conversion() -> Conversion:
     """The conversion from the installed ``vietnamadminunits`` (read once per process)."""
@@ -131,20 +148,17 @@ def build_conversion(mergers: Mapping[str, list[str]],
                      ) -> Conversion:
     """Turn the package's keyed tables into codes, and apply :data:`DISAGREEMENTS`.
 
+    ``mergers``: 2025 province key -> legacy province keys;
     ``whole_by_key``: 2025 province key -> 2025 commune key -> legacy unit keys
     (``province_district_commune``; an island district's ends with ``_``);
     ``split_by_key``: 2025 province key -> legacy unit key -> the candidates.
     """
-    new_provinces = _codes("SELECT DISTINCT provinceKey, provinceCode FROM admin_units")
-    old_provinces = _codes(
-        "SELECT DISTINCT provinceKey, provinceCode FROM admin_units_legacy")
     new_communes = _codes(
         "SELECT provinceKey || '_' || wardKey, wardCode FROM admin_units")
     old_units = _codes(
         "SELECT provinceKey || '_' || districtKey || '_' || COALESCE(wardKey, ''), "
         "COALESCE(wardCode, districtCode) FROM admin_units_legacy")
-    provinces = {old_provinces[old]: new_provinces[new]
-                 for new, olds in mergers.items() for old in olds}
+    provinces = province_successors(mergers)
     whole = {old_units[old]: new_communes[f"{province}_{commune}"]
              for province, communes in whole_by_key.items()
              for commune, olds in communes.items() for old in olds}

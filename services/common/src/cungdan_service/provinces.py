@@ -1,10 +1,8 @@
 """Which 2025 province each legacy province merged into: the official conversion.
 
 Read from the data the ``vietnamadminunits`` package ships (the gazetteer's own
-source), through :mod:`cungdan_contracts.admin_units_data`: the mergers map each 2025
-province key to the legacy province keys merged into it, and the
-``provinceKey``/``provinceCode`` columns of both maps turn keys into GSO codes. Legacy
-districts and communes lie in a legacy province, so they follow it.
+source) by :func:`cungdan_contracts.conversion.province_successors`. Legacy districts
+and communes lie in a legacy province, so they follow it.
 """
 
 from __future__ import annotations
@@ -12,30 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 
-from cungdan_contracts.admin_units_data import province_mergers, query
-
-
-def _codes_by_key(table: str) -> dict[str, str]:
-    rows = query(f"SELECT DISTINCT provinceKey, provinceCode FROM {table}")  # noqa: S608 - fixed names
-    return {str(key): str(code) for key, code in rows}
+from cungdan_contracts.conversion import province_successors
 
 
 @cache
 def legacy_successors() -> Mapping[str, str]:
     """Legacy province code -> the 2025 province code it became part of (all 63 provinces)."""
-    merged = province_mergers()
-    new_codes = _codes_by_key("admin_units")
-    old_codes = _codes_by_key("admin_units_legacy")
-    successors: dict[str, str] = {}
-    for new_key, old_keys in merged.items():
-        for old_key in old_keys:
-            old = old_codes[old_key]
-            if successors.setdefault(old, new_codes[new_key]) != new_codes[new_key]:
-                raise ValueError(f"legacy province {old} merged into two 2025 provinces")
-    missing = set(old_codes.values()) - successors.keys()
-    if missing:
-        raise ValueError(f"legacy provinces without a 2025 successor: {sorted(missing)}")
-    return successors
+    return province_successors()
 
 
 def provinces_2025() -> frozenset[str]:
