@@ -10,9 +10,12 @@ from decimal import Decimal
 import pytest
 
 from cungdan.demo import ARTICLE_TOTALS, demo_reports
+from cungdan_contracts import AdminMap, Level, load_gazetteer
 from cungdan_contracts.admin_units_data import query
+from cungdan_contracts.conversion import load_conversion
 
 REFORM = dt.date(2025, 7, 1)
+LAO_CAI = "15"  # 2025 map: legacy Lào Cai 10 and Yên Bái 15 (Mù Cang Chải 137 with it)
 INDICATORS = {
     "leader_cell_visits", "cadre_turns", "citizen_turns", "workdays", "propaganda_sessions",
     "listener_turns", "party_cell_sessions", "road_km", "lighting_km", "self_managed_roads",
@@ -47,6 +50,22 @@ def reports() -> list[Report]:
     return demo_reports()
 
 
+def _date(report: Report) -> dt.date:
+    return dt.date.fromisoformat(str(report["date"]))
+
+
+@pytest.fixture(scope="module")
+def before(reports: list[Report]) -> list[Report]:
+    """The reports made on the legacy map (dated before the reform): the articles'."""
+    return [r for r in reports if _date(r) < REFORM]
+
+
+@pytest.fixture(scope="module")
+def after(reports: list[Report]) -> list[Report]:
+    """The reports made on the 2025 map (dated from the reform on)."""
+    return [r for r in reports if _date(r) >= REFORM]
+
+
 def _measures(report: Report) -> dict[str, str]:
     measures = report["measures"]
     assert isinstance(measures, dict)
@@ -76,12 +95,14 @@ def test_article_totals_are_the_article_figures() -> None:
 
 
 def test_sums_equal_article_totals(
-    reports: list[Report], legacy: list[tuple[str, str, str]]
+    before: list[Report], legacy: list[tuple[str, str, str]]
 ) -> None:
+    """By legacy code: the 2025 reports, whose codes may be the same (2025 04456 Mù Cang
+    Chải is legacy 04456's code), are another map's and not the articles'."""
     for (code, campaign), expected in ARTICLE_TOTALS.items():
         area = {code} | {w for _, d, w in legacy if d == code}
         totals: dict[str, Decimal] = defaultdict(Decimal)
-        for report in reports:
+        for report in before:
             if report["campaign"] == campaign and report["locality"] in area:
                 for indicator, quantity in _measures(report).items():
                     totals[indicator] += Decimal(quantity)
@@ -96,20 +117,29 @@ def test_ids_unique_and_deterministic(reports: list[Report]) -> None:
 
 
 def test_shape_dates_and_localities(
-    reports: list[Report], legacy: list[tuple[str, str, str]]
+    reports: list[Report], before: list[Report], after: list[Report],
+    legacy: list[tuple[str, str, str]],
 ) -> None:
+    """Each report is about a locality of the map in force on its date: the legacy
+    map's before the reform, the 2025 map's (only Lào Cai's) from it on."""
     known = {p for p, _, _ in legacy} | {d for _, d, _ in legacy} | {w for _, _, w in legacy}
     assert 150 <= len(reports) <= 400
+    assert len(before) >= 200
+    assert len(after) >= 16
     for report in reports:
         assert set(report) == KEYS
         assert report["campaign"] in CAMPAIGNS
-        assert report["locality"] in known
-        date = dt.date.fromisoformat(str(report["date"]))
-        assert date < REFORM
-        assert date <= dt.date.today()
+        assert _date(report) <= dt.date.today()
         assert isinstance(report["unit"], str)
         assert report["unit"]
         assert isinstance(report["note"], str)
+    for report in before:
+        assert report["locality"] in known
+    gazetteer = load_gazetteer()
+    for report in after:
+        commune = gazetteer.get(AdminMap.Y2025, str(report["locality"]))
+        assert commune is not None, report["locality"]
+        assert (commune.level, commune.parent) == (Level.COMMUNE, LAO_CAI), commune
 
 
 def test_quantities_are_positive_decimal_strings(reports: list[Report]) -> None:
@@ -130,8 +160,8 @@ def test_quantities_are_positive_decimal_strings(reports: list[Report]) -> None:
                 assert "." not in quantity, (indicator, quantity)
 
 
-def test_mu_cang_chai_spread(reports: list[Report]) -> None:
-    mcc = [r for r in reports if r["campaign"] == "ngay-cuoi-tuan-cung-dan"
+def test_mu_cang_chai_spread(before: list[Report]) -> None:
+    mcc = [r for r in before if r["campaign"] == "ngay-cuoi-tuan-cung-dan"
            and str(r["locality"]).startswith(("137", "044"))]
     district = [r for r in mcc if r["locality"] == "137"]
     communes = {r["locality"] for r in mcc} - {"137"}
@@ -183,3 +213,37 @@ def test_son_thuy_and_thai_nguyen(reports: list[Report]) -> None:
         assert dt.date(2024, 1, 1) <= date <= dt.date(2024, 11, 21)
         assert date.weekday() >= 5
         assert "minh họa" in str(report["note"])
+
+
+def test_lao_cai_after_the_reform(
+    after: list[Report], before: list[Report], legacy: list[tuple[str, str, str]]
+) -> None:
+    """Today's Lào Cai has a history across the reform: monthly illustrative reports
+    from July 2025 to October 2026 in the 2025 communes that took Mù Cang Chải's legacy
+    communes (by the official conversion), where the article's reports were made."""
+    conversion = load_conversion()
+    mcc_wards = {w for _, d, w in legacy if d == "137"}
+    assert {r["campaign"] for r in after} == {"ngay-cuoi-tuan-cung-dan"}
+    communes = {str(r["locality"]) for r in after}
+    assert {"04456", "04492"} <= communes
+    for commune in communes:
+        assert set(conversion.predecessors(commune)) <= mcc_wards, commune
+    article = {str(r["locality"]) for r in before if r["campaign"] == "ngay-cuoi-tuan-cung-dan"}
+    assert {"04495", "04468"} <= article
+    assert conversion.whole["04495"] == "04492"
+    assert conversion.whole["04468"] == "04456"
+    dates = [_date(r) for r in after]
+    assert all(REFORM <= d < dt.date(2026, 11, 1) for d in dates)
+    assert all(d.weekday() >= 5 for d in dates)
+    assert {(d.year, d.month) for d in dates} == {
+        (y, m) for y in (2025, 2026) for m in range(1, 13)
+        if dt.date(2025, 7, 1) <= dt.date(y, m, 1) <= dt.date(2026, 10, 1)}
+    for report in after:
+        assert "Số liệu minh họa" in str(report["note"])
+        assert "huyện" not in str(report["unit"])  # no districts on the 2025 map
+        measures = _measures(report)
+        assert measures["cleanup_sessions"] == "1"
+        assert Decimal(measures["cleanup_road_km"]) <= 3
+        assert Decimal(measures.get("road_km", 0)) <= Decimal("1.5")
+        assert int(measures["citizen_turns"]) <= 400
+

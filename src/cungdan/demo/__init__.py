@@ -31,14 +31,15 @@ What comes from where:
 
 The package: ``articles`` holds the facts taken from the articles (codes, campaigns,
 units, ``ARTICLE_TOTALS``), ``drafting`` the generic machinery (drafts, exact splits,
-subsets, dates, legacy communes), and ``seed000`` to ``seed004`` one builder each.
+subsets, dates, the communes of both maps), ``seed000`` to ``seed004`` one builder
+each, and ``after_reform`` the 2025-map builder.
 """
 
 from __future__ import annotations
 
 import random
 
-from . import seed000, seed001, seed002, seed003, seed004
+from . import after_reform, seed000, seed001, seed002, seed003, seed004
 from .articles import ARTICLE_TOTALS
 from .drafting import DEMO_NAMESPACE
 
@@ -53,6 +54,7 @@ def demo_reports() -> list[dict[str, object]]:
         seed002.build(random.Random(2024_002)),
         seed003.build(),
         seed004.build(),
+        after_reform.build(random.Random(2025_015)),
     )
     reports: list[dict[str, object]] = []
     for drafts in groups:

@@ -1,4 +1,5 @@
-"""Generic machinery of the demo: report drafts, exact random splits, subsets and dates.
+"""Generic machinery of the demo: report drafts, exact random splits, subsets, dates and
+the communes of both maps.
 
 Nothing here knows an article: the seed builders give the totals, units and places.
 """
@@ -16,6 +17,7 @@ from functools import cache
 from typing import Final
 
 from cungdan_contracts import AdminMap, Level, load_gazetteer
+from cungdan_contracts.conversion import load_conversion
 
 DEMO_NAMESPACE: Final = uuid.UUID("2d135495-56ca-5713-8c1a-e3a4f66801e1")
 
@@ -39,6 +41,25 @@ def legacy_wards(district_code: str) -> tuple[tuple[str, str], ...]:
     if district is None or district.level is not Level.DISTRICT:
         raise LookupError(f"no legacy district {district_code}")
     return tuple((c.code, c.name) for c in gazetteer.children(AdminMap.LEGACY, district_code))
+
+
+@cache
+def successor_communes(district_code: str) -> tuple[tuple[str, str], ...]:
+    """(code, name) of the 2025 communes made only of communes of one legacy district
+    (each of its predecessors, by the official conversion, lies in that district), in
+    code order."""
+    gazetteer = load_gazetteer()
+    conversion = load_conversion()
+    wards = {code for code, _ in legacy_wards(district_code)}
+    successors = sorted({conversion.whole[w] for w in wards if w in conversion.whole})
+    found: list[tuple[str, str]] = []
+    for code in successors:
+        commune = gazetteer.get(AdminMap.Y2025, code)
+        if commune is None or commune.level is not Level.COMMUNE:
+            raise LookupError(f"no 2025 commune {code}")
+        if set(conversion.predecessors(code)) <= wards:
+            found.append((code, commune.name))
+    return tuple(found)
 
 
 @dataclass
