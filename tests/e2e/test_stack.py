@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -18,17 +20,22 @@ from cungdan import cli
 from cungdan.client import post_batches, wait_until_projected
 from cungdan.demo import demo_reports
 from cungdan.stack import Stack
+from cungdan_contracts import NATION, AdminMap, load_gazetteer
+from cungdan_contracts.conversion import load_conversion
 
 pytestmark = pytest.mark.e2e
 
 MCC = "137"  # Mù Cang Chải district, legacy map
+LAO_CAI = "15"  # Lào Cai, 2025 map (legacy Lào Cai 10 and Yên Bái 15, Mù Cang Chải with it)
 NCD = "ngay-cuoi-tuan-cung-dan"
+REFORM = dt.date(2025, 7, 1)
 
 
 DEMO_FIGURES = {  # name: (locality, query) of the totals the demo's figures are read from
     "mcc": (MCC, {"map": "legacy", "campaign": NCD}),
     "dvk-061": ("061", {"map": "legacy", "campaign": "dan-van-kheo"}),
     "ward-14836": ("14836", {"map": "legacy"}),
+    "lao-cai-2025": (LAO_CAI, {"map": "2025", "campaign": NCD}),
 }
 
 
@@ -90,6 +97,57 @@ def test_the_demo_shows_the_articles_figures(demo: Demo) -> None:
     assert demo.figures["dvk-061"]["totals"]["models_registered"] == "128"
     ward = demo.figures["ward-14836"]["totals"]
     assert (ward["flower_pots"], ward["models_recognised"]) == ("310", "7")
+
+
+def test_the_2025_map_carries_the_articles_pre_reform_figures(demo: Demo) -> None:
+    """Today's Lào Cai on the 2025 map: the demo's legacy reports of Yên Bái and Lào Cai,
+    converted (``from_legacy``: the article's 150 km of road in Mù Cang Chải among them),
+    plus the reports made on the 2025 map since the reform."""
+    lao_cai = demo.figures["lao-cai-2025"]
+    assert (lao_cai["basis"], lao_cai["locality"]["level"]) == ("all", "province")
+    legacy_provinces = set(load_conversion().legacy_provinces(LAO_CAI))
+    assert {"10", "15"} <= legacy_provinces
+    campaign = [r for r in demo_reports() if r["campaign"] == NCD]
+    before = _sums(r for r in campaign if _date(r) < REFORM
+                   and _province(AdminMap.LEGACY, str(r["locality"])) in legacy_provinces)
+    after = _sums(r for r in campaign if _date(r) >= REFORM
+                  and _province(AdminMap.Y2025, str(r["locality"])) == LAO_CAI)
+    assert before["road_km"] >= 150 and after["road_km"] > 0
+    assert _decimals(lao_cai["from_legacy"]) == before
+    assert _decimals(lao_cai["totals"]) == {
+        k: before.get(k, Decimal(0)) + after.get(k, Decimal(0)) for k in before | after}
+    children = {c["code"]: c for c in lao_cai["children"]}
+    mcc = children["04456"]  # 2025 Mù Cang Chải: legacy 04456, Mồ Dề 04468, ... and its own
+    assert mcc["from_legacy"] and _decimals(mcc["totals"]) != _decimals(mcc["from_legacy"])
+    unattributed = children[None]  # the district's own reports: no 2025 commune takes them
+    assert unattributed["unattributed"] is True
+    assert MCC in {s["code"] for s in unattributed["sources"]}
+
+
+def _date(report: dict[str, object]) -> dt.date:
+    return dt.date.fromisoformat(str(report["date"]))
+
+
+def _province(admin_map: AdminMap, code: str) -> str | None:
+    gazetteer = load_gazetteer()
+    loc = gazetteer.get(admin_map, code)
+    while loc is not None and loc.parent not in (None, NATION):
+        loc = gazetteer.get(admin_map, loc.parent)
+    return None if loc is None else loc.code
+
+
+def _sums(reports: Iterable[dict[str, object]]) -> dict[str, Decimal]:
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for body in reports:
+        measures = body["measures"]
+        assert isinstance(measures, dict)
+        for indicator, quantity in measures.items():
+            sums[indicator] += Decimal(quantity)
+    return dict(sums)
+
+
+def _decimals(totals: dict[str, str]) -> dict[str, Decimal]:
+    return {k: Decimal(v) for k, v in totals.items()}
 
 
 def test_report_duplicate_conflict_batch_and_district_level(
