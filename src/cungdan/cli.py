@@ -50,6 +50,7 @@ def _examples(projector: str) -> list[str]:
         f"{projector}/v1/totals/137?map=legacy&campaign=ngay-cuoi-tuan-cung-dan",
         f"{projector}/v1/totals/061?map=legacy&campaign=dan-van-kheo",
         f"{projector}/v1/totals/14836?map=legacy",
+        f"{projector}/v1/totals/15?map=2025&campaign=ngay-cuoi-tuan-cung-dan",
         f"{projector}/v1/totals/VN?map=legacy&period=2023",
         f"{projector}/v1/localities/15?map=2025",
     ]
