@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -15,6 +16,8 @@ from cungdan_contracts import (
     load_gazetteer,
     map_for_date,
 )
+from cungdan_contracts.admin_units_data import installed_version, query
+from cungdan_contracts.localities import EARLIEST_MAP_DATE, legacy_history
 
 LEGACY, Y2025 = AdminMap.LEGACY, AdminMap.Y2025
 
@@ -59,7 +62,7 @@ def test_legacy_code_15_is_yen_bai_and_2025_code_15_is_lao_cai(gazetteer: Gazett
 def test_mu_cang_chai_district_and_its_communes(gazetteer: Gazetteer) -> None:
     district = gazetteer.get(LEGACY, "137")
     assert district is not None
-    assert "Mù Căng Chải" in district.name  # the dataset's spelling
+    assert "Mù Căng Chải" in district.name  # the official spelling, as its township's
     assert district.level is Level.DISTRICT
     assert district.parent == "15"
     nam_khat = gazetteer.get(LEGACY, "04495")
@@ -178,6 +181,136 @@ def test_unknown_codes(gazetteer: Gazetteer, admin_map: AdminMap, code: str) -> 
         gazetteer.province_of(admin_map, code)
 
 
+# --- the legacy map's history and official names --------------------------------------------
+
+
+def test_a_commune_merged_in_2025_is_known_on_its_dates(gazetteer: Gazetteer) -> None:
+    chieng_ly = gazetteer.get(LEGACY, "03751")  # Thuận Châu 119, Sơn La 14
+    assert chieng_ly is not None
+    assert (chieng_ly.name, chieng_ly.level, chieng_ly.parent) == (
+        "Xã Chiềng Ly", Level.COMMUNE, "119")
+    assert gazetteer.ancestors(LEGACY, "03751") == ("03751", "119", "14", NATION)
+    assert gazetteer.province_of(LEGACY, "03751") == "14"
+    assert gazetteer.valid_on(LEGACY, "03751", dt.date(2020, 1, 1))
+    assert gazetteer.valid_on(LEGACY, "03751", dt.date(2024, 6, 1))
+    # in the list of 2025-01-04, not in that of 2025-03-01: known until the day before
+    assert chieng_ly.valid_until == dt.date(2025, 3, 1)
+    assert gazetteer.valid_on(LEGACY, "03751", dt.date(2025, 2, 28))
+    assert not gazetteer.valid_on(LEGACY, "03751", dt.date(2025, 3, 1))
+    assert not gazetteer.valid_on(LEGACY, "03751", dt.date(2025, 6, 30))
+
+
+def test_a_former_commune_is_below_its_district_but_not_among_its_current_children(
+    gazetteer: Gazetteer,
+) -> None:
+    assert "03751" not in {c.code for c in gazetteer.children(LEGACY, "119")}
+    assert [c.code for c in gazetteer.former_children(LEGACY, "119")] == ["03751"]
+    assert "03751" in {c.code for c in gazetteer.children(LEGACY, "119", on=dt.date(2024, 6, 1))}
+    assert "03751" not in {c.code for c in gazetteer.children(LEGACY, "119",
+                                                              on=dt.date(2025, 6, 1))}
+
+
+def test_a_commune_created_after_2020_is_refused_before_it_existed(
+    gazetteer: Gazetteer,
+) -> None:
+    moc_ly = gazetteer.get(LEGACY, "03980")  # a ward of Mộc Châu town, made in 2025
+    assert moc_ly is not None
+    assert moc_ly.valid_until is None  # in the 2025-06-30 list
+    assert moc_ly.valid_from == dt.date(2025, 1, 5)  # not in the list of 2025-01-04
+    assert not gazetteer.valid_on(LEGACY, "03980", dt.date(2024, 6, 1))
+    assert gazetteer.valid_on(LEGACY, "03980", dt.date(2025, 6, 30))
+    assert moc_ly in gazetteer.children(LEGACY, "123")  # a current child, on no day given
+    assert moc_ly not in gazetteer.children(LEGACY, "123", on=dt.date(2024, 6, 1))
+
+
+def test_a_district_dissolved_in_2024_keeps_its_former_communes(gazetteer: Gazetteer) -> None:
+    """Yên Dũng (Bắc Giang) was merged into other districts at the end of 2024: a district
+    report of 2023 names it, and its communes that are gone with it roll up through it."""
+    yen_dung = gazetteer.get(LEGACY, "221")
+    assert yen_dung is not None
+    assert (yen_dung.name, yen_dung.level, yen_dung.parent) == (
+        "Huyện Yên Dũng", Level.DISTRICT, "24")
+    assert gazetteer.valid_on(LEGACY, "221", dt.date(2023, 6, 1))
+    assert not gazetteer.valid_on(LEGACY, "221", dt.date(2025, 6, 1))
+    assert "221" not in {d.code for d in gazetteer.children(LEGACY, "24")}
+    assert "221" in {d.code for d in gazetteer.former_children(LEGACY, "24")}
+    former = gazetteer.former_children(LEGACY, "221")
+    assert former and all(c.level is Level.COMMUNE for c in former)
+    assert gazetteer.ancestors(LEGACY, former[0].code) == (former[0].code, "221", "24", NATION)
+    assert gazetteer.children(LEGACY, "221") == []
+
+
+def test_the_earliest_map_is_the_list_of_2020_taken_from_2020_01_01(
+    gazetteer: Gazetteer,
+) -> None:
+    assert dt.date(2020, 1, 1) == EARLIEST_MAP_DATE
+    assert legacy_history()["sources"][0]["date"] == "2020-02-25"
+    binh_khanh = gazetteer.get(LEGACY, "27103")  # Thủ Đức, gone by 2021-02-03
+    assert binh_khanh is not None
+    assert binh_khanh.valid_from is None
+    assert binh_khanh.in_force_on(EARLIEST_MAP_DATE)
+    assert not binh_khanh.in_force_on(dt.date(2021, 2, 3))
+
+
+def test_the_history_names_its_sources_and_their_sha256() -> None:
+    sources = legacy_history()["sources"]
+    assert [s["date"] for s in sources] == sorted(s["date"] for s in sources)
+    assert {(s["package"], s["version"]) for s in sources} >= {
+        ("vietnam-provinces", "0.2.2"), ("vietnam-provinces", "0.4.3"),
+        ("vietnam-provinces", "0.5.0"), ("vietnam-provinces", "0.6.0"),
+        ("dvhcvn", "1.2.20250301")}
+    assert all(re.fullmatch(r"[0-9a-f]{64}", s["sha256"]) for s in sources)
+    assert all(s["file"] and s["licence"] for s in sources)
+    final = sources[-1]
+    assert (final["package"], final["date"]) == ("vietnamadminunits", "2025-06-30")
+    assert final["version"] == installed_version()  # else: run the build script again
+
+
+def test_the_history_agrees_with_the_list_of_2025_06_30(gazetteer: Gazetteer) -> None:
+    """Units gone by 2025-06-30 are not in vietnamadminunits' list, those created later
+    are; each gone unit is a locality with its bounds, under a known parent."""
+    listed = {code for row in query("SELECT provinceCode, districtCode, wardCode "
+                                    "FROM admin_units_legacy") for code in row if code}
+    units = legacy_history()["units"]
+    gone = {code for code, unit in units.items() if "until" in unit}
+    assert not gone & listed
+    assert {code for code in units if code not in gone} <= listed
+    communes = {code for code in gone if units[code]["level"] == "commune"}
+    assert len(communes) > 800
+    assert len(gone - communes) == 17  # districts merged away in 2020-2024
+    for code in gone:
+        loc = gazetteer.get(LEGACY, code)
+        assert loc is not None
+        assert loc.valid_until is not None
+        assert loc.valid_from is None or loc.valid_from < loc.valid_until
+        assert gazetteer.ancestors(LEGACY, code)[-1] == NATION
+
+
+@pytest.mark.parametrize(("district", "town", "spelling"), [
+    ("137", "04456", "Mù Căng Chải"),
+    ("610", "23341", "Đắk Glei"),
+    ("612", "23401", "Đắk Tô"),
+    ("652", "24412", "M'Đrắk"),
+])
+def test_a_district_and_its_township_share_the_official_spelling(
+    gazetteer: Gazetteer, district: str, town: str, spelling: str,
+) -> None:
+    d, t = gazetteer.get(LEGACY, district), gazetteer.get(LEGACY, town)
+    assert d is not None
+    assert t is not None
+    assert (d.name, t.name) == (f"Huyện {spelling}", f"Thị trấn {spelling}")
+
+
+def test_renamed_units_keep_their_newer_name(gazetteer: Gazetteer) -> None:
+    """Names the 2025-06-30 list changed after the official list of 2025-01-04 (a commune
+    made a ward, a district a town) are not spellings: they stay."""
+    moc_chau = gazetteer.get(LEGACY, "123")
+    moc_son = gazetteer.get(LEGACY, "03979")
+    assert moc_chau is not None
+    assert moc_son is not None
+    assert (moc_chau.name, moc_son.name) == ("Thị xã Mộc Châu", "Phường Mộc Sơn")
+
+
 # --- a hand-built gazetteer -----------------------------------------------------------------
 
 
@@ -220,6 +353,31 @@ def test_tiny_children_are_sorted_by_code(tiny: Gazetteer) -> None:
 def test_tiny_children_are_a_copy(tiny: Gazetteer) -> None:
     tiny.children(LEGACY, "01").clear()
     assert len(tiny.children(LEGACY, "01")) == 2
+
+
+def test_tiny_validity_bounds() -> None:
+    day = dt.date
+    gazetteer = Gazetteer([
+        Locality(LEGACY, NATION, "VN", Level.NATION, None),
+        Locality(LEGACY, "01", "p", Level.PROVINCE, NATION),
+        Locality(LEGACY, "001", "d", Level.DISTRICT, "01"),
+        Locality(LEGACY, "00001", "old", Level.COMMUNE, "001", None, day(2021, 2, 3)),
+        Locality(LEGACY, "00002", "new", Level.COMMUNE, "001", day(2020, 2, 26)),
+        Locality(LEGACY, "00003", "both", Level.COMMUNE, "001", day(2021, 1, 1), day(2022, 1, 1)),
+    ])
+    assert [c.code for c in gazetteer.children(LEGACY, "001")] == ["00002"]
+    assert [c.code for c in gazetteer.former_children(LEGACY, "001")] == ["00001", "00003"]
+    assert [c.code for c in gazetteer.children(LEGACY, "001", on=day(2020, 1, 1))] == ["00001"]
+    assert [c.code for c in gazetteer.children(LEGACY, "001", on=day(2021, 2, 2))] == [
+        "00001", "00002", "00003"]
+    assert [c.code for c in gazetteer.children(LEGACY, "001", on=day(2022, 1, 1))] == ["00002"]
+    assert gazetteer.valid_on(LEGACY, "00002", day(2020, 2, 26))
+    assert not gazetteer.valid_on(LEGACY, "00002", day(2020, 2, 25))
+    assert gazetteer.valid_on(LEGACY, "00001", day(2021, 2, 2))
+    assert not gazetteer.valid_on(LEGACY, "00001", day(2021, 2, 3))
+    assert not gazetteer.valid_on(LEGACY, "99999", day(2021, 2, 2))
+    assert gazetteer.valid_on(LEGACY, "001", day(1990, 1, 1))  # no bounds: always
+    assert gazetteer.ancestors(LEGACY, "00001") == ("00001", "001", "01", NATION)
 
 
 def test_tiny_ancestors_and_province(tiny: Gazetteer) -> None:
