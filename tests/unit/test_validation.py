@@ -201,15 +201,46 @@ def test_an_unknown_locality_names_the_map_in_force_on_the_date(
                     f"the map in force on {date}", "unknown_locality")]
 
 
-def test_a_future_date_and_an_unknown_locality_are_reported_together(
+def test_a_future_date_is_the_only_error_when_the_date_is_the_cause(
     gazetteer: Gazetteer,
 ) -> None:
-    found = problems(report(locality="99999", date="2026-01-01"), gazetteer)
-    assert [(p.field, p.kind) for p in found] == [
-        ("date", "future_date"), ("locality", "unknown_locality")]
+    """A locality is checked in the map in force on the date, so a date in the future
+    leaves nothing to check it against: no knock-on "unknown locality" error."""
+    for locality in ("99999", "04495"):  # unknown anywhere; known only before the reform
+        found = problems(report(locality=locality, date="2026-01-01"), gazetteer)
+        assert [(p.field, p.kind) for p in found] == [("date", "future_date")]
+
+
+def test_a_date_before_the_earliest_map_is_the_only_error(gazetteer: Gazetteer) -> None:
+    for locality in ("04495", "99999"):
+        assert problems(report(locality=locality, date="1999-05-01"), gazetteer) == [
+            FieldProblem("date", "no administrative map is known for 1999-05-01 "
+                                 "(the earliest is of 2020-01-01)", "no_map")]
+    assert [p.kind for p in problems(report(date="2019-12-31"), gazetteer)] == ["no_map"]
+
+
+@pytest.mark.parametrize(("locality", "date", "lifetime"), [
+    ("03751", "2025-06-01", "until 2025-02-28"),  # Chiềng Ly, merged in early 2025
+    ("03751", "2025-03-01", "until 2025-02-28"),
+    ("03980", "2024-06-01", "from 2025-01-05"),  # Mộc Lỵ, a ward made in 2025
+    ("27103", "2022-01-01", "until 2021-02-02"),  # Bình Khánh, Thủ Đức, gone by 2021
+    ("221", "2025-02-01", "until 2025-01-03"),  # Yên Dũng district, gone by 2025
+])
+def test_a_locality_that_did_not_exist_on_the_date_says_when_it_did(
+    gazetteer: Gazetteer, locality: str, date: str, lifetime: str
+) -> None:
+    assert problems(report(locality=locality, date=date), gazetteer) == [FieldProblem(
+        "locality", f"locality '{locality}' did not exist on {date} in the legacy map "
+                    f"(it existed {lifetime})", "unknown_locality")]
 
 
 @pytest.mark.parametrize(("locality", "date", "admin_map", "province"), [
+    ("03751", "2024-06-01", AdminMap.LEGACY, "14"),  # merged in early 2025
+    ("03751", "2025-02-28", AdminMap.LEGACY, "14"),  # still in the list of 2025-01-04
+    ("27103", "2020-01-01", AdminMap.LEGACY, "79"),  # the first day of the earliest map
+    ("04495", "2020-01-01", AdminMap.LEGACY, "15"),
+    ("03980", "2025-06-30", AdminMap.LEGACY, "14"),
+    ("221", "2023-06-01", AdminMap.LEGACY, "24"),  # a district dissolved in 2024
     ("04495", "2023-05-06", AdminMap.LEGACY, "15"),
     ("137", "2025-06-30", AdminMap.LEGACY, "15"),  # the last day of the old map
     ("04492", "2025-07-01", AdminMap.Y2025, "15"),  # the first day of the new one
@@ -339,9 +370,15 @@ async def test_the_rules_of_the_gazetteer_and_the_clock_are_counted_by_kind(
                                                                 date="2025-09-02"))
     assert response.status_code == 422
     assert response.json()["errors"] == [
-        {"field": "date", "reason": "2025-09-02 is in the future (today is 2025-09-01 in Vietnam)"},
-        {"field": "locality", "reason": "unknown locality '99999' in the 2025 map, "
-                                        "the map in force on 2025-09-02"}]
+        {"field": "date", "reason": "2025-09-02 is in the future (today is 2025-09-01 in Vietnam)"}]
+    for locality, date in (("99999", "2025-08-02"), ("03751", "2025-06-01")):
+        response = await client.post("/v1/activities", json=report(locality=locality,
+                                                                    date=date))
+        assert [e["field"] for e in response.json()["errors"]] == ["locality"]
+    response = await client.post("/v1/activities", json=report(date="1999-05-01"))
+    assert response.json()["errors"] == [
+        {"field": "date", "reason": "no administrative map is known for 1999-05-01 "
+                                    "(the earliest is of 2020-01-01)"}]
     batch = await client.post("/v1/activities/batch", json=[
         [], report(version=7), report(measures={"road_km": "0.0001"})])
     assert batch.status_code == 200
@@ -351,5 +388,5 @@ async def test_the_rules_of_the_gazetteer_and_the_clock_are_counted_by_kind(
         [{"field": "measures.road_km",
           "reason": "road_km takes at most 3 decimal places (unit: km); got 0.0001"}]]
     assert rejections(registry) == {
-        "future_date": 1.0, "unknown_locality": 1.0, "not_an_object": 1.0,
+        "future_date": 1.0, "unknown_locality": 2.0, "no_map": 1.0, "not_an_object": 1.0,
         "unsupported_version": 1.0, "too_precise": 1.0}

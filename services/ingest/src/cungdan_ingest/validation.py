@@ -2,8 +2,8 @@
 
 Pure: the gazetteer and today's date are passed in. Structure, catalogs and
 quantities are checked by the contract model; the rules that need the
-gazetteer or the clock (locality known in the map in force on the date, date
-not in the future) are checked here.
+gazetteer or the clock (date not in the future nor before the earliest map known,
+locality in force on the date in the map in force then) are checked here.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from cungdan_contracts import (
     ActivityReport,
     AdminMap,
     Gazetteer,
+    Locality,
     map_for_date,
     report_from_json,
 )
+from cungdan_contracts.localities import EARLIEST_MAP_DATE
 
 VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
 
@@ -70,17 +72,35 @@ def validate_report(
         return problems_of(exc)
     except ValueError as exc:  # an unsupported "version"
         return [FieldProblem("version", str(exc), "unsupported_version")]
-    problems = []
-    if report.date > today:
-        problems.append(FieldProblem(
+    if report.date > today:  # the locality is checked in the map of a valid date only
+        return [FieldProblem(
             "date", f"{report.date} is in the future (today is {today} in Vietnam)",
-            "future_date"))
+            "future_date")]
+    if report.date < EARLIEST_MAP_DATE:  # likewise
+        return [FieldProblem(
+            "date", f"no administrative map is known for {report.date} "
+                    f"(the earliest is of {EARLIEST_MAP_DATE})", "no_map")]
     admin_map = map_for_date(report.date)
-    if gazetteer.get(admin_map, report.locality) is None:
-        problems.append(FieldProblem(
+    loc = gazetteer.get(admin_map, report.locality)
+    if loc is None:
+        return [FieldProblem(
             "locality",
             f"unknown locality '{report.locality}' in the {admin_map.value} map, "
-            f"the map in force on {report.date}", "unknown_locality"))
-    if problems:
-        return problems
+            f"the map in force on {report.date}", "unknown_locality")]
+    if not loc.in_force_on(report.date):
+        return [FieldProblem(
+            "locality",
+            f"locality '{report.locality}' did not exist on {report.date} in the "
+            f"{admin_map.value} map (it existed {_lifetime(loc)})", "unknown_locality")]
     return ValidReport(report, admin_map, gazetteer.province_of(admin_map, report.locality))
+
+
+def _lifetime(loc: Locality) -> str:
+    """'from 2021-02-04', 'until 2025-02-28' or both: the days the gazetteer knows it (the
+    bounds of its official lists, docs/legacy-history.md)."""
+    parts = []
+    if loc.valid_from is not None:
+        parts.append(f"from {loc.valid_from}")
+    if loc.valid_until is not None:
+        parts.append(f"until {loc.valid_until - dt.timedelta(days=1)}")
+    return " ".join(parts)
