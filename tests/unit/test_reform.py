@@ -18,10 +18,13 @@ CONV = load_conversion()
 
 
 @cache
-def localities(admin_map: AdminMap, *levels: Level) -> list[str]:
+def localities(admin_map: AdminMap, *levels: Level, former: bool = False) -> list[str]:
+    """The localities of the map's latest list (with ``former``: and of earlier ones)."""
     found, below = [], [NATION]
     while below:
         children = [c for code in below for c in GAZ.children(admin_map, code)]
+        if former:
+            children += [c for code in below for c in GAZ.former_children(admin_map, code)]
         found += [c.code for c in children if c.level in levels]
         below = [c.code for c in children]
     return sorted(found)
@@ -56,33 +59,34 @@ def test_the_articles_communes_convert_as_the_domain_notes_say() -> None:
 
 
 Report = tuple[AdminMap, str, int]
+"""A report of some units of one indicator: the amounts are one-element lists."""
 
 
-def _sums(reports: list[Report], admin_map: AdminMap) -> dict[str, dict[str, int]]:
-    sums: dict[str, Counter[str]] = {}
+def _sums(reports: list[Report], admin_map: AdminMap) -> dict[str, list[int]]:
+    sums: Counter[str] = Counter()
     for m, code, units in reports:
         if m is admin_map:
             for up in GAZ.ancestors(m, code):
-                sums.setdefault(up, Counter())["trees_planted"] += units
-    return {code: dict(c) for code, c in sums.items()}
+                sums[up] += units
+    return {code: [units] for code, units in sums.items()}
 
 
-def _view(conversion: Conversion, code: str, reports: list[Report]) -> dict[str, dict[str, int]]:
-    """Each entry of the 2025 view of ``code`` (``None``: unattributed), both maps."""
+def _view(conversion: Conversion, code: str, reports: list[Report]) -> dict[str, int]:
+    """Each entry of the 2025 view of ``code`` (and its unattributed part), both maps."""
     view = reform_view(GAZ, conversion, code)
     native, legacy = _sums(reports, Y2025), _sums(reports, LEGACY)
     converted = view.fold({c: legacy[c] for c in view.legacy_codes if c in legacy})
     entries = [code, *(c.code for c in GAZ.children(Y2025, code))]
-    out = {c: dict(Counter(native.get(c, {})) + Counter(converted.entries.get(c, {})))
-           for c in entries}
+    out = {c: sum(native.get(c, [0]) + converted.entries.get(c, [0])) for c in entries}
     if converted.unattributed:
-        out["unattributed"] = converted.unattributed
+        out["unattributed"] = converted.unattributed[0]
     return out
 
 
 legacy_reports = st.tuples(
     st.just(LEGACY),
-    st.sampled_from(localities(LEGACY, Level.PROVINCE, Level.DISTRICT, Level.COMMUNE)),
+    st.sampled_from(localities(LEGACY, Level.PROVINCE, Level.DISTRICT, Level.COMMUNE,
+                               former=True)),
     st.integers(1, 1000))
 communes_2025 = st.tuples(st.just(Y2025), st.sampled_from(localities(Y2025, Level.COMMUNE)),
                           st.integers(1, 1000))
@@ -93,27 +97,26 @@ communes_2025 = st.tuples(st.just(Y2025), st.sampled_from(localities(Y2025, Leve
        st.sampled_from(localities(Y2025, Level.PROVINCE)))
 def test_totals_add_up_on_the_2025_map(reports: list[Report], some_province: str) -> None:
     everything = sum(units for _, _, units in reports)
-    assert _view(CONV, NATION, reports)[NATION] == {"trees_planted": everything}
     nation = _view(CONV, NATION, reports)
-    assert sum(nation[p].get("trees_planted", 0) for p in nation if p != NATION) == everything
+    assert nation.pop(NATION) == everything
+    assert sum(nation.values()) == everything
     provinces = {CONV.provinces[GAZ.province_of(LEGACY, code)] if m is LEGACY
                  else GAZ.province_of(m, code) for m, code, _ in reports} | {some_province}
     for province in provinces:
         view = _view(CONV, province, reports)
-        total = view.pop(province).get("trees_planted", 0)
-        assert total == nation[province].get("trees_planted", 0)
-        assert sum(v.get("trees_planted", 0) for v in view.values()) == total, province
+        total = view.pop(province)
+        assert total == nation[province]
+        assert sum(view.values()) == total, province
 
 
 def test_a_split_commune_goes_to_its_province_unattributed_never_to_a_commune() -> None:
     reports: list[Report] = [(LEGACY, "31178", 7), (LEGACY, "04495", 5), (Y2025, "04492", 1)]
     can_tho = _view(CONV, "92", reports)
-    assert can_tho["92"] == {"trees_planted": 7}
-    assert can_tho["unattributed"] == {"trees_planted": 7}
-    assert all(v == {} for c, v in can_tho.items() if c not in ("92", "unattributed"))
+    assert (can_tho.pop("92"), can_tho.pop("unattributed")) == (7, 7)
+    assert not any(can_tho.values())
     lao_cai = _view(CONV, "15", reports)
-    assert lao_cai["04492"] == {"trees_planted": 6} and "unattributed" not in lao_cai
-    assert _view(CONV, "04492", reports) == {"04492": {"trees_planted": 6}}
+    assert lao_cai["04492"] == 6 and "unattributed" not in lao_cai
+    assert _view(CONV, "04492", reports) == {"04492": 6}
 
 
 def test_reports_at_a_legacy_district_or_province_level_are_unattributed_with_their_source(
@@ -121,10 +124,20 @@ def test_reports_at_a_legacy_district_or_province_level_are_unattributed_with_th
     reports: list[Report] = [(LEGACY, "137", 3), (LEGACY, "15", 2), (LEGACY, "04468", 1)]
     view = reform_view(GAZ, CONV, "15")
     converted = view.fold(_sums(reports, LEGACY))
-    assert converted.unattributed == {"trees_planted": 5}
+    assert converted.unattributed == [5]
     assert [(s.code, s.why, s.amounts) for s in converted.sources] == [
-        ("137", "own", {"trees_planted": 3}), ("15", "own", {"trees_planted": 2})]
-    assert converted.entries["04456"] == {"trees_planted": 1}
+        ("137", "own", [3]), ("15", "own", [2])]
+    assert converted.entries["04456"] == [1]
+
+
+def test_a_commune_gone_before_the_reform_is_unattributed_in_its_province() -> None:
+    reports: list[Report] = [(LEGACY, "03751", 4)]  # Chiềng Ly, Thuận Châu, Sơn La
+    assert GAZ.get(LEGACY, "03751") is not None and "03751" not in CONV.whole
+    province = CONV.provinces[GAZ.province_of(LEGACY, "03751")]
+    converted = reform_view(GAZ, CONV, province).fold(_sums(reports, LEGACY))
+    assert converted.unattributed == [4]
+    assert [(s.code, s.why) for s in converted.sources] == [("03751", "gone")]
+    assert _view(CONV, province, reports)[province] == 4
 
 
 def test_the_references_disagreements_are_decided_as_documented() -> None:

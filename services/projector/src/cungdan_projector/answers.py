@@ -12,10 +12,10 @@ from enum import StrEnum
 from typing import Any
 
 from cungdan_contracts import INDICATORS, NATION, AdminMap, Gazetteer, Locality, format_units
-from cungdan_contracts.conversion import Conversion
+from cungdan_contracts.localities import REFORM_DATE
 
-from .reads import Part
-from .reform import Amounts, ReformView, Sums, add, reform_view
+from .reads import Part, TotalsFilter
+from .reform import Amounts, ReformView, ReformViews, Sums, summed
 
 UNATTRIBUTED = "unattributed"
 UNATTRIBUTED_NAME = "Chưa phân bổ về xã, phường (báo cáo theo bản đồ cũ)"
@@ -30,9 +30,16 @@ def describe(loc: Locality) -> dict[str, Any]:
     return {"code": loc.code, "name": loc.name, "level": loc.level.value}
 
 
-def quantities(units: Amounts) -> dict[str, str]:
-    return {code: format_units(amount, INDICATORS[code].scale)
-            for code, amount in sorted(units.items()) if amount}
+_NAMED = sorted((code, i, INDICATORS[code].scale) for i, code in enumerate(INDICATORS))
+"""Each indicator's code, its position in the amounts and its scale, by code."""
+
+
+def quantities(amounts: Amounts | None) -> dict[str, str]:
+    """The nonzero amounts as exact decimal strings, by indicator code."""
+    if not amounts:
+        return {}
+    return {code: format_units(amounts[i], scale) if scale else str(amounts[i])
+            for code, i, scale in _NAMED if amounts[i]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,27 +51,40 @@ class TotalsQuery:
     children: list[Locality]
     view: ReformView | None
     """The legacy reports' part, on the 2025 map with basis ``all``."""
+    where: TotalsFilter
 
     @property
     def parts(self) -> list[Part]:
+        """The native part, then the legacy one if the view has it. A map's part is left
+        empty when the dates asked lie all on the other side of the reform."""
         province = self.loc.code if self.loc.parent == NATION else self.loc.parent
-        native = Part(self.admin_map.value, [self.loc.code, *(c.code for c in self.children)],
+        native = Part(self.admin_map.value, [self.loc.code, *(c.code for c in self.children)]
+                      if self._may_hold(self.admin_map) else [],
                       (province,) if province and province != NATION else ())
         if self.view is None:
             return [native]
-        return [native, Part(AdminMap.LEGACY.value, self.view.legacy_codes,
+        return [native, Part(AdminMap.LEGACY.value, self.view.legacy_codes
+                             if self._may_hold(AdminMap.LEGACY) else [],
                              self.view.legacy_provinces)]
 
-    def body(self, gazetteer: Gazetteer, sums: list[dict[str, dict[str, int]]],
+    def _may_hold(self, admin_map: AdminMap) -> bool:
+        """Whether a report of ``admin_map`` may be dated in the range asked."""
+        first, last = self.where.date_from, self.where.date_to
+        if admin_map is AdminMap.LEGACY:
+            return first is None or first < REFORM_DATE
+        return last is None or last >= REFORM_DATE
+
+    def body(self, gazetteer: Gazetteer, sums: list[dict[str, list[int]]],
              ) -> dict[str, Any]:
         native = sums[0]
         if self.view is None:
-            totals = {code: dict(amounts) for code, amounts in native.items()}
-            return self._body(totals, None, [])
+            return self._body(native, None, [])
         converted = self.view.fold(sums[1])
-        totals = {code: dict(amounts) for code, amounts in native.items()}
+        totals = dict(native)
         for code, amounts in converted.entries.items():
-            add(totals.setdefault(code, {}), amounts)
+            both = summed([native.get(code), amounts])
+            assert both is not None
+            totals[code] = both
         extra = []
         if converted.unattributed:
             extra.append({
@@ -72,26 +92,26 @@ class TotalsQuery:
                 UNATTRIBUTED: True,
                 "totals": quantities(converted.unattributed),
                 "from_legacy": quantities(converted.unattributed),
-                "sources": [{**_legacy(gazetteer, s.code), "why": s.why,
-                             "totals": quantities(s.amounts)} for s in converted.sources],
+                "sources": [{**_legacy(gazetteer, s.code), "why": s.why}
+                            for s in converted.sources],
             })
         return self._body(totals, converted.entries, extra)
 
     def _body(self, totals: Sums, from_legacy: Sums | None,
               extra: list[dict[str, Any]]) -> dict[str, Any]:
         def entry(code: str) -> dict[str, Any]:
-            shown = {"totals": quantities(totals.get(code, {}))}
+            shown = {"totals": quantities(totals.get(code))}
             if from_legacy is not None:
-                shown["from_legacy"] = quantities(from_legacy.get(code, {}))
+                shown["from_legacy"] = quantities(from_legacy.get(code))
             return shown
 
-        own = totals.get(self.loc.code, {})
+        own = entry(self.loc.code)
         return {
             "map": self.admin_map.value,
             "basis": Basis.REPORTED.value if self.view is None else Basis.ALL.value,
             "locality": {**describe(self.loc), "parent": self.loc.parent},
-            **entry(self.loc.code),
-            "units": {c: INDICATORS[c].unit for c in sorted(own) if own[c]},
+            **own,
+            "units": {c: INDICATORS[c].unit for c in own["totals"]},
             "children": [{**describe(c), **entry(c.code)} for c in self.children] + extra,
         }
 
@@ -102,8 +122,7 @@ def _legacy(gazetteer: Gazetteer, code: str) -> dict[str, Any]:
             **(describe(loc) if loc else {"code": code, "name": code, "level": None})}
 
 
-def totals_query(gazetteer: Gazetteer, conversion: Conversion, admin_map: AdminMap,
-                 loc: Locality, basis: Basis) -> TotalsQuery:
-    view = (reform_view(gazetteer, conversion, loc.code)
-            if admin_map is AdminMap.Y2025 and basis is Basis.ALL else None)
-    return TotalsQuery(admin_map, loc, gazetteer.children(admin_map, loc.code), view)
+def totals_query(gazetteer: Gazetteer, views: ReformViews, admin_map: AdminMap,
+                 loc: Locality, basis: Basis, where: TotalsFilter) -> TotalsQuery:
+    view = views(loc.code) if admin_map is AdminMap.Y2025 and basis is Basis.ALL else None
+    return TotalsQuery(admin_map, loc, gazetteer.children(admin_map, loc.code), view, where)

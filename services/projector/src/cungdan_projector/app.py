@@ -24,6 +24,7 @@ from .generations import ReadModel
 from .lazy_headers import parse_headers_when_read
 from .metrics import ProjectorMetrics
 from .redrive import Redriver
+from .reform import ReformViews
 from .rollup import PROJECTION_VERSION
 from .runtime import ProjectorRuntime
 from .settings import ProjectorSettings
@@ -78,7 +79,7 @@ def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer |
     app.state.settings = settings
     app.state.model = model
     app.state.gazetteer = gazetteer
-    app.state.conversion = load_conversion()
+    app.state.reform_views = ReformViews(gazetteer, load_conversion())
     app.include_router(http.router)
 
     @app.exception_handler(OperationalError)

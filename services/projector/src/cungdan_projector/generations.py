@@ -75,7 +75,7 @@ class ReadModel:
         return reads.totals(self.engine, admin_map, localities, where, province=province)
 
     def totals_of(self, parts: Sequence[reads.Part], where: reads.TotalsFilter,
-                  ) -> tuple[int, list[dict[str, dict[str, int]]]]:
+                  ) -> tuple[int, list[dict[str, list[int]]]]:
         """See :func:`.reads.totals_of`."""
         return reads.totals_of(self.engine, parts, where)
 

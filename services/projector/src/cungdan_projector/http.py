@@ -91,9 +91,9 @@ async def get_totals(
         waited = await _wait_for_position(request, min_seq)
         if waited is not None:
             return waited
-    query = totals_query(gazetteer, request.app.state.conversion, map, loc, basis)
-    model: ReadModel = request.app.state.model
     where = TotalsFilter(campaign, indicator, date_from, date_to)
+    query = totals_query(gazetteer, request.app.state.reform_views, map, loc, basis, where)
+    model: ReadModel = request.app.state.model
     seen, sums = await asyncio.to_thread(model.totals_of, query.parts, where)
     body = query.body(gazetteer, sums)
     return FastJSONResponse({

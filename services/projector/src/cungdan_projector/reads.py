@@ -62,13 +62,22 @@ def totals(engine: Engine, admin_map: str, localities: Collection[str], where: T
     stream position they reflect, read in one snapshot."""
     position, (sums,) = totals_of(
         engine, [Part(admin_map, localities, (province,) if province else ())], where)
-    return position, sums
+    # an indicator filtered out was never summed, and one corrected away sums to 0:
+    # neither is shown
+    return position, {code: named(sums.get(code)) for code in localities}
+
+
+def named(amounts: Sequence[int] | None) -> dict[str, int]:
+    """Amounts in catalog order -> indicator -> units, the nonzero ones."""
+    return {_CODES[i]: amount for i, amount in enumerate(amounts) if amount} if amounts else {}
 
 
 def totals_of(engine: Engine, parts: Sequence[Part], where: TotalsFilter,
-              ) -> tuple[int, list[dict[str, dict[str, int]]]]:
-    """:func:`totals` of several parts (e.g. both maps), all in one snapshot."""
-    summed = [{code: [0] * len(INDICATORS) for code in part.localities} for part in parts]
+              ) -> tuple[int, list[dict[str, list[int]]]]:
+    """:func:`totals` of several parts (e.g. both maps), all in one snapshot, as amounts
+    in catalog order (:data:`.rollup.INDICATOR_INDEX`); a locality with nothing is left
+    out."""
+    summed: list[dict[str, list[int]]] = [{} for _ in parts]
     with engine.connect() as conn:
         if not is_sqlite(engine):
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
@@ -78,20 +87,17 @@ def totals_of(engine: Engine, parts: Sequence[Part], where: TotalsFilter,
             if row is not None:
                 tables = generation_tables(row.generation)
                 for part, sums in zip(parts, summed, strict=True):
-                    if sums:
+                    if part.localities:
                         _sum_into(conn, tables, part, sums, where)
-    # an indicator filtered out was never summed, and one corrected away sums to 0:
-    # neither is shown
-    results = [{code: {_CODES[i]: amount for i, amount in enumerate(amounts) if amount}
-                for code, amounts in sums.items()} for sums in summed]
-    return (int(row.position) if row is not None else 0), results
+    return (int(row.position) if row is not None else 0), summed
 
 
 def _sum_into(conn: Connection, tables: GenerationTables, part: Part,
               sums: dict[str, list[int]], where: TotalsFilter) -> None:
     columns = (where.indicator,) if where.indicator else _CODES
     positions = [INDICATOR_INDEX[c] for c in columns]
-    params: dict[str, Any] = {"map": part.map, "localities": list(sums),
+    wanted = set(part.localities)
+    params: dict[str, Any] = {"map": part.map, "localities": list(part.localities),
                               "campaign": where.campaign}
     shared = {"campaign"} if where.campaign else set()
 
@@ -115,9 +121,12 @@ def _sum_into(conn: Connection, tables: GenerationTables, part: Part,
             params.update(day_from=day_from, day_to=day_to)
             for path, *amounts in add(tables.activities, "path", "days", "counted",
                                       *(["provinces"] if part.provinces else [])):
-                grouped += [(code, *amounts) for code in path.split(",") if code in sums]
+                grouped += [(code, *amounts) for code in path.split(",") if code in wanted]
+    zeros = [0] * len(_CODES)
     for code, *amounts in grouped:
-        row = sums[code]
+        row = sums.get(code)
+        if row is None:
+            row = sums[code] = zeros.copy()
         for index, amount in zip(positions, amounts, strict=True):
             row[index] += int(amount or 0)
 

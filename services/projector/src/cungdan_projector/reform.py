@@ -19,27 +19,28 @@ the projector restarts with it: no rebuild.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cungdan_contracts import NATION, AdminMap, Gazetteer, Level
 from cungdan_contracts.conversion import Conversion
 
-Amounts = Mapping[str, int]
-"""Indicator -> units."""
+Amounts = Sequence[int]
+"""Amounts in units, one per catalog indicator, in catalog order."""
 Sums = Mapping[str, Amounts]
-"""Locality code -> its amounts."""
+"""Locality code -> its amounts (a locality with nothing may be absent)."""
 
 LEGACY = AdminMap.LEGACY
 
 
-def add(into: dict[str, int], amounts: Amounts, sign: int = 1) -> None:
-    for indicator, units in amounts.items():
-        into[indicator] = into.get(indicator, 0) + sign * units
-
-
-def _nonzero(amounts: Mapping[str, int]) -> dict[str, int]:
-    return {indicator: units for indicator, units in amounts.items() if units}
+def summed(parts: Sequence[Amounts | None]) -> list[int] | None:
+    """The sum of some amounts (None: nothing at all)."""
+    present = [p for p in parts if p is not None]
+    if not present:
+        return None
+    if len(present) == 1:
+        return list(present[0])
+    return [sum(column) for column in zip(*present, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,17 +52,18 @@ class Source:
 
     code: str
     why: str
-    amounts: dict[str, int]
+    amounts: list[int]
 
 
 @dataclass(frozen=True, slots=True)
 class Converted:
     """What the legacy map's reports add to one 2025 view."""
 
-    entries: dict[str, dict[str, int]]
-    """2025 locality (the viewed one and each child) -> its converted amounts."""
-    unattributed: dict[str, int] | None
-    """The viewed province's amounts no child takes (None unless a province is viewed)."""
+    entries: dict[str, list[int]]
+    """2025 locality (the viewed one and each child) -> its converted amounts (absent:
+    nothing)."""
+    unattributed: list[int] | None
+    """The viewed province's amounts no child takes (None: nothing, or not a province)."""
     sources: list[Source]
     """Where the unattributed amounts came from (nonzero ones only)."""
 
@@ -91,30 +93,32 @@ class ReformView:
 
     def fold(self, legacy: Sums) -> Converted:
         """The view's converted amounts from the legacy localities' totals."""
-        entries = {code: _summed(legacy.get(c, {}) for c in taken)
-                   for code, taken in self.takes.items()}
+        entries = {code: amounts for code, taken in self.takes.items()
+                   if (amounts := summed([legacy.get(c) for c in taken])) is not None}
         if self.level is not Level.PROVINCE:
             return Converted(entries, None, [])
         sources: list[Source] = []
         for parent in sorted(self.tree):
+            total = legacy.get(parent)
+            if total is None:
+                continue  # nothing reported anywhere below it
             children = self.tree[parent]
-            own = dict(legacy.get(parent, {}))
-            for child in children:
-                add(own, legacy.get(child, {}), -1)
-            if own := _nonzero(own):
+            below = summed([legacy.get(c) for c in children])
+            own = [t - b for t, b in zip(total, below, strict=True)] if below else list(total)
+            if any(own):
                 sources.append(Source(parent, "own", own))
-            sources += [Source(c, self.unattributed[c], dict(amounts)) for c in children
+            sources += [Source(c, self.unattributed[c], list(found)) for c in children
                         if c in self.unattributed
-                        and (amounts := _nonzero(legacy.get(c, {})))]
-        unattributed = _summed(s.amounts for s in sources)
-        return Converted(entries, unattributed, sorted(sources, key=lambda s: s.code))
+                        and (found := legacy.get(c)) is not None and any(found)]
+        sources.sort(key=lambda s: s.code)
+        return Converted(entries, summed([s.amounts for s in sources]), sources)
 
 
-def _summed(parts: Iterable[Amounts]) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for amounts in parts:
-        add(total, amounts)
-    return _nonzero(total)
+def _ever_below(gazetteer: Gazetteer, code: str) -> tuple[str, ...]:
+    """Every legacy unit that was ever directly below ``code``: those of 2025-06-30 and
+    those merged or dissolved before (a former district's communes roll up through it)."""
+    return tuple(sorted(c.code for c in (*gazetteer.children(LEGACY, code),
+                                         *gazetteer.former_children(LEGACY, code))))
 
 
 def reform_view(gazetteer: Gazetteer, conversion: Conversion, code: str) -> ReformView:
@@ -133,13 +137,27 @@ def reform_view(gazetteer: Gazetteer, conversion: Conversion, code: str) -> Refo
     tree: dict[str, tuple[str, ...]] = {}
     for province in provinces:
         districts = gazetteer.children(LEGACY, province)
-        tree[province] = tuple(d.code for d in districts)
+        tree[province] = _ever_below(gazetteer, province)
         for district in districts:
             if district.code not in conversion.whole:  # island districts became communes
-                tree[district.code] = tuple(
-                    c.code for c in gazetteer.children(LEGACY, district.code))
+                tree[district.code] = _ever_below(gazetteer, district.code)
     takes = {code: provinces} | {c: conversion.predecessors(c) for c in children}
     unattributed = {c: "split" if c in conversion.split else "gone"
                     for children in tree.values() for c in children
                     if c not in conversion.whole and c not in tree}  # communes, not districts
     return ReformView(code, loc.level, takes, provinces, tree, unattributed)
+
+
+class ReformViews:
+    """:func:`reform_view` of each 2025 locality, built once (the gazetteer and the
+    conversion do not change while a process runs)."""
+
+    def __init__(self, gazetteer: Gazetteer, conversion: Conversion) -> None:
+        self.gazetteer, self.conversion = gazetteer, conversion
+        self._views: dict[str, ReformView] = {}
+
+    def __call__(self, code: str) -> ReformView:
+        view = self._views.get(code)
+        if view is None:
+            view = self._views[code] = reform_view(self.gazetteer, self.conversion, code)
+        return view
