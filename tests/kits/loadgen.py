@@ -31,13 +31,17 @@ Y2025_SPAN = (REFORM_DATE, dt.date(2026, 6, 30))
 
 
 def _communes(admin_map: AdminMap) -> list[str]:
+    """The communes of the map's latest list that were in force over the whole span its
+    reports are dated in (a commune created in 2025 cannot report in 2022)."""
     gazetteer = load_gazetteer()
+    first = (LEGACY_SPAN if admin_map is AdminMap.LEGACY else Y2025_SPAN)[0]
     codes: list[str] = []
     stack = ["VN"]
     while stack:
         for child in gazetteer.children(admin_map, stack.pop()):
             if child.level is Level.COMMUNE:
-                codes.append(child.code)
+                if child.in_force_on(first):
+                    codes.append(child.code)
             else:
                 stack.append(child.code)
     return sorted(codes)
