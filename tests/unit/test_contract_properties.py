@@ -37,6 +37,7 @@ from cungdan_contracts import (
     loads_exact,
     report_from_json,
 )
+from cungdan_contracts.localities import EARLIEST_MAP_DATE
 from cungdan_contracts.quantities import MAX_QUANTITY
 from cungdan_contracts.upcasting import upcast_report_v1_v2
 from cungdan_ingest.service import to_outgoing
@@ -75,7 +76,7 @@ raw_reports = st.fixed_dictionaries({
     "id": st.uuids().map(str),
     "campaign": st.sampled_from(sorted(CAMPAIGNS)),
     "locality": st.one_of(LOCALITIES, st.from_regex(r"\A[0-9]{5}\Z")),
-    "date": st.dates(dt.date(2015, 1, 1), TODAY).map(dt.date.isoformat),
+    "date": st.dates(EARLIEST_MAP_DATE, TODAY).map(dt.date.isoformat),
     "unit": st.fixed_dictionaries({"name": _text(1, 300),
                                    "kind": st.sampled_from([str(k) for k in UnitKind])}),
     "measures": _measures(),

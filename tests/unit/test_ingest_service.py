@@ -313,10 +313,10 @@ async def test_legacy_commune_code_is_unknown_after_the_reform(service: IngestSe
     assert "2025 map" in outcome.problems[0].reason
 
 
-async def test_future_date_and_unknown_locality_are_both_reported(
+async def test_a_future_date_is_reported_without_a_knock_on_locality_error(
         service: IngestService) -> None:
     outcome = await service.submit(report(locality="137", date="2025-12-01"))
-    assert [p.field for p in outcome.problems] == ["date", "locality"]
+    assert [p.field for p in outcome.problems] == ["date"]
 
 
 # --- what is handed to the journal ----------------------------------------------------------

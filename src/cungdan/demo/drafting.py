@@ -93,8 +93,15 @@ class Theme:
     units: tuple[tuple[str, bool], ...]  # (unit, True if reported for the whole district)
 
 
+ARTICLE_SPELLINGS = {"Mù Căng Chải": "Mù Cang Chải"}
+"""Names in units' free text as the articles write them, where the official name of the
+legacy map is spelled otherwise (the demo's reports stay what they were)."""
+
+
 def place(ward_name: str) -> str:
     """'Xã Nậm Có' -> 'xã Nậm Có', for use inside a unit name."""
+    for official, written in ARTICLE_SPELLINGS.items():
+        ward_name = ward_name.replace(official, written)
     return ward_name[:1].lower() + ward_name[1:]
 
 
