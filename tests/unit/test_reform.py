@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import datetime as dt
 from functools import cache
 
 from hypothesis import given, settings
@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from cungdan_contracts import NATION, AdminMap, Level, load_gazetteer
 from cungdan_contracts.conversion import Conversion, load_conversion
-from cungdan_projector.reform import reform_view
+from cungdan_projector.reform import Converted, reform_view
+from cungdan_projector.rollup import CONVERSION_VERSION, OVERALL, Facts, Tally
 
 LEGACY, Y2025 = AdminMap.LEGACY, AdminMap.Y2025
 GAZ = load_gazetteer()
@@ -59,25 +60,35 @@ def test_the_articles_communes_convert_as_the_domain_notes_say() -> None:
 
 
 Report = tuple[AdminMap, str, int]
-"""A report of some units of one indicator: the amounts are one-element lists."""
+"""A report of some units of one indicator (trees planted)."""
 
 
-def _sums(reports: list[Report], admin_map: AdminMap) -> dict[str, list[int]]:
-    sums: Counter[str] = Counter()
+def _stored(reports: list[Report]) -> dict[tuple[str, str], list[int]]:
+    """The all-time totals the projector's tally keeps for these reports, by (map of the
+    totals, locality): one-element amounts."""
+    tally = Tally()
     for m, code, units in reports:
-        if m is admin_map:
-            for up in GAZ.ancestors(m, code):
-                sums[up] += units
-    return {code: [units] for code, units in sums.items()}
+        day = dt.date(2024, 5, 1) if m is LEGACY else dt.date(2025, 8, 1)
+        tally.add(Facts(m, GAZ.ancestors(m, code), "dan-van-kheo", day,
+                        {"trees_planted": units}))
+    return {(m, loc): [amounts["trees_planted"]]
+            for (m, loc, month, _), amounts in tally.totals().items() if month == OVERALL}
+
+
+def _converted(conversion: Conversion, code: str, reports: list[Report]) -> Converted:
+    view = reform_view(GAZ, conversion, code)
+    stored = _stored(reports)
+    return view.fold([{c: stored[(m, c)] for c in codes if (m, c) in stored}
+                      for m, codes in view.parts])
 
 
 def _view(conversion: Conversion, code: str, reports: list[Report]) -> dict[str, int]:
     """Each entry of the 2025 view of ``code`` (and its unattributed part), both maps."""
-    view = reform_view(GAZ, conversion, code)
-    native, legacy = _sums(reports, Y2025), _sums(reports, LEGACY)
-    converted = view.fold({c: legacy[c] for c in view.legacy_codes if c in legacy})
+    stored = _stored(reports)
+    converted = _converted(conversion, code, reports)
     entries = [code, *(c.code for c in GAZ.children(Y2025, code))]
-    out = {c: sum(native.get(c, [0]) + converted.entries.get(c, [0])) for c in entries}
+    out = {c: stored.get((Y2025, c), [0])[0] + converted.entries.get(c, [0])[0]
+           for c in entries}
     if converted.unattributed:
         out["unattributed"] = converted.unattributed[0]
     return out
@@ -122,8 +133,7 @@ def test_a_split_commune_goes_to_its_province_unattributed_never_to_a_commune() 
 def test_reports_at_a_legacy_district_or_province_level_are_unattributed_with_their_source(
 ) -> None:
     reports: list[Report] = [(LEGACY, "137", 3), (LEGACY, "15", 2), (LEGACY, "04468", 1)]
-    view = reform_view(GAZ, CONV, "15")
-    converted = view.fold(_sums(reports, LEGACY))
+    converted = _converted(CONV, "15", reports)
     assert converted.unattributed == [5]
     assert [(s.code, s.why, s.amounts) for s in converted.sources] == [
         ("137", "own", [3]), ("15", "own", [2])]
@@ -134,7 +144,7 @@ def test_a_commune_gone_before_the_reform_is_unattributed_in_its_province() -> N
     reports: list[Report] = [(LEGACY, "03751", 4)]  # Chiềng Ly, Thuận Châu, Sơn La
     assert GAZ.get(LEGACY, "03751") is not None and "03751" not in CONV.whole
     province = CONV.provinces[GAZ.province_of(LEGACY, "03751")]
-    converted = reform_view(GAZ, CONV, province).fold(_sums(reports, LEGACY))
+    converted = _converted(CONV, province, reports)
     assert converted.unattributed == [4]
     assert [(s.code, s.why) for s in converted.sources] == [("03751", "gone")]
     assert _view(CONV, province, reports)[province] == 4
@@ -149,3 +159,10 @@ def test_the_references_disagreements_are_decided_as_documented() -> None:
     assert CONV.whole["31582"] == "31582"  # the other Phú Tân (Sóc Trăng) -> Thuận Hòa
     assert CONV.split["00553"] == ("00136", "00541", "00565")  # Cổ Bi as vietnamadminunits
     assert CONV.version.startswith("vietnamadminunits 1.0.") and "rules 1" in CONV.version
+
+
+def test_the_read_model_was_built_with_this_conversion() -> None:
+    """Legacy activities' 2025 entries are stored: a new conversion (a new
+    vietnamadminunits, new DISAGREEMENTS) needs a rebuild. Raise PROJECTION_VERSION (the
+    projector rebuilds on start) and set CONVERSION_VERSION to the new one."""
+    assert CONV.version == CONVERSION_VERSION

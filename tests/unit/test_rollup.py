@@ -28,7 +28,7 @@ from cungdan_contracts import (
 from cungdan_contracts.lifecycle import corrected, retracted
 from cungdan_projector import rollup
 from cungdan_projector.periods import period_range, plan_range
-from cungdan_projector.rollup import Facts, TotalKey, facts_of
+from cungdan_projector.rollup import CONVERTED, UNATTRIBUTED, Facts, TotalKey, facts_of
 
 LEGACY, Y2025 = AdminMap.LEGACY, AdminMap.Y2025
 CAMPAIGN = "ngay-cuoi-tuan-cung-dan"
@@ -61,9 +61,15 @@ def event(locality: str, day: dt.date, measures: dict[str, Any],
 
 
 def keys(admin_map: AdminMap, localities: tuple[str, ...], indicator: str, day: dt.date,
-         units: int, campaign: str = CAMPAIGN) -> Counter[TotalKey]:
-    return Counter({TotalKey(admin_map, loc, campaign, indicator, day): units
-                    for loc in localities})
+         units: int, campaign: str = CAMPAIGN, *,
+         entry: tuple[str, str] | None = None) -> Counter[TotalKey]:
+    """The keys of an activity's contributions: its map's path, and a legacy activity's
+    ``entry`` on the 2025 map."""
+    found = Counter({TotalKey(admin_map, loc, campaign, indicator, day): units
+                     for loc in localities})
+    if entry:
+        found[TotalKey(*entry, campaign, indicator, day)] = units
+    return found
 
 
 DAY_2023 = dt.date(2023, 4, 15)
@@ -73,19 +79,21 @@ DAY_2025 = dt.date(2025, 8, 1)
 def test_legacy_commune_event_adds_to_commune_district_province_and_nation(
         gazetteer: Gazetteer) -> None:
     added = contributions(event("04495", DAY_2023, {"road_km": "3.5"}), gazetteer)
-    assert added == keys(LEGACY, ("04495", "137", "15", NATION), "road_km", DAY_2023, 3500)
+    assert added == keys(LEGACY, ("04495", "137", "15", NATION), "road_km", DAY_2023, 3500,
+                         entry=(CONVERTED, "04492"))  # Nậm Khắt became part of Púng Luông
 
 
 def test_legacy_district_event_adds_to_district_province_and_nation_only(
         gazetteer: Gazetteer) -> None:
     added = contributions(event("137", DAY_2023, {"houses_built": 98}), gazetteer)
-    assert added == keys(LEGACY, ("137", "15", NATION), "houses_built", DAY_2023, 98)
+    assert added == keys(LEGACY, ("137", "15", NATION), "houses_built", DAY_2023, 98,
+                         entry=(UNATTRIBUTED, "137"))
     assert not any(len(k.locality) == 5 for k in added)
 
 
 def test_province_and_nation_events(gazetteer: Gazetteer) -> None:
     assert contributions(event("38", DAY_2023, {"models_recognised": 7}), gazetteer) == keys(
-        LEGACY, ("38", NATION), "models_recognised", DAY_2023, 7)
+        LEGACY, ("38", NATION), "models_recognised", DAY_2023, 7, entry=(UNATTRIBUTED, "38"))
     assert contributions(event(NATION, DAY_2025, {"workdays": 1}), gazetteer) == keys(
         Y2025, (NATION,), "workdays", DAY_2025, 1)
 
@@ -101,7 +109,8 @@ def test_same_code_rolls_up_in_its_own_map(gazetteer: Gazetteer) -> None:
     after = contributions(event("05611", dt.date(2025, 7, 1), {"cleanup_sessions": 1}),
                           gazetteer)
     assert {(k.map, k.locality) for k in before} == {
-        (LEGACY, "05611"), (LEGACY, "168"), (LEGACY, "19"), (LEGACY, NATION)}
+        (LEGACY, "05611"), (LEGACY, "168"), (LEGACY, "19"), (LEGACY, NATION),
+        (CONVERTED, "05611")}  # Đu township became part of Phú Lương commune, same code
     assert {(k.map, k.locality) for k in after} == {
         (Y2025, "05611"), (Y2025, "19"), (Y2025, NATION)}
 
@@ -114,14 +123,14 @@ def test_units_are_scaled_per_indicator(gazetteer: Gazetteer) -> None:
     assert at_district == {"road_km": 1500, "terraced_field_ha": 1500000,
                            "donations_vnd": 2400000000, "workdays": 500,
                            "cement_tonnes": 2110125}
-    assert len(added) == 5 * 3
+    assert len(added) == 5 * 4  # district, province, nation, its 2025 entry
     assert all(isinstance(v, int) for v in added.values())
 
 
 def test_zero_quantity_contributes_zero(gazetteer: Gazetteer) -> None:
     added = contributions(event("137", DAY_2023, {"workdays": 0}), gazetteer)
     assert set(added.values()) == {0}
-    assert len(added) == 3
+    assert len(added) == 4
 
 
 def test_unknown_locality_raises(gazetteer: Gazetteer) -> None:
@@ -136,7 +145,7 @@ def test_aggregate_sums_decimals_exactly(gazetteer: Gazetteer) -> None:
         units = summed[TotalKey(LEGACY, loc, CAMPAIGN, "road_km", DAY_2023)]
         assert units == 300
         assert from_units(units, 3) == Decimal("0.3")
-    assert len(summed) == 4
+    assert len(summed) == 5
 
 
 def test_aggregate_rolls_communes_into_their_district(gazetteer: Gazetteer) -> None:
@@ -195,7 +204,7 @@ def test_a_retraction_takes_everything_away_and_is_final(gazetteer: Gazetteer) -
     after = retracted(facts)
     change = moved(facts, after)
     assert set(change.values()) == {-98}
-    assert len(change) == 3
+    assert len(change) == 4
     assert after.retracted and rollup.contributions(after) == Counter()
     again = corrected(after, {"houses_built": 5})
     assert again == after and moved(after, again) == Counter()
@@ -265,7 +274,7 @@ def test_a_tally_holds_the_contributions_summed_by_month_and_overall(
     expected: Counter[tuple[str, str, int, str, str]] = Counter()
     for key, units in aggregate([events[0], events[2], events[3]], gazetteer).items():
         for month in (rollup.OVERALL, rollup.month_of(key.day)):
-            expected[(key.map.value, key.locality, month, key.campaign, key.indicator)] += units
+            expected[(str(key.map), key.locality, month, key.campaign, key.indicator)] += units
     stored = Counter({(*key, code): units for key, amounts in tally.totals().items()
                       for code, units in amounts.items()})
     assert stored == expected

@@ -55,17 +55,17 @@ class TotalsQuery:
 
     @property
     def parts(self) -> list[Part]:
-        """The native part, then the legacy one if the view has it. A map's part is left
-        empty when the dates asked lie all on the other side of the reform."""
+        """The native part, then the view's parts for the legacy reports, if any. A part is
+        left empty when the dates asked lie all on the other side of the reform."""
         province = self.loc.code if self.loc.parent == NATION else self.loc.parent
         native = Part(self.admin_map.value, [self.loc.code, *(c.code for c in self.children)]
                       if self._may_hold(self.admin_map) else [],
                       (province,) if province and province != NATION else ())
         if self.view is None:
             return [native]
-        return [native, Part(AdminMap.LEGACY.value, self.view.legacy_codes
-                             if self._may_hold(AdminMap.LEGACY) else [],
-                             self.view.legacy_provinces)]
+        legacy = self._may_hold(AdminMap.LEGACY)
+        return [native, *(Part(admin_map, codes if legacy else (), self.view.legacy_provinces)
+                          for admin_map, codes in self.view.parts)]
 
     def _may_hold(self, admin_map: AdminMap) -> bool:
         """Whether a report of ``admin_map`` may be dated in the range asked."""
@@ -79,7 +79,7 @@ class TotalsQuery:
         native = sums[0]
         if self.view is None:
             return self._body(native, None, [])
-        converted = self.view.fold(sums[1])
+        converted = self.view.fold(sums[1:])
         totals = dict(native)
         for code, amounts in converted.entries.items():
             both = summed([native.get(code), amounts])

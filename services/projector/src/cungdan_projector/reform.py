@@ -1,29 +1,34 @@
 """The 2025 map's view of reports made on the legacy map. Pure: no I/O.
 
-The read model keeps every report where it was made (its map and locality). A reader of
-the 2025 map also counts the legacy map's reports, converted through the official
-conversion (:mod:`cungdan_contracts.conversion`) at read time:
+Every report stays where it was made (its map and locality), and each legacy report also
+adds, once, to its entry on the 2025 map (:func:`.rollup.entry_of`): the 2025 commune its
+commune became part of whole, or else its own legacy locality, kept apart as
+*unattributed*. A reader of the 2025 map counts both maps:
 
-* a 2025 province takes the totals of the legacy provinces merged into it (exact: no
-  legacy commune crosses a 2025 province line);
-* a 2025 commune takes the totals of the legacy communes that became part of it whole;
-* what a province takes but none of its communes does (communes split among several 2025
-  communes, and reports made at a legacy district's or province's own level) is its
-  ``unattributed`` part, listed with the legacy localities it came from, so that a
-  province's children always add up to what it took. Nothing is apportioned by a guess;
+* a 2025 commune takes the legacy reports of the communes that became part of it whole;
+* a 2025 province takes those of its communes, plus its *unattributed* part: the reports
+  of legacy communes split among several 2025 communes or gone before the reform, and
+  those made at a legacy district's or province's own level, listed with the legacy
+  localities they came from. So a province's children add up to what it took, and that
+  is the total of the legacy provinces merged into it (exact: no legacy commune crosses a
+  2025 province line). Nothing is apportioned by a guess;
 * the nation takes the legacy nation's totals: every report ever made.
 
-Because the conversion is applied when reading, a new conversion table takes effect when
-the projector restarts with it: no rebuild.
+A new conversion table means new entries, so it comes with a new projection version and
+a rebuild (:data:`.rollup.CONVERSION_VERSION`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from cungdan_contracts import NATION, AdminMap, Gazetteer, Level
+from cungdan_contracts import NATION, AdminMap, Gazetteer, Level, Locality
 from cungdan_contracts.conversion import Conversion
+from cungdan_contracts.localities import REFORM_DATE
+
+from .rollup import CONVERTED, UNATTRIBUTED
 
 Amounts = Sequence[int]
 """Amounts in units, one per catalog indicator, in catalog order."""
@@ -31,6 +36,7 @@ Sums = Mapping[str, Amounts]
 """Locality code -> its amounts (a locality with nothing may be absent)."""
 
 LEGACY = AdminMap.LEGACY
+LAST_LEGACY_DAY = REFORM_DATE - dt.timedelta(days=1)
 
 
 def summed(parts: Sequence[Amounts | None]) -> list[int] | None:
@@ -45,10 +51,10 @@ def summed(parts: Sequence[Amounts | None]) -> list[int] | None:
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """A legacy locality whose amounts went into a province's unattributed part, and
-    why: ``split`` (a commune split among several 2025 communes), ``gone`` (a commune
-    that no longer existed on 2025-06-30, so the conversion does not know it) or ``own``
-    (reported at a legacy district's or province's own level)."""
+    """A legacy locality whose reports went into a province's unattributed part, and
+    why: ``split`` (a commune split among several 2025 communes), ``gone`` (a commune or
+    district that no longer existed on 2025-06-30, so the conversion does not know it) or
+    ``own`` (reported at a legacy district's or province's own level)."""
 
     code: str
     why: str
@@ -70,55 +76,59 @@ class Converted:
 
 @dataclass(frozen=True, slots=True)
 class ReformView:
-    """Which legacy localities a 2025 view of ``code`` reads, and how it folds them."""
+    """Which rows a 2025 view of ``code`` reads for the legacy map's reports, and how it
+    folds them. Each part is a ``map`` of the totals (:data:`.rollup.CONVERTED`,
+    :data:`.rollup.UNATTRIBUTED` or the legacy map) and the localities read in it."""
 
     code: str
     level: Level
+    parts: tuple[tuple[str, tuple[str, ...]], ...]
     takes: Mapping[str, tuple[str, ...]]
-    """2025 locality -> the legacy localities whose totals it takes whole."""
+    """2025 locality -> the localities of the first part whose totals it takes."""
+    sources: Mapping[str, str]
+    """For a province view: the legacy units of the second part -> why no commune takes
+    them."""
     legacy_provinces: tuple[str, ...]
     """The legacy provinces the view reads from (empty for the nation: all of them)."""
-    tree: Mapping[str, tuple[str, ...]]
-    """For a province view: each legacy province and district -> its legacy children."""
-    unattributed: Mapping[str, str]
-    """For a province view: the legacy communes no 2025 commune takes whole -> why."""
 
-    @property
-    def legacy_codes(self) -> list[str]:
-        """Every legacy locality whose totals the view needs."""
-        codes = {c for taken in self.takes.values() for c in taken}
-        codes.update(self.tree)
-        codes.update(c for children in self.tree.values() for c in children)
-        return sorted(codes)
-
-    def fold(self, legacy: Sums) -> Converted:
-        """The view's converted amounts from the legacy localities' totals."""
+    def fold(self, sums: Sequence[Sums]) -> Converted:
+        """The view's converted amounts from the totals of its parts (in order)."""
+        first = sums[0]
         entries = {code: amounts for code, taken in self.takes.items()
-                   if (amounts := summed([legacy.get(c) for c in taken])) is not None}
+                   if (amounts := summed([first.get(c) for c in taken])) is not None}
         if self.level is not Level.PROVINCE:
             return Converted(entries, None, [])
-        sources: list[Source] = []
-        for parent in sorted(self.tree):
-            total = legacy.get(parent)
-            if total is None:
-                continue  # nothing reported anywhere below it
-            children = self.tree[parent]
-            below = summed([legacy.get(c) for c in children])
-            own = [t - b for t, b in zip(total, below, strict=True)] if below else list(total)
-            if any(own):
-                sources.append(Source(parent, "own", own))
-            sources += [Source(c, self.unattributed[c], list(found)) for c in children
-                        if c in self.unattributed
-                        and (found := legacy.get(c)) is not None and any(found)]
-        sources.sort(key=lambda s: s.code)
-        return Converted(entries, summed([s.amounts for s in sources]), sources)
+        found = sums[1]
+        sources = [Source(code, why, list(units)) for code, why in self.sources.items()
+                   if (units := found.get(code)) is not None and any(units)]
+        unattributed = summed([s.amounts for s in sources])
+        own = summed([*entries.values(), unattributed])
+        if own is not None:
+            entries[self.code] = own
+        return Converted(entries, unattributed, sources)
 
 
-def _ever_below(gazetteer: Gazetteer, code: str) -> tuple[str, ...]:
+def _ever_below(gazetteer: Gazetteer, code: str) -> list[Locality]:
     """Every legacy unit that was ever directly below ``code``: those of 2025-06-30 and
     those merged or dissolved before (a former district's communes roll up through it)."""
-    return tuple(sorted(c.code for c in (*gazetteer.children(LEGACY, code),
-                                         *gazetteer.former_children(LEGACY, code))))
+    return [*gazetteer.children(LEGACY, code), *gazetteer.former_children(LEGACY, code)]
+
+
+def _sources(gazetteer: Gazetteer, conversion: Conversion,
+             provinces: tuple[str, ...]) -> dict[str, str]:
+    """The legacy units of these provinces whose own reports no 2025 commune takes."""
+    found: dict[str, str] = {}
+    for province in provinces:
+        found[province] = "own"
+        for district in _ever_below(gazetteer, province):
+            if district.code in conversion.whole:
+                continue  # an island district that became a 2025 commune
+            gone = not district.in_force_on(LAST_LEGACY_DAY)
+            found[district.code] = "gone" if gone else "own"
+            for commune in _ever_below(gazetteer, district.code):
+                if commune.code not in conversion.whole:
+                    found[commune.code] = "split" if commune.code in conversion.split else "gone"
+    return dict(sorted(found.items()))
 
 
 def reform_view(gazetteer: Gazetteer, conversion: Conversion, code: str) -> ReformView:
@@ -126,26 +136,19 @@ def reform_view(gazetteer: Gazetteer, conversion: Conversion, code: str) -> Refo
     loc = gazetteer.get(AdminMap.Y2025, code)
     if loc is None:
         raise KeyError(f"unknown locality {code!r} in the 2025 map")
-    children = [c.code for c in gazetteer.children(AdminMap.Y2025, code)]
+    children = tuple(c.code for c in gazetteer.children(AdminMap.Y2025, code))
     if loc.level is Level.NATION:
         takes = {NATION: (NATION,)} | {p: conversion.legacy_provinces(p) for p in children}
-        return ReformView(code, loc.level, takes, (), {}, {})
+        read = tuple(sorted({c for taken in takes.values() for c in taken}))
+        return ReformView(code, loc.level, ((LEGACY.value, read),), takes, {}, ())
     if loc.level is Level.COMMUNE:
-        return ReformView(code, loc.level, {code: conversion.predecessors(code)},
-                          conversion.legacy_provinces(loc.parent or ""), {}, {})
+        return ReformView(code, loc.level, ((CONVERTED, (code,)),), {code: (code,)}, {},
+                          conversion.legacy_provinces(loc.parent or ""))
     provinces = conversion.legacy_provinces(code)
-    tree: dict[str, tuple[str, ...]] = {}
-    for province in provinces:
-        districts = gazetteer.children(LEGACY, province)
-        tree[province] = _ever_below(gazetteer, province)
-        for district in districts:
-            if district.code not in conversion.whole:  # island districts became communes
-                tree[district.code] = _ever_below(gazetteer, district.code)
-    takes = {code: provinces} | {c: conversion.predecessors(c) for c in children}
-    unattributed = {c: "split" if c in conversion.split else "gone"
-                    for children in tree.values() for c in children
-                    if c not in conversion.whole and c not in tree}  # communes, not districts
-    return ReformView(code, loc.level, takes, provinces, tree, unattributed)
+    sources = _sources(gazetteer, conversion, provinces)
+    return ReformView(code, loc.level,
+                      ((CONVERTED, children), (UNATTRIBUTED, tuple(sources))),
+                      {c: (c,) for c in children}, sources, provinces)
 
 
 class ReformViews:

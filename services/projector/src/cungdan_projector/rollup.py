@@ -8,6 +8,14 @@ counts of ``10**-scale`` units of their indicator, so sums are exact.
 A change to an activity (:mod:`cungdan_contracts.lifecycle`) moves the totals by
 its new contributions minus its old ones (:mod:`.fold`).
 
+A legacy-map activity also adds, once, to its *entry* on the 2025 map
+(:func:`entry_of`): under :data:`CONVERTED`, the 2025 commune its locality became part
+of whole; else under :data:`UNATTRIBUTED`, its own legacy locality (a commune split
+among several 2025 communes or gone before the reform, or a district or province
+reporting at its own level). A 2025 view reads those rows (:mod:`.reform`): a 2025
+commune takes its ``CONVERTED`` row, a 2025 province the ``UNATTRIBUTED`` rows of its
+legacy units besides its communes' rows.
+
 :func:`contributions` states the rule one total at a time; :class:`Tally` sums the
 same contributions the way the tables store them.
 """
@@ -19,18 +27,42 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import chain, repeat
 from typing import Any, NamedTuple
 
-from cungdan_contracts import INDICATORS, ActivityLogged, AdminMap, Gazetteer, to_units
+from cungdan_contracts import INDICATORS, NATION, ActivityLogged, AdminMap, Gazetteer, to_units
+from cungdan_contracts.conversion import load_conversion
 
-PROJECTION_VERSION = 3
+PROJECTION_VERSION = 4
 """Version of these rules and of the tables they fill: raise it when they change, and the
 projector rebuilds on start. (2: corrections and retractions; 3: wide rows, all-time and
-monthly.)"""
+monthly; 4: legacy activities' entries on the 2025 map.)"""
+
+CONVERSION_VERSION = "vietnamadminunits 1.0.4 + cungdan rules 1"
+"""The conversion (:func:`cungdan_contracts.conversion.load_conversion`) the entries of
+:data:`PROJECTION_VERSION` were made with. A new one (a new vietnamadminunits, new rules)
+must raise ``PROJECTION_VERSION`` too: a test fails until it does."""
+
+CONVERTED = "L>2025"
+"""The ``map`` of totals rows of legacy activities by the 2025 commune they converted to."""
+UNATTRIBUTED = "L>2025?"
+"""The ``map`` of totals rows of legacy activities no 2025 commune takes, by their own
+legacy locality."""
+
+
+def entry_of(legacy_locality: str) -> tuple[str, str] | None:
+    """Where a legacy activity of ``legacy_locality`` adds on the 2025 map, besides its
+    2025 province: ``(CONVERTED, 2025 commune)`` or ``(UNATTRIBUTED, legacy_locality)``;
+    None for a report of the nation itself."""
+    if legacy_locality == NATION:
+        return None
+    commune = load_conversion().whole.get(legacy_locality)
+    return (CONVERTED, commune) if commune else (UNATTRIBUTED, legacy_locality)
 
 
 class TotalKey(NamedTuple):
-    map: AdminMap
+    map: str
+    """An :class:`AdminMap`, or :data:`CONVERTED` / :data:`UNATTRIBUTED`."""
     locality: str
     campaign: str
     indicator: str
@@ -67,9 +99,11 @@ def contributions(facts: Facts) -> Counter[TotalKey]:
     added: Counter[TotalKey] = Counter()
     if facts.retracted:
         return added
+    entry = entry_of(facts.path[0]) if facts.map is AdminMap.LEGACY else None
+    keys = [(facts.map.value, locality) for locality in facts.path] + ([entry] if entry else [])
     for indicator, units in facts.measures.items():
-        for locality in facts.path:
-            added[TotalKey(facts.map, locality, facts.campaign, indicator, facts.day)] += units
+        for admin_map, locality in keys:
+            added[TotalKey(admin_map, locality, facts.campaign, indicator, facts.day)] += units
     return added
 
 
@@ -106,9 +140,12 @@ class Tally:
                    for code, units in facts.measures.items() if units]
         if not amounts:
             return
-        admin_map, campaign, month = facts.map.value, facts.campaign, month_of(facts.day)
+        campaign, month = facts.campaign, month_of(facts.day)
         overall, monthly, zeros = self.overall, self.monthly, _ZEROS
-        for locality in facts.path:
+        keys: Iterable[tuple[str, str]] = zip(repeat(facts.map.value), facts.path)
+        if facts.map is AdminMap.LEGACY and (entry := entry_of(facts.path[0])):
+            keys = chain(keys, (entry,))
+        for admin_map, locality in keys:
             key = (admin_map, locality, campaign)
             row = overall.get(key)
             if row is None:
