@@ -12,6 +12,9 @@ SQLite is tuned for a projector that upserts all over tables of millions of rows
   stalls reads' freshness for longer with a bigger WAL;
 - a writer gets a bigger page cache than the default;
 - ``BEGIN IMMEDIATE`` for writers, so the write lock is taken at the start.
+
+A PostgreSQL URL may carry a lease epoch (:func:`.fence.fenced_url`): the engine's
+transactions are then fenced with it (:mod:`.fence`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from .fence import install_fence, split_epoch
 
 PAGE_SIZE = 16384
 """SQLite page size of a new read model (bytes)."""
@@ -40,8 +45,9 @@ WRITER_CACHE_KIB = 32 * 1024
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for SQLite (WAL, real BEGINs) or PostgreSQL (psycopg 3)."""
-    parsed = make_url(url)
+    """An engine for SQLite (WAL, real BEGINs) or PostgreSQL (psycopg 3, fenced if the URL
+    carries a lease epoch)."""
+    parsed, epoch = split_epoch(make_url(url))
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -53,7 +59,10 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
+    engine = create_engine(parsed, pool_pre_ping=True)
+    if epoch is not None:
+        install_fence(engine, epoch)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

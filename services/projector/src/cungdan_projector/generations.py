@@ -17,6 +17,8 @@ from sqlalchemy.schema import CreateTable
 
 from . import engine as db
 from . import reads
+from .fence import lease_meta
+from .lease import SCHEMA_LOCK
 from .schema import (
     LAYOUT_VERSION,
     GenerationTables,
@@ -58,7 +60,13 @@ class ReadModel:
         self.is_sqlite = db.is_sqlite(engine)
 
     def create_schema(self) -> None:
-        meta.create_all(self.engine)
+        """The shared tables, once: instances that start together on one PostgreSQL take
+        turns (an advisory lock for the transaction), as CREATE TABLE races otherwise."""
+        with self.writing() as conn:
+            if not self.is_sqlite:
+                conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+                lease_meta.create_all(conn)  # several instances: one applies (:mod:`.lease`)
+            meta.create_all(conn)
 
     def ping(self) -> None:
         """Raises if the database does not answer."""
