@@ -22,6 +22,7 @@ from .deadletters import DeadLetterPublisher, ensure_deadletter_stream
 from .engine import make_engine
 from .generations import ReadModel
 from .lazy_headers import parse_headers_when_read
+from .lease import lease_for
 from .metrics import ProjectorMetrics
 from .redrive import Redriver
 from .reform import ReformViews
@@ -47,8 +48,11 @@ def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer |
         nc = broker.connection
         parse_headers_when_read(nc)
         await ensure_deadletter_stream(nc)
+        lease = lease_for(model.engine, settings.instance_name,
+                          interval=settings.lease_interval_seconds)
         runtime = ProjectorRuntime(nc, model, gazetteer, DeadLetterPublisher(nc), settings,
-                                   version=version, metrics=ProjectorMetrics(registry))
+                                   version=version, metrics=ProjectorMetrics(registry),
+                                   lease=lease)
         await runtime.start()
         app.state.runtime = runtime
         app.state.nc = nc
@@ -61,11 +65,12 @@ def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer |
             model.engine.dispose()
 
     async def readiness(request: Request) -> str | None:
+        """Why this instance is not ready, or None: a standby is ready to serve reads."""
         runtime: ProjectorRuntime | None = getattr(request.app.state, "runtime", None)
-        if runtime is None or runtime.live is None:
+        if runtime is None:
             return "starting"
-        if not runtime.live.ready:
-            return runtime.live.problem or "not connected to NATS"
+        if runtime.problem is not None:
+            return runtime.problem
         try:
             await asyncio.wait_for(asyncio.to_thread(model.ping), timeout=2.0)
         except Exception as exc:  # noqa: BLE001 - any failure means: not ready, and why
@@ -78,6 +83,7 @@ def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer |
                   description="Totals per locality, campaign, indicator and period.")
     app.state.settings = settings
     app.state.model = model
+    app.state.readiness = readiness
     app.state.gazetteer = gazetteer
     app.state.reform_views = ReformViews(gazetteer, load_conversion())
     app.include_router(http.router)

@@ -1,10 +1,15 @@
-"""HTTP adapter of the read side: totals and localities. No business rules here."""
+"""HTTP adapter of the read side: totals and localities, operations. No business rules here.
+
+Every instance serves reads, the standbys as well as the one applying the stream (the
+lease holder). Rebuilds and redrives change the read model, so only the holder takes
+them: a standby answers ``421 not-applying`` naming the instance that does.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -23,7 +28,7 @@ from .answers import Basis, describe, totals_query
 from .generations import ReadModel
 from .periods import period_range
 from .reads import TotalsFilter
-from .runtime import ProjectorRuntime, RebuildRunningError
+from .runtime import NotApplyingError, ProjectorRuntime, RebuildRunningError
 
 router = APIRouter()
 
@@ -111,23 +116,66 @@ def _runtime(request: Request) -> ProjectorRuntime:
 
 
 async def _wait_for_position(request: Request, seq: int) -> Response | None:
-    """Read-your-writes: ``None`` once ``seq`` is applied, else a 503 "not yet" problem."""
-    live = _runtime(request).live
+    """Read-your-writes: ``None`` once ``seq`` is applied, else a 503 "not yet" problem.
+    A standby waits for the position in the database (the holder's commits)."""
+    runtime = _runtime(request)
     timeout = request.app.state.settings.read_wait_seconds
-    if live is not None and await live.wait_for(seq, timeout):
+    if await runtime.wait_for(seq, timeout):
         return None
-    position = live.position if live else 0
+    position = runtime.position
     return problem(503, "not-yet", "Not applied yet",
                    detail=f"the totals reflect stream position {position}; {seq} is not "
                           f"applied yet (waited {timeout:g} s)",
                    headers={"Retry-After": "1"}, position=position, min_seq=seq)
 
 
+async def _not_applying(runtime: ProjectorRuntime) -> Response:
+    """421 Misdirected Request: this instance cannot do it, the lease holder can."""
+    holder = await runtime.holder()
+    applying = holder.name if holder is not None and holder.holding else None
+    where = (f"{applying} applies it: send the request there" if applying
+             else "no instance holds the lease right now (a takeover is under way): retry")
+    return problem(421, "not-applying", "This instance does not apply the stream",
+                   detail=f"this instance ({runtime.instance}) stands by and serves reads; "
+                          f"{where}",
+                   this_instance=runtime.instance, applying_instance=applying)
+
+
+async def lease_view(runtime: ProjectorRuntime) -> dict[str, Any]:
+    """Which instance this is, its role, and which instance applies the stream."""
+    applying: str | None = runtime.instance
+    if not runtime.applying:
+        holder = await runtime.holder()
+        applying = holder.name if holder is not None and holder.holding else None
+    return {"instance": runtime.instance, "role": runtime.role,
+            "applying_instance": applying}
+
+
+@router.get("/readyz", include_in_schema=False)
+async def readyz(request: Request) -> Response:
+    """Ready or not (the app's readiness), and which instance applies the stream. Routed
+    before the common ``/readyz`` of :func:`cungdan_service.web.install_common`, whose
+    answer cannot carry the role: both ask the same readiness."""
+    reason: str | None = await request.app.state.readiness(request)
+    runtime: ProjectorRuntime | None = getattr(request.app.state, "runtime", None)
+    if reason is not None:  # ("instance" means something else in a problem document)
+        about: dict[str, Any] = {} if runtime is None else {
+            "this_instance": runtime.instance, "role": runtime.role}
+        return problem(503, "not-ready", "Not ready", detail=reason, **about)
+    assert runtime is not None  # readiness says "starting" until there is one
+    try:
+        view = await lease_view(runtime)
+    except Exception as exc:  # noqa: BLE001 - the database went away since: say so
+        return problem(503, "not-ready", "Not ready",
+                       detail=f"database unavailable: {exc.__class__.__name__}",
+                       this_instance=runtime.instance, role=runtime.role)
+    return JSONResponse({"status": "ready", **view})
+
+
 @router.get("/v1/deadletters", summary="Messages the projector could not apply",
             dependencies=[Depends(requires(Role.READ))])
 async def list_deadletters(request: Request) -> Response:
-    runtime = _runtime(request)
-    stores = [p.store for p in (runtime.live, runtime.rebuilding) if p is not None]
+    stores = await _runtime(request).stores()
     letters = await asyncio.to_thread(lambda: [
         (s.number, d) for s in stores for d in s.dead_letters()])
     return JSONResponse({"dead_letters": [
@@ -141,7 +189,10 @@ async def list_deadletters(request: Request) -> Response:
              dependencies=[Depends(requires(Role.ADMIN))])
 async def redrive_deadletters(request: Request, seq: int | None = None) -> Response:
     """Re-reads each pending dead letter's original from the stream and applies it
-    if it now decodes (the cause was fixed); it is counted at most once."""
+    if it now decodes (the cause was fixed); it is counted at most once. Only on the
+    instance that applies the stream."""
+    if not _runtime(request).applying:
+        return await _not_applying(_runtime(request))
     results = await request.app.state.redriver.redrive(seq)
     return JSONResponse({"results": results})
 
@@ -151,6 +202,8 @@ async def redrive_deadletters(request: Request, seq: int | None = None) -> Respo
 async def start_rebuild(request: Request) -> Response:
     try:
         await _runtime(request).start_rebuild()
+    except NotApplyingError:
+        return await _not_applying(_runtime(request))
     except RebuildRunningError as exc:
         return problem(409, "rebuild-running", "A rebuild is already running",
                        detail=str(exc), progress=_runtime(request).rebuild_status())
@@ -160,15 +213,16 @@ async def start_rebuild(request: Request) -> Response:
 @router.get("/v1/rebuild", summary="Progress of the last rebuild",
             dependencies=[Depends(requires(Role.READ))])
 async def rebuild_status(request: Request) -> Response:
-    return JSONResponse(_runtime(request).rebuild_status())
+    return JSONResponse(await _runtime(request).rebuild_report())
 
 
 @router.get("/v1/status", summary="Stream, lag, dead letters and freshness per province",
             dependencies=[Depends(requires(Role.READ))])
 async def status(request: Request) -> Response:
     runtime = _runtime(request)
-    live = runtime.live
-    store = live.store if live else None
+    stores = await runtime.stores()
+    store = stores[0] if stores else None
+    position = await runtime.refresh()
     gazetteer = _gazetteer(request)
     stream: dict[str, int] | None
     try:
@@ -180,14 +234,14 @@ async def status(request: Request) -> Response:
     freshness = await asyncio.to_thread(store.freshness) if store else []
     pending = await asyncio.to_thread(store.dead_letters, pending_only=True) if store else []
     now = dt.datetime.now(dt.UTC)
-    position = live.position if live else 0
     return JSONResponse({
+        **await lease_view(runtime),
         "stream": stream,
         "position": position,
         "lag": max(0, stream["last_seq"] - position) if stream else None,
         "generation": store.number if store else None,
         "dead_letters_pending": len(pending),
-        "rebuild": runtime.rebuild_status(),
+        "rebuild": await runtime.rebuild_report(),
         "freshness": [
             {"map": m, "province": p,
              "name": loc.name if (loc := gazetteer.get(AdminMap(m), p)) else p,

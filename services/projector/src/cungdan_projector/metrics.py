@@ -28,7 +28,8 @@ class ProjectorMetrics:
             "cungdan_projector_apply_duration_seconds",
             "Time to decode and commit one batch.", registry=registry)
         self.position = Gauge(
-            "cungdan_projector_position", "Stream sequence the served totals reflect.",
+            "cungdan_projector_position",
+            "Stream sequence the served totals reflect (a standby reads it from the database).",
             registry=registry)
         self.stream_last_seq = Gauge(
             "cungdan_projector_stream_last_sequence",
@@ -46,6 +47,14 @@ class ProjectorMetrics:
             "cungdan_projector_province_last_event_timestamp_seconds",
             "When the last event counted from each province was recorded (Unix time).",
             ["map", "province"], registry=registry)
+        self.applying = Gauge(
+            "cungdan_projector_applying",
+            "1 while this instance holds the lease and applies the stream; 0 while it stands "
+            "by (it serves reads). One instance per read model applies.", registry=registry)
+        self.lease_acquired = Counter(
+            "cungdan_projector_lease_acquired_total",
+            "Times this instance took the lease and began to apply the stream.",
+            registry=registry)
         self.rebuild_progress.set(1)
         self._latest: dict[tuple[str, str], float] = {}
 

@@ -140,6 +140,16 @@ class Projection:
         await self.source.close()
         await self.writer.close()
 
+    async def abandon(self) -> None:
+        """Stop at once, even in the middle of a commit: the lease is lost, another instance
+        applies now and this one's commits are fenced off (a commit in hand could otherwise
+        be retried for ever). Whether the batch in hand landed is the database's to say."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.source.close()
+        await self.writer.close()
+
     async def wait_for(self, seq: int, timeout_s: float) -> bool:
         """Wait, at most ``timeout_s``, until stream position ``seq`` is applied."""
         async with self._advanced:

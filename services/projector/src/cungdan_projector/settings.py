@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -36,3 +38,10 @@ class ProjectorSettings(BaseSettings):
     nats_connect_timeout_seconds: float = Field(default=30.0, gt=0)
     read_wait_seconds: float = Field(default=5.0, ge=0, le=60)
     """How long a read with ``min_seq`` waits for the projector to reach that position."""
+    instance_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
+                               min_length=1, max_length=200)
+    """This instance's name in the lease, ``/readyz`` and ``/v1/status`` (several instances
+    may share one PostgreSQL read model; one of them applies the stream)."""
+    lease_interval_seconds: float = Field(default=1.0, gt=0, le=30)
+    """How often a standby instance tries to take the lease, and the applying one checks
+    it still holds it: a takeover starts within this after the holder's death."""
