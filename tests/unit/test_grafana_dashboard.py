@@ -37,6 +37,7 @@ REQUIRED_METRICS = {
     "cungdan_projector_dead_letters_total": "dead letters",
     "cungdan_projector_rebuild_progress_ratio": "rebuild progress",
     "cungdan_projector_province_last_event_timestamp_seconds": "freshness per province",
+    "cungdan_projector_applying": "which projector instance applies",
 }
 """What the dashboard must show, by the metric that shows it."""
 

@@ -49,6 +49,8 @@ EXPORTED: dict[str, str] = {
     "cungdan_projector_rebuilding": "gauge",
     "cungdan_projector_rebuild_progress_ratio": "gauge",
     "cungdan_projector_province_last_event_timestamp_seconds": "gauge",
+    "cungdan_projector_applying": "gauge",
+    "cungdan_projector_lease_acquired_total": "counter",
 }
 """The Prometheus names the services export and their types (the services' contract with
 the alert rules and the Grafana dashboard)."""
@@ -146,6 +148,7 @@ REQUIRED_ALERTS = {
     "CungdanProvinceSilent": "a province silent for 14 days",
     "CungdanServiceDown": "a scrape target down",
     "CungdanProjectorRebuildSlow": "a rebuild running for more than 30m",
+    "CungdanProjectorNoneApplying": "projector instances up, none applying the stream",
 }
 SEVERITIES = {"critical", "warning"}
 
