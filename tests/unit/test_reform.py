@@ -75,17 +75,20 @@ def _stored(reports: list[Report]) -> dict[tuple[str, str], list[int]]:
             for (m, loc, month, _), amounts in tally.totals().items() if month == OVERALL}
 
 
-def _converted(conversion: Conversion, code: str, reports: list[Report]) -> Converted:
-    view = reform_view(GAZ, conversion, code)
+def _converted(conversion: Conversion, code: str, reports: list[Report], *,
+               dated: bool = False) -> Converted:
+    view = reform_view(GAZ, conversion, code, dated=dated)
     stored = _stored(reports)
     return view.fold([{c: stored[(m, c)] for c in codes if (m, c) in stored}
                       for m, codes in view.parts])
 
 
-def _view(conversion: Conversion, code: str, reports: list[Report]) -> dict[str, int]:
-    """Each entry of the 2025 view of ``code`` (and its unattributed part), both maps."""
+def _view(conversion: Conversion, code: str, reports: list[Report], *,
+          dated: bool = False) -> dict[str, int]:
+    """Each entry of the 2025 view of ``code`` (and its unattributed part), both maps:
+    from the legacy activities' entries, or ``dated``: from the legacy rows."""
     stored = _stored(reports)
-    converted = _converted(conversion, code, reports)
+    converted = _converted(conversion, code, reports, dated=dated)
     entries = [code, *(c.code for c in GAZ.children(Y2025, code))]
     out = {c: stored.get((Y2025, c), [0])[0] + converted.entries.get(c, [0])[0]
            for c in entries}
@@ -115,9 +118,16 @@ def test_totals_add_up_on_the_2025_map(reports: list[Report], some_province: str
                  else GAZ.province_of(m, code) for m, code, _ in reports} | {some_province}
     for province in provinces:
         view = _view(CONV, province, reports)
+        assert _view(CONV, province, reports, dated=True) == view  # both ways agree
+        assert (_converted(CONV, province, reports).sources
+                == _converted(CONV, province, reports, dated=True).sources)
         total = view.pop(province)
         assert total == nation[province]
         assert sum(view.values()) == total, province
+    assert _view(CONV, NATION, reports, dated=True) == _view(CONV, NATION, reports)
+    for m, code, _ in reports:
+        if m is Y2025:
+            assert _view(CONV, code, reports, dated=True) == _view(CONV, code, reports)
 
 
 def test_a_split_commune_goes_to_its_province_unattributed_never_to_a_commune() -> None:

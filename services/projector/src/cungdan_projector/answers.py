@@ -124,5 +124,7 @@ def _legacy(gazetteer: Gazetteer, code: str) -> dict[str, Any]:
 
 def totals_query(gazetteer: Gazetteer, views: ReformViews, admin_map: AdminMap,
                  loc: Locality, basis: Basis, where: TotalsFilter) -> TotalsQuery:
-    view = views(loc.code) if admin_map is AdminMap.Y2025 and basis is Basis.ALL else None
+    dated = where.date_from is not None or where.date_to is not None
+    view = (views(loc.code, dated=dated)
+            if admin_map is AdminMap.Y2025 and basis is Basis.ALL else None)
     return TotalsQuery(admin_map, loc, gazetteer.children(admin_map, loc.code), view, where)

@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, select
 
-from cungdan_contracts import INDICATORS, AdminMap
+from cungdan_contracts import INDICATORS
 
 from .engine import is_sqlite
 from .periods import plan_range
-from .rollup import CONVERTED, INDICATOR_INDEX, UNATTRIBUTED, entry_of
+from .rollup import INDICATOR_INDEX
 from .schema import GenerationTables, generation_tables, generations
 from .sums import sums_by
 
@@ -49,9 +49,9 @@ class StoredDeadLetter:
 @dataclass(frozen=True, slots=True)
 class Part:
     """One map's localities to sum (``map``: an :class:`AdminMap`, or the 2025 entries of
-    legacy activities, :data:`.rollup.CONVERTED` or :data:`.rollup.UNATTRIBUTED`).
-    ``provinces`` (those every locality lies in, if known; legacy ones for the entries)
-    narrows the scan of activities for date ranges that cut through a month."""
+    legacy activities, :data:`.rollup.CONVERTED` or :data:`.rollup.UNATTRIBUTED`, which
+    are all-time only). ``provinces`` (those every locality lies in, if known) narrows
+    the scan of activities for date ranges that cut through a month."""
 
     map: str
     localities: Collection[str]
@@ -119,19 +119,11 @@ def _sum_into(conn: Connection, tables: GenerationTables, part: Part,
                            *(["from_month"] if first is not None else []),
                            *(["to_month"] if last is not None else []))
         params["provinces"] = list(part.provinces)
-        entries = part.map in (CONVERTED, UNATTRIBUTED)
-        if entries:  # legacy activities, credited to their entry on the 2025 map
-            params["map"] = AdminMap.LEGACY.value
         for day_from, day_to in plan.days:
             params.update(day_from=day_from, day_to=day_to)
             for path, *amounts in add(tables.activities, "path", "days", "counted",
                                       *(["provinces"] if part.provinces else [])):
-                if entries:
-                    entry = entry_of(path.split(",", 1)[0])
-                    if entry and entry[0] == part.map and entry[1] in wanted:
-                        grouped.append((entry[1], *amounts))
-                else:
-                    grouped += [(code, *amounts) for code in path.split(",") if code in wanted]
+                grouped += [(code, *amounts) for code in path.split(",") if code in wanted]
     zeros = [0] * len(_CODES)
     for code, *amounts in grouped:
         row = sums.get(code)

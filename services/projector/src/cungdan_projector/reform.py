@@ -77,8 +77,9 @@ class Converted:
 @dataclass(frozen=True, slots=True)
 class ReformView:
     """Which rows a 2025 view of ``code`` reads for the legacy map's reports, and how it
-    folds them. Each part is a ``map`` of the totals (:data:`.rollup.CONVERTED`,
-    :data:`.rollup.UNATTRIBUTED` or the legacy map) and the localities read in it."""
+    folds them. Each part is a ``map`` of the totals (:data:`.rollup.CONVERTED` and
+    :data:`.rollup.UNATTRIBUTED` for all-time totals, the legacy map for dated ones) and
+    the localities read in it."""
 
     code: str
     level: Level
@@ -86,10 +87,12 @@ class ReformView:
     takes: Mapping[str, tuple[str, ...]]
     """2025 locality -> the localities of the first part whose totals it takes."""
     sources: Mapping[str, str]
-    """For a province view: the legacy units of the second part -> why no commune takes
-    them."""
+    """For a province view: the legacy units no 2025 commune takes -> why."""
     legacy_provinces: tuple[str, ...]
     """The legacy provinces the view reads from (empty for the nation: all of them)."""
+    tree: Mapping[str, tuple[str, ...]]
+    """A dated province view: each legacy province and district -> every legacy unit ever
+    below it (its own reports are its total less theirs). Empty otherwise."""
 
     def fold(self, sums: Sequence[Sums]) -> Converted:
         """The view's converted amounts from the totals of its parts (in order)."""
@@ -98,7 +101,7 @@ class ReformView:
                    if (amounts := summed([first.get(c) for c in taken])) is not None}
         if self.level is not Level.PROVINCE:
             return Converted(entries, None, [])
-        found = sums[1]
+        found = _own_reports(first, self.tree) if self.tree else sums[1]
         sources = [Source(code, why, list(units)) for code, why in self.sources.items()
                    if (units := found.get(code)) is not None and any(units)]
         unattributed = summed([s.amounts for s in sources])
@@ -108,10 +111,27 @@ class ReformView:
         return Converted(entries, unattributed, sources)
 
 
+def _own_reports(legacy: Sums, tree: Mapping[str, tuple[str, ...]]) -> dict[str, Amounts]:
+    """The legacy totals, with each province's and district's replaced by those of the
+    reports made at its own level (its total less its children's)."""
+    own: dict[str, Amounts] = dict(legacy)
+    for parent, children in tree.items():
+        total = legacy.get(parent)
+        below = summed([legacy.get(c) for c in children])
+        if total is not None and below is not None:
+            own[parent] = [t - b for t, b in zip(total, below, strict=True)]
+    return own
+
+
 def _ever_below(gazetteer: Gazetteer, code: str) -> list[Locality]:
     """Every legacy unit that was ever directly below ``code``: those of 2025-06-30 and
     those merged or dissolved before (a former district's communes roll up through it)."""
     return [*gazetteer.children(LEGACY, code), *gazetteer.former_children(LEGACY, code)]
+
+
+def _level(gazetteer: Gazetteer, code: str) -> Level | None:
+    loc = gazetteer.get(LEGACY, code)
+    return loc.level if loc else None
 
 
 def _sources(gazetteer: Gazetteer, conversion: Conversion,
@@ -131,8 +151,11 @@ def _sources(gazetteer: Gazetteer, conversion: Conversion,
     return dict(sorted(found.items()))
 
 
-def reform_view(gazetteer: Gazetteer, conversion: Conversion, code: str) -> ReformView:
-    """The 2025 view of ``code`` (a locality of the 2025 map) and its children."""
+def reform_view(gazetteer: Gazetteer, conversion: Conversion, code: str, *,
+                dated: bool = False) -> ReformView:
+    """The 2025 view of ``code`` (a locality of the 2025 map) and its children: of the
+    all-time totals (the legacy activities' 2025 entries), or ``dated`` (the legacy
+    localities' own totals, which have months and days)."""
     loc = gazetteer.get(AdminMap.Y2025, code)
     if loc is None:
         raise KeyError(f"unknown locality {code!r} in the 2025 map")
@@ -140,15 +163,28 @@ def reform_view(gazetteer: Gazetteer, conversion: Conversion, code: str) -> Refo
     if loc.level is Level.NATION:
         takes = {NATION: (NATION,)} | {p: conversion.legacy_provinces(p) for p in children}
         read = tuple(sorted({c for taken in takes.values() for c in taken}))
-        return ReformView(code, loc.level, ((LEGACY.value, read),), takes, {}, ())
+        return ReformView(code, loc.level, ((LEGACY.value, read),), takes, {}, (), {})
+    provinces = conversion.legacy_provinces(
+        code if loc.level is Level.PROVINCE else loc.parent or "")
     if loc.level is Level.COMMUNE:
+        if dated:
+            return ReformView(code, loc.level,
+                              ((LEGACY.value, conversion.predecessors(code)),),
+                              {code: conversion.predecessors(code)}, {}, provinces, {})
         return ReformView(code, loc.level, ((CONVERTED, (code,)),), {code: (code,)}, {},
-                          conversion.legacy_provinces(loc.parent or ""))
-    provinces = conversion.legacy_provinces(code)
+                          provinces, {})
     sources = _sources(gazetteer, conversion, provinces)
-    return ReformView(code, loc.level,
-                      ((CONVERTED, children), (UNATTRIBUTED, tuple(sources))),
-                      {c: (c,) for c in children}, sources, provinces)
+    if not dated:
+        return ReformView(code, loc.level,
+                          ((CONVERTED, children), (UNATTRIBUTED, tuple(sources))),
+                          {c: (c,) for c in children}, sources, provinces, {})
+    takes = {c: conversion.predecessors(c) for c in children}
+    tree = {parent: tuple(c.code for c in _ever_below(gazetteer, parent))
+            for parent in sources if _level(gazetteer, parent) is not Level.COMMUNE}
+    needed = sorted({*sources, *(c for taken in takes.values() for c in taken),
+                     *(c for below in tree.values() for c in below)})
+    return ReformView(code, loc.level, ((LEGACY.value, tuple(needed)),), takes, sources,
+                      provinces, tree)
 
 
 class ReformViews:
@@ -157,10 +193,11 @@ class ReformViews:
 
     def __init__(self, gazetteer: Gazetteer, conversion: Conversion) -> None:
         self.gazetteer, self.conversion = gazetteer, conversion
-        self._views: dict[str, ReformView] = {}
+        self._views: dict[tuple[str, bool], ReformView] = {}
 
-    def __call__(self, code: str) -> ReformView:
-        view = self._views.get(code)
+    def __call__(self, code: str, *, dated: bool = False) -> ReformView:
+        view = self._views.get((code, dated))
         if view is None:
-            view = self._views[code] = reform_view(self.gazetteer, self.conversion, code)
+            view = self._views[(code, dated)] = reform_view(
+                self.gazetteer, self.conversion, code, dated=dated)
         return view

@@ -12,9 +12,9 @@ A legacy-map activity also adds, once, to its *entry* on the 2025 map
 (:func:`entry_of`): under :data:`CONVERTED`, the 2025 commune its locality became part
 of whole; else under :data:`UNATTRIBUTED`, its own legacy locality (a commune split
 among several 2025 communes or gone before the reform, or a district or province
-reporting at its own level). A 2025 view reads those rows (:mod:`.reform`): a 2025
-commune takes its ``CONVERTED`` row, a 2025 province the ``UNATTRIBUTED`` rows of its
-legacy units besides its communes' rows.
+reporting at its own level). Entries are kept all-time only (no monthly rows: one row
+more per legacy activity, not two): an all-time 2025 view reads them (:mod:`.reform`), a
+dated one converts the legacy rows themselves.
 
 :func:`contributions` states the rule one total at a time; :class:`Tally` sums the
 same contributions the way the tables store them.
@@ -27,7 +27,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import chain, repeat
 from typing import Any, NamedTuple
 
 from cungdan_contracts import INDICATORS, NATION, ActivityLogged, AdminMap, Gazetteer, to_units
@@ -140,12 +139,9 @@ class Tally:
                    for code, units in facts.measures.items() if units]
         if not amounts:
             return
-        campaign, month = facts.campaign, month_of(facts.day)
+        admin_map, campaign, month = facts.map.value, facts.campaign, month_of(facts.day)
         overall, monthly, zeros = self.overall, self.monthly, _ZEROS
-        keys: Iterable[tuple[str, str]] = zip(repeat(facts.map.value), facts.path)
-        if facts.map is AdminMap.LEGACY and (entry := entry_of(facts.path[0])):
-            keys = chain(keys, (entry,))
-        for admin_map, locality in keys:
+        for locality in facts.path:
             key = (admin_map, locality, campaign)
             row = overall.get(key)
             if row is None:
@@ -158,6 +154,13 @@ class Tally:
                 row = monthly[month_key] = [*month_key, *zeros]
             for index, units in amounts:
                 row[4 + index] += units
+        if facts.map is AdminMap.LEGACY and (entry := entry_of(facts.path[0])):
+            key = (*entry, campaign)  # all-time only: dated reads convert legacy rows
+            row = overall.get(key)
+            if row is None:
+                row = overall[key] = [*key, *zeros]
+            for index, units in amounts:
+                row[3 + index] += units
 
     def totals(self) -> dict[tuple[str, str, int, str], dict[str, int]]:
         """Every row as (map, locality, month or :data:`OVERALL`, campaign) -> the nonzero
