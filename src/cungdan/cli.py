@@ -1,7 +1,8 @@
 """The ``cungdan`` operator command.
 
 - ``cungdan run``: start nats-server, ingest and projector, load the demo data,
-  print the URLs and stay up until Ctrl-C (what ``make run`` does).
+  print the URLs and stay up until Ctrl-C (what ``make run`` does). ``--cluster``: a
+  three-node JetStream cluster instead of one nats-server, the stream in three replicas.
 - ``cungdan demo load``: load the article-based demo data into a running ingest.
 - ``cungdan token create|list|revoke``: API tokens, kept as hashes in the tokens file.
 - ``cungdan status``: stream size, lag, dead letters and freshness per province.
@@ -15,16 +16,22 @@ import os
 import signal
 import threading
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cungdan_service.tokens import TokenFile
 
 from . import ops_commands, token_commands
+from .broker import NodePorts
 from .client import post_batches, wait_until_projected
 from .demo import demo_reports
 from .stack import Stack, StackConfig
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+NodesPorts = Annotated[tuple[Port, Port, Port], NoDecode]
+"""The ports of the three nodes of ``--cluster``: ``4222,4223,4224`` in the environment."""
 
 
 class RunSettings(BaseSettings):
@@ -37,12 +44,44 @@ class RunSettings(BaseSettings):
     nats_http_port: int = Field(default=8222, ge=1, le=65535)
     ingest_port: int = Field(default=8000, ge=1, le=65535)
     projector_port: int = Field(default=8001, ge=1, le=65535)
+    nats_cluster_ports: NodesPorts = (4222, 4223, 4224)
+    nats_cluster_http_ports: NodesPorts = (8222, 8223, 8224)
+    nats_cluster_route_ports: NodesPorts = (6222, 6223, 6224)
     database_url: str | None = None
     tokens_file: Path | None = None
     """Default: ``data_dir/tokens.json``."""
 
+    @field_validator("nats_cluster_ports", "nats_cluster_http_ports",
+                     "nats_cluster_route_ports", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(","))
+        return value
+
     def tokens(self) -> TokenFile:
         return TokenFile(self.tokens_file or self.data_dir / "tokens.json")
+
+    @property
+    def nats_credentials_file(self) -> Path:
+        """The broker's passwords (made on the first run): one file for both broker layouts."""
+        return self.data_dir / "nats-credentials.json"
+
+    def cluster_nodes(self) -> tuple[NodePorts, ...]:
+        return tuple(NodePorts(client, http, route) for client, http, route in zip(
+            self.nats_cluster_ports, self.nats_cluster_http_ports,
+            self.nats_cluster_route_ports, strict=True))
+
+    def stack_config(self, tokens: TokenFile, *, cluster: bool) -> StackConfig:
+        """A cluster keeps its stream and read model in ``data_dir/cluster``: the stream of
+        one nats-server does not move into a cluster, and a read model belongs to its stream."""
+        return StackConfig(
+            data_dir=self.data_dir / "cluster" if cluster else self.data_dir,
+            nats_port=self.nats_port, nats_http_port=self.nats_http_port,
+            ingest_port=self.ingest_port, projector_port=self.projector_port,
+            database_url=self.database_url, tokens_file=tokens.path,
+            cluster=self.cluster_nodes() if cluster else (),
+            nats_credentials_file=self.nats_credentials_file)
 
 
 def _examples(projector: str) -> list[str]:
@@ -56,20 +95,19 @@ def _examples(projector: str) -> list[str]:
     ]
 
 
-def run(load_demo: bool) -> int:
+def run(load_demo: bool, cluster: bool = False) -> int:
     settings = RunSettings()
     tokens = settings.tokens()
     issued = token_commands.issue_demo_tokens(tokens)
     national = next(t.secret for t in issued if t.principal.name == token_commands.DEMO_NATIONAL)
-    stack = Stack(StackConfig(
-        data_dir=settings.data_dir, nats_port=settings.nats_port,
-        nats_http_port=settings.nats_http_port, ingest_port=settings.ingest_port,
-        projector_port=settings.projector_port, database_url=settings.database_url,
-        tokens_file=tokens.path))
+    config = settings.stack_config(tokens, cluster=cluster)
+    stack = Stack(config)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
-    print(f"starting nats-server, ingest and projector (data in {settings.data_dir}/) ...",
+    broker = (f"a JetStream cluster of {len(stack.broker.nodes)} nats-servers" if cluster
+              else "nats-server")
+    print(f"starting {broker}, ingest and projector (data in {config.data_dir}/) ...",
           flush=True)
     with stack:
         if load_demo:
@@ -77,12 +115,14 @@ def run(load_demo: bool) -> int:
             wait_until_projected(stack.projector_url, counts["last_seq"])
             print(f"demo data: {counts['accepted']} accepted, {counts['duplicate']} already "
                   f"there, {counts.get('rejected', 0)} rejected")
-        print(f"\nNATS       {stack.nats.url}\n"
+        replicas = f"; stream in {stack.broker.replicas} replicas" if cluster else ""
+        print(f"\nNATS       {stack.broker.display_url}   (users ingest, projector, reader; "
+              f"passwords in {settings.nats_credentials_file}{replicas})\n"
               f"ingest     {stack.ingest_url}   (POST /v1/activities, /v1/activities/batch; "
               f"docs at /docs)\n"
               f"projector  {stack.projector_url}   (GET /v1/totals/{{locality}}, "
               f"/v1/localities/{{code}})\n"
-              f"logs       {settings.data_dir}/logs/\n")
+              f"logs       {config.data_dir}/logs/\n")
         _print_tokens(issued, tokens, stack.ingest_url)
         print("\ntry (reads are public):")
         for url in _examples(stack.projector_url):
@@ -109,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run_cmd = commands.add_parser("run", help="run the whole system locally with demo data")
     run_cmd.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+    run_cmd.add_argument("--cluster", action="store_true",
+                         help="a three-node JetStream cluster (stream in 3 replicas) instead of "
+                              "one nats-server")
     demo = commands.add_parser("demo", help="demo data")
     demo_cmds = demo.add_subparsers(dest="demo_command", required=True)
     load = demo_cmds.add_parser("load", help="load the demo data into a running ingest")
@@ -119,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     ops_commands.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run(load_demo=not args.no_demo)
+        return run(load_demo=not args.no_demo, cluster=args.cluster)
     if args.command in ("status", "deadletters", "rebuild"):
         return ops_commands.run_command(args)
     if args.command == "token":

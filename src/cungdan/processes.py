@@ -213,7 +213,10 @@ class ServiceProcess:
 
 
 class NatsServer:
-    """A `nats-server -js` on 127.0.0.1 with file storage in `store_dir`."""
+    """A `nats-server -js` on 127.0.0.1 with file storage in `store_dir`.
+
+    Ports, address and store given here win over those of `config_file` (users, a cluster);
+    `env` is added to the server's environment (the passwords a config file names)."""
 
     def __init__(
         self,
@@ -223,14 +226,18 @@ class NatsServer:
         port: int | None = None,
         http_port: int | None = None,
         config_file: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        name: str = "nats-server",
         start_timeout: float = 15.0,
         stop_timeout: float = 10.0,
     ) -> None:
         self.store_dir = store_dir
-        self.log_file = (log_dir or store_dir) / "nats-server.log"
+        self.name = name
+        self.log_file = (log_dir or store_dir) / f"{name}.log"
         self.port = port or free_port()
         self.http_port = http_port or free_port()
         self.config_file = config_file
+        self.env = dict(env or {})
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self._service: ServiceProcess | None = None
@@ -238,6 +245,15 @@ class NatsServer:
     @property
     def url(self) -> str:
         return f"nats://{LOCALHOST}:{self.port}"
+
+    @property
+    def monitor_url(self) -> str:
+        """Base URL of the monitoring endpoints (/healthz, /jsz, ...)."""
+        return f"http://{LOCALHOST}:{self.http_port}"
+
+    @property
+    def running(self) -> bool:
+        return self._service is not None and self._service.running
 
     @property
     def pid(self) -> int | None:
@@ -263,6 +279,7 @@ class NatsServer:
             self.command(),
             port=self.http_port,
             log_file=self.log_file,
+            env=self.env,
             health_path="/healthz?js-enabled-only=true",
             start_timeout=self.start_timeout,
             stop_timeout=self.stop_timeout,

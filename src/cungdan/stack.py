@@ -1,16 +1,21 @@
-"""The whole system as child processes: nats-server, ingest, projector.
+"""The whole system as child processes: the broker (one nats-server or a cluster), ingest,
+projector.
 
-``cungdan run`` (``make run``) and the end-to-end tests start it the same way.
+``cungdan run`` (``make run``), the end-to-end and the fault tests start it the same way. The
+broker is always locked down with the users of deploy/nats (:mod:`.broker`): each service
+connects as its own user, and a test that reads the stream connects as ``reader``
+(``stack.broker.client_url("reader")``).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from .broker import Broker, NodePorts
+from .nats_credentials import NatsCredentials, load_or_create
 from .processes import LOCALHOST, NatsServer, ServiceProcess
 
 
@@ -28,6 +33,15 @@ class StackConfig:
     """With a tokens file, ingest requires tokens and reads stay public (``extra_env`` may
     say otherwise); without one, no authentication."""
     extra_env: dict[str, str] = field(default_factory=dict)
+    cluster: tuple[NodePorts, ...] = ()
+    """The nodes of a JetStream cluster (the activity stream then has three replicas);
+    empty: one nats-server on ``nats_port`` and ``nats_http_port``."""
+    nats_credentials_file: Path | None = None
+    """The broker's passwords (made on first use); default ``data_dir/nats-credentials.json``."""
+
+    @property
+    def broker_nodes(self) -> tuple[NodePorts, ...]:
+        return self.cluster or (NodePorts(self.nats_port, self.nats_http_port),)
 
 
 class Stack:
@@ -35,15 +49,15 @@ class Stack:
         self.config = config
         data = config.data_dir
         data.mkdir(parents=True, exist_ok=True)
-        self.nats = NatsServer(data / "nats", log_dir=data / "logs", port=config.nats_port,
-                               http_port=config.nats_http_port)
+        self.credentials: NatsCredentials = load_or_create(
+            config.nats_credentials_file or data / "nats-credentials.json")
+        self.broker = Broker(data, data / "logs", config.broker_nodes, self.credentials)
         auth = {} if config.tokens_file is None else {
             "CUNGDAN_AUTH_ENABLED": "true", "CUNGDAN_READS_PUBLIC": "true",
             "CUNGDAN_TOKENS_FILE": str(config.tokens_file.resolve())}
         env = {
             **auth,
             **config.extra_env,
-            "CUNGDAN_NATS_URL": self.nats.url,
             "CUNGDAN_INGEST_HOST": config.host,
             "CUNGDAN_INGEST_PORT": str(config.ingest_port),
             "CUNGDAN_PROJECTOR_HOST": config.host,
@@ -51,13 +65,21 @@ class Stack:
             "CUNGDAN_DATABASE_URL": config.database_url
             or f"sqlite:///{(data / 'readmodel.sqlite3').resolve()}",
         }
+        replicas = ({"CUNGDAN_STREAM_REPLICAS": str(self.broker.replicas)}
+                    if self.broker.clustered else {})
         self.ingest = ServiceProcess(
             [sys.executable, "-m", "cungdan_ingest"], port=config.ingest_port,
-            host=config.host, log_file=data / "logs" / "ingest.log", env={**os.environ, **env})
+            host=config.host, log_file=data / "logs" / "ingest.log",
+            env={**env, **replicas, "CUNGDAN_NATS_URL": self.broker.client_url("ingest")})
         self.projector = ServiceProcess(
             [sys.executable, "-m", "cungdan_projector"], port=config.projector_port,
             host=config.host, log_file=data / "logs" / "projector.log",
-            env={**os.environ, **env})
+            env={**env, "CUNGDAN_NATS_URL": self.broker.client_url("projector")})
+
+    @property
+    def nats(self) -> NatsServer:
+        """The nats-server (the first node of a cluster)."""
+        return self.broker.nodes[0]
 
     @property
     def ingest_url(self) -> str:
@@ -69,7 +91,7 @@ class Stack:
 
     def start(self) -> None:
         try:
-            self.nats.start()
+            self.broker.start()
             self.ingest.start()
             self.projector.start()
         except BaseException:
@@ -77,8 +99,9 @@ class Stack:
             raise
 
     def stop(self) -> None:
-        for process in (self.projector, self.ingest, self.nats):
-            process.stop()
+        self.projector.stop()
+        self.ingest.stop()
+        self.broker.stop()
 
     def __enter__(self) -> Self:
         self.start()

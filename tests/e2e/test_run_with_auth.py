@@ -1,9 +1,13 @@
 """`cungdan run` (= `make run`) as a user runs it: authentication on for ingest, one demo
 token per demo province and a national admin token printed, the demo loaded with the
-national token, reads public, Ctrl-C stops everything."""
+national token, reads public, the broker locked down (a client without credentials is
+refused; its passwords are kept in the data directory and never printed), Ctrl-C stops
+everything. Each test runs against `cungdan run` and against `cungdan run --cluster` (three
+nats-servers, the stream in three replicas)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import nats
 import pytest
 from tests.factories import report_v2 as report
 
@@ -40,6 +45,22 @@ class Run:
     demo_totals: httpx.Response
     """Mù Cang Chải's totals of the demo's campaign, read without a token as soon as `cungdan
     run` was ready (before any test posted there)."""
+    nats_ports: list[int]
+    """The client port of each nats-server."""
+    nats_http_ports: list[int]
+
+    @property
+    def cluster(self) -> bool:
+        return len(self.nats_ports) > 1
+
+    @property
+    def stack_dir(self) -> Path:
+        """Where the stream, read model and logs are (a cluster's apart from one node's)."""
+        return self.data_dir / "cluster" if self.cluster else self.data_dir
+
+    def passwords(self) -> dict[str, str]:
+        document = json.loads((self.data_dir / "nats-credentials.json").read_text())
+        return {str(k): str(v) for k, v in document["passwords"].items()}
 
 
 def _lines(stream: object, into: queue.Queue[str]) -> None:
@@ -47,15 +68,20 @@ def _lines(stream: object, into: queue.Queue[str]) -> None:
         into.put(line.rstrip("\n"))
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+@pytest.fixture(scope="module", params=["one-node", "cluster"])
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    cluster = request.param == "cluster"
     data = tmp_path_factory.mktemp("run") / "var"
     ports = {name: free_port() for name in ("NATS", "NATS_HTTP", "INGEST", "PROJECTOR")}
+    nodes = {kind: [free_port() for _ in range(3)] for kind in ("", "_HTTP", "_ROUTE")}
     env = {**os.environ, "CUNGDAN_DATA_DIR": str(data),
-           **{f"CUNGDAN_{name}_PORT": str(port) for name, port in ports.items()}}
+           **{f"CUNGDAN_{name}_PORT": str(port) for name, port in ports.items()},
+           **{f"CUNGDAN_NATS_CLUSTER{kind}_PORTS": ",".join(map(str, listed))
+              for kind, listed in nodes.items()}}
     env.pop("CUNGDAN_TOKENS_FILE", None)
+    args = ["run", "--cluster"] if cluster else ["run"]
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from cungdan.cli import main; sys.exit(main(['run']))"],
+        [sys.executable, "-c", f"import sys; from cungdan.cli import main; sys.exit(main({args}))"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
         start_new_session=True)
     lines: queue.Queue[str] = queue.Queue()
@@ -75,7 +101,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         demo_totals = httpx.get(f"{projector}/v1/totals/137", params={
             "map": "legacy", "campaign": "ngay-cuoi-tuan-cung-dan"}, trust_env=False)
         yield Run(output, tokens, f"http://127.0.0.1:{ports['INGEST']}", projector, data,
-                  demo_totals)
+                  demo_totals, nodes[""] if cluster else [ports["NATS"]],
+                  nodes["_HTTP"] if cluster else [ports["NATS_HTTP"]])
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -92,7 +119,7 @@ def test_it_prints_a_token_per_demo_province_and_a_national_one(run: Run) -> Non
     stored = (run.data_dir / "tokens.json").read_text()
     assert {t["name"] for t in json.loads(stored)["tokens"]} == set(run.tokens)
     assert not any(secret in stored for secret in run.tokens.values())
-    logs = "".join(p.read_text() for p in (run.data_dir / "logs").glob("*.log"))
+    logs = "".join(p.read_text() for p in (run.stack_dir / "logs").glob("*.log"))
     assert not any(secret in logs for secret in run.tokens.values())
 
 
@@ -117,3 +144,48 @@ def test_ingest_requires_a_token_within_its_provinces(run: Run) -> None:
     assert post(run.tokens["demo-19"], bac_kan) == 202
     assert post(run.tokens["demo-38"], yen_bai) == 403
     assert post(run.tokens["demo-national"], bac_kan) == 202
+
+
+def test_the_broker_refuses_a_client_without_credentials(run: Run) -> None:
+    async def refused(url: str) -> str:
+        with pytest.raises(nats.errors.Error, match="Authorization Violation") as caught:
+            await nats.connect(url, allow_reconnect=False, connect_timeout=2)
+        return str(caught.value)
+
+    async def check() -> None:
+        for port in run.nats_ports:
+            await refused(f"nats://127.0.0.1:{port}")
+            await refused(f"nats://reader:wrong@127.0.0.1:{port}")
+        reader = await nats.connect(  # the reader user of deploy/nats, for a control
+            f"nats://reader:{run.passwords()['reader']}@127.0.0.1:{run.nats_ports[-1]}",
+            inbox_prefix="_INBOX.reader", allow_reconnect=False, connect_timeout=2)
+        try:
+            info = await reader.jetstream().stream_info("CUNGDAN_ACTIVITY")
+            assert info.state.messages >= len(demo_reports())
+            assert info.config.num_replicas == (3 if run.cluster else 1)
+        finally:
+            await reader.close()
+
+    asyncio.run(check())
+
+
+def test_broker_passwords_stay_in_the_data_directory(run: Run) -> None:
+    passwords = run.passwords()
+    assert set(passwords) == {"ingest", "projector", "reader", "route"}
+    assert all(p.startswith("pw") and len(p) > 40 for p in passwords.values())
+    private = [run.data_dir / "nats-credentials.json", *run.stack_dir.glob("nats*.conf")]
+    assert len(private) == 1 + len(run.nats_ports), private
+    for path in private:
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    logs = list((run.stack_dir / "logs").glob("*.log"))
+    assert len(logs) >= 2 + len(run.nats_ports), logs
+    written = "\n".join(run.output) + "".join(p.read_text() for p in logs)
+    leaked = [user for user, password in passwords.items() if password in written]
+    assert not leaked, f"passwords of {leaked} printed or logged"
+
+
+def test_the_stream_has_a_copy_on_every_node(run: Run) -> None:
+    for port in run.nats_http_ports:
+        jsz = httpx.get(f"http://127.0.0.1:{port}/jsz?streams=true", trust_env=False).json()
+        streams = {s["name"]: s for a in jsz["account_details"] for s in a["stream_detail"]}
+        assert streams["CUNGDAN_ACTIVITY"]["state"]["messages"] >= len(demo_reports())

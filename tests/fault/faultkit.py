@@ -27,9 +27,11 @@ from typing import Any, TypeVar
 import httpx
 import nats
 import psycopg
+from tests.kits.cluster import leader_view, wait_leader
 
 from cungdan.stack import Stack
 from cungdan_contracts import AdminMap, Level, load_gazetteer
+from cungdan_service.nats import nats_target
 
 STREAM = "CUNGDAN_ACTIVITY"
 STREAM_FILTER = "cungdan.activity.>"
@@ -38,7 +40,8 @@ _PLAIN_DECIMAL = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 
 T = TypeVar("T")
 MakeStack = Callable[..., Stack]
-"""The ``make_stack`` fixture: ``make_stack(database_url=None, extra_env=None, start=True)``."""
+"""The ``make_stack`` fixture: ``make_stack(database_url=None, extra_env=None, start=True,
+cluster=False)``."""
 
 
 # ---------------------------------------------------------------- waiting and HTTP
@@ -89,8 +92,13 @@ def wait_projected(client: httpx.Client, seq: int, *, timeout: float) -> int:
 
 
 def stream_last_seq(stack: Stack) -> int:
-    """The stream's last sequence, from nats-server's monitoring endpoint (0 if no stream)."""
-    url = f"http://{stack.config.host}:{stack.nats.http_port}/jsz"
+    """The stream's last sequence, from nats-server's monitoring endpoint (0 if no stream);
+    in a cluster, as its leader holds it (waiting, a little, for one)."""
+    if stack.broker.clustered:
+        wait_leader(stack.broker, STREAM, timeout=30)
+        view = leader_view(stack.broker, STREAM)
+        return 0 if view is None else view.last_seq
+    url = f"{stack.nats.monitor_url}/jsz"
     response = httpx.get(url, params={"streams": "true"}, timeout=5.0, trust_env=False)
     response.raise_for_status()
     for account in response.json().get("account_details") or []:
@@ -186,13 +194,22 @@ class StreamMessage:
         return str(self.event["activity"]["id"])
 
 
+def reader_url(stack: Stack) -> str:
+    """Where and as whom the recount reads the stream: the downstream ``reader`` user."""
+    return stack.broker.client_url("reader")
+
+
 def read_stream(nats_url: str, *, timeout: float = 60.0) -> list[StreamMessage]:
-    """Every message of the stream, in order (an ordered consumer of its own)."""
+    """Every message of the stream, in order (an ordered consumer of its own). ``nats_url``
+    as ``CUNGDAN_NATS_URL``: one or more servers, credentials in it or none."""
     return asyncio.run(_read_stream(nats_url, wait=timeout))
 
 
 async def _read_stream(nats_url: str, *, wait: float) -> list[StreamMessage]:
-    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    target = nats_target(nats_url)
+    nc = await nats.connect(servers=target.servers, user=target.user, password=target.password,
+                            inbox_prefix=target.inbox_prefix, connect_timeout=5,
+                            max_reconnect_attempts=3)
     try:
         js = nc.jetstream()
         state = (await js.stream_info(STREAM)).state

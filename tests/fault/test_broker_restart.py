@@ -22,6 +22,7 @@ from tests.fault.faultkit import (
     http_client,
     ledger,
     read_stream,
+    reader_url,
     ready_reason,
     recount,
     sqlite_read_model,
@@ -212,7 +213,7 @@ def test_broker_sigkill_under_load_loses_and_doubles_nothing(make_stack: MakeSta
         projector.close()
         ingest.close()
 
-    messages = read_stream(stack.nats.url)
+    messages = read_stream(reader_url(stack))
     expected = recount(messages)
     in_stream = {m.activity_id: m.seq for m in messages}
     comparison = compare_totals(stack.projector_url, expected, seed=SEED)

@@ -21,6 +21,7 @@ from tests.fault.faultkit import (
     postgres_read_model,
     projector_position,
     read_stream,
+    reader_url,
     ready_reason,
     recount,
     stream_last_seq,
@@ -96,7 +97,7 @@ def test_projector_survives_a_database_outage(
     finally:
         projector.close()
 
-    messages = read_stream(stack.nats.url)
+    messages = read_stream(reader_url(stack))
     expected = recount(messages)
     comparison = compare_totals(stack.projector_url, expected, seed=SEED)
     tally = ledger(expected, postgres_read_model(conninfo))

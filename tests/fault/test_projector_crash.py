@@ -17,6 +17,7 @@ from tests.fault.faultkit import (
     ledger,
     projector_position,
     read_stream,
+    reader_url,
     recount,
     sqlite_read_model,
     stream_last_seq,
@@ -92,7 +93,7 @@ def test_sigkilled_projector_loses_nothing_and_counts_nothing_twice(
     finally:
         feeder.stop_requested.set()
 
-    messages = read_stream(stack.nats.url)
+    messages = read_stream(reader_url(stack))
     expected = recount(messages)
     comparison = compare_totals(stack.projector_url, expected, seed=SEED)
     tally = ledger(expected, sqlite_read_model(stack.config.data_dir / "readmodel.sqlite3"))

@@ -84,6 +84,20 @@ def test_nats_server_stop_leaves_no_process(tmp_path: Path) -> None:
     assert "Server is ready" in server.log_file.read_text()
 
 
+async def test_nats_server_takes_its_config_passwords_from_env(tmp_path: Path) -> None:
+    config = tmp_path / "users.conf"
+    config.write_text("authorization { user: someone, password: $SOME_PASSWORD }\n")
+    with NatsServer(tmp_path / "store", tmp_path, config_file=config, name="locked",
+                    env={"SOME_PASSWORD": "pwsecret"}) as server:
+        assert server.log_file == tmp_path / "locked.log"
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nats.connect(server.url, allow_reconnect=False, connect_timeout=2)
+        nc = await nats.connect(f"nats://someone:pwsecret@127.0.0.1:{server.port}",
+                                allow_reconnect=False, connect_timeout=2)
+        await nc.close()
+    assert "SOME_PASSWORD" not in os.environ
+
+
 def test_postgres_cluster_keeps_data_across_stop_and_kill() -> None:
     if not PostgresCluster.available():
         pytest.skip("PostgreSQL binaries not found")
