@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from cungdan.broker import NodePorts
 from cungdan.processes import free_port
 from cungdan.stack import StackConfig
 from cungdan_contracts import (
@@ -52,8 +53,12 @@ def event(**overrides: Any) -> ActivityLogged:
     )
 
 
-def stack_config(data_dir: Path, **options: Any) -> StackConfig:
+def stack_config(data_dir: Path, *, cluster: bool = False, **options: Any) -> StackConfig:
     """nats-server, ingest and projector storing in ``data_dir``, each on a free port;
-    ``options`` as :class:`StackConfig`'s (``extra_env``, ``tokens_file``, ``database_url``)."""
+    ``options`` as :class:`StackConfig`'s (``extra_env``, ``tokens_file``, ``database_url``).
+    ``cluster``: a JetStream cluster of three nodes instead of one nats-server."""
+    nodes = tuple(NodePorts(free_port(), free_port(), free_port())
+                  for _ in range(3 if cluster else 0))
     return StackConfig(data_dir=data_dir, nats_port=free_port(), nats_http_port=free_port(),
-                       ingest_port=free_port(), projector_port=free_port(), **options)
+                       ingest_port=free_port(), projector_port=free_port(), cluster=nodes,
+                       **options)

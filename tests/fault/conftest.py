@@ -19,15 +19,17 @@ from cungdan.stack import Stack
 def make_stack(tmp_path: Path) -> Iterator[MakeStack]:
     """Builds stacks (nats-server + ingest + projector) in tmp_path; stops them all at the end.
 
+    ``make_stack(cluster=True)``: a three-node JetStream cluster instead of one nats-server.
+
     ``make_stack(start=False)`` leaves the processes to the test (``stack.nats.start()``, ...).
     The read model is a SQLite file in the stack's data dir unless ``database_url`` is given.
     """
     stacks: list[Stack] = []
 
     def make(*, database_url: str | None = None, extra_env: dict[str, str] | None = None,
-             start: bool = True) -> Stack:
+             start: bool = True, cluster: bool = False) -> Stack:
         stack = Stack(stack_config(tmp_path / f"stack{len(stacks)}", database_url=database_url,
-                                   extra_env=dict(extra_env or {})))
+                                   extra_env=dict(extra_env or {}), cluster=cluster))
         stacks.append(stack)
         if start:
             stack.start()

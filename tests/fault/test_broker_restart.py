@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
 
-import httpx
 import pytest
 from tests.fault.faultkit import (
     MakeStack,
@@ -30,15 +26,11 @@ from tests.fault.faultkit import (
     wait_projected,
     wait_until,
 )
-from tests.kits.loadgen import random_reports
+from tests.fault.posting import CLIENT_TIMEOUT, Client, make_clients
 
 pytestmark = [pytest.mark.fault, pytest.mark.integration, pytest.mark.timeout(180)]
 
 SEED = 7300
-CLIENT_TIMEOUT = 10.0
-"""Every request of the clients gives up after this (a hang would show as a failure).
-Ingest waits 3 s for JetStream's acknowledgement (CUNGDAN_PUBLISH_TIMEOUT_SECONDS), so a 503
-comes well before; how long it took is printed, not asserted (speed is for benchmarks)."""
 SINGLE_CLIENTS = 2
 BATCH_CLIENTS = 2
 REPORTS_PER_CLIENT = 4000
@@ -47,117 +39,13 @@ BEFORE, DOWN, AFTER = 2.0, 4.0, 3.0
 """Seconds of traffic before the kill, with the broker down, after its restart."""
 
 
-@dataclass
-class Request:
-    reports: list[dict[str, Any]]
-    batch: bool
-
-
-@dataclass
-class Client:
-    """One client thread: posts its reports (one at a time or in small batches) and keeps
-    what became of each."""
-
-    name: str
-    ingest_url: str
-    requests: list[Request]
-    answers: Counter[int] = field(default_factory=Counter)
-    confirmed: dict[str, int] = field(default_factory=dict)
-    """id -> seq, from a 202 (accepted) or 200 (duplicate) answer."""
-    retry: list[Request] = field(default_factory=list)
-    durations_503: list[float] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    sent: set[str] = field(default_factory=set)
-    successes: list[float] = field(default_factory=list)
-    """When (monotonic) each 200/202 was answered."""
-
-    def send(self, client: httpx.Client, request: Request) -> bool:
-        """Post once; True once every report of the request is confirmed."""
-        body: Any = request.reports if request.batch else request.reports[0]
-        path = "/v1/activities/batch" if request.batch else "/v1/activities"
-        self.sent.update(str(r["id"]) for r in request.reports)
-        began = time.monotonic()
-        try:
-            response = client.post(path, json=body)
-        except httpx.HTTPError as exc:
-            self.failures.append(f"{path}: {exc!r} after {time.monotonic() - began:.1f}s")
-            return False
-        took = time.monotonic() - began
-        self.answers[response.status_code] += 1
-        if response.status_code == 503:
-            self.durations_503.append(took)
-            if not response.headers.get("Retry-After", "").isdigit():
-                self.failures.append(f"{path}: 503 without a Retry-After header")
-        elif response.status_code in (200, 202):
-            self.successes.append(time.monotonic())
-        else:
-            self.failures.append(f"{path}: HTTP {response.status_code} {response.text[:300]}")
-            return False
-        answer = response.json()
-        items = answer.get("results") if request.batch else [answer]
-        if request.batch and response.status_code == 503 and not items:
-            self.failures.append(f"{path}: 503 without per-item results")
-            return False
-        done = True
-        for item in items or []:
-            if item.get("status") in ("accepted", "duplicate"):
-                self._confirm(str(item["id"]), int(item["seq"]))
-            elif item.get("status") == "unavailable" or response.status_code == 503:
-                done = False
-            else:
-                self.failures.append(f"{path}: unexpected item {item}")
-        return done
-
-    def _confirm(self, report_id: str, seq: int) -> None:
-        known = self.confirmed.setdefault(report_id, seq)
-        if known != seq:
-            self.failures.append(f"{report_id} confirmed at seq {known}, then at {seq}")
-
-    def run(self, stop: threading.Event) -> None:
-        try:
-            with http_client(self.ingest_url, timeout=CLIENT_TIMEOUT) as client:
-                for request in self.requests:
-                    if stop.is_set() or self.failures:
-                        return
-                    if not self.send(client, request):
-                        self.retry.append(request)
-                    time.sleep(0.005)
-        except Exception as exc:  # shown by the test, not lost with the thread
-            self.failures.append(f"client crashed: {exc!r}")
-
-    def retry_all(self, deadline: float) -> None:
-        """Resend every request not fully confirmed (whole batches: ids make it safe)."""
-        with http_client(self.ingest_url, timeout=CLIENT_TIMEOUT) as client:
-            pending, self.retry = self.retry, []
-            while pending and time.monotonic() < deadline and not self.failures:
-                pending = [r for r in pending if not self.send(client, r)]
-                if pending:
-                    time.sleep(0.5)
-            self.retry = pending
-
-
-def make_clients(ingest_url: str) -> list[Client]:
-    clients = []
-    for n in range(SINGLE_CLIENTS + BATCH_CLIENTS):
-        batch = n >= SINGLE_CLIENTS
-        reports = list(random_reports(REPORTS_PER_CLIENT, seed=SEED + n,
-                                      namespace=uuid.uuid5(uuid.NAMESPACE_URL, f"client-{n}")))
-        size = (2, 3, 5, 8, 13)
-        requests: list[Request] = []
-        i = 0
-        while i < len(reports):
-            step = size[len(requests) % len(size)] if batch else 1
-            requests.append(Request(reports[i:i + step], batch))
-            i += step
-        clients.append(Client(f"{'batch' if batch else 'single'}-{n}", ingest_url, requests))
-    return clients
-
-
 def test_broker_sigkill_under_load_loses_and_doubles_nothing(make_stack: MakeStack) -> None:
     started = time.monotonic()
     stack = make_stack(extra_env={"CUNGDAN_PUBLISH_TIMEOUT_SECONDS": "3"})
     ingest_pid, projector_pid = stack.ingest.pid, stack.projector.pid
-    clients = make_clients(stack.ingest_url)
+    clients: list[Client] = make_clients(
+        stack.ingest_url, seed=SEED, singles=SINGLE_CLIENTS, batches=BATCH_CLIENTS,
+        reports_per_client=REPORTS_PER_CLIENT)
     stop = threading.Event()
     threads = [threading.Thread(target=c.run, args=(stop,), name=c.name, daemon=True)
                for c in clients]
