@@ -505,9 +505,13 @@ def test_cungdan_variables_are_settings_of_the_service(name: str) -> None:
 
 
 def test_only_cungdan_services_get_cungdan_variables() -> None:
+    """But for the NATS nodes: the passwords their configuration names are CUNGDAN_..."""
+    named_by_nats = set(CUNGDAN_NAME.findall(_nats_conf() + NATS_AUTH_CONF.read_text("utf-8")))
     for name, svc in services().items():
         if name not in BUILT:
-            found = CUNGDAN_NAME.findall(json.dumps(svc))
+            found = set(CUNGDAN_NAME.findall(json.dumps(svc)))
+            if name in nats_nodes():
+                found -= named_by_nats
             assert not found, f"service {name} runs no cungdan code but is given {found}"
 
 
@@ -696,53 +700,190 @@ def test_projector_database_url_matches_postgres() -> None:
 
 # --- NATS ---------------------------------------------------------------------------------
 
+NATS_AUTH_CONF = ROOT / "deploy" / "nats" / "nats-auth.conf"
+NATS_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+"""A variable in nats-server's configuration: taken from the server's environment."""
+NATS_USER_OF = {"ingest": "ingest", "projector": "projector"}
+"""The NATS user (deploy/nats/nats-auth.conf) each built service connects as."""
+
 
 def _nats_conf() -> str:
     assert NATS_CONF.is_file(), f"{NATS_CONF.relative_to(ROOT)} is missing"
     return NATS_CONF.read_text(encoding="utf-8")
 
 
+def _without_comments(text: str) -> str:
+    return "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+
+
 def _conf_value(text: str, key: str) -> str | None:
-    match = re.search(rf"^\s*{key}\s*[:=]\s*\"?([^\"\s#]+)", text, re.MULTILINE)
+    """The first ``key: value`` at the top level of ``text`` (blocks left out)."""
+    match = re.search(rf"^\s*{key}\s*[:=]\s*\"?([^\"\s#]+)", _top_level(text), re.MULTILINE)
     return match.group(1) if match else None
 
 
-def test_nats_configuration() -> None:
+def _top_level(text: str) -> str:
+    """``text`` without the bodies of its blocks (``name { ... }``)."""
+    out, depth = [], 0
+    for char in _without_comments(text):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif depth == 0:
+            out.append(char)
+    return "".join(out)
+
+
+def _block(text: str, name: str) -> str | None:
+    """The body of the top-level block ``name { ... }`` (nested blocks included)."""
+    text = _without_comments(text)
+    match = re.search(rf"^\s*{name}\s*[:=]?\s*\{{", text, re.MULTILINE)
+    if match is None:
+        return None
+    depth, start = 1, match.end()
+    for i in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[start:i]
+    raise AssertionError(f"unbalanced braces in block {name}")
+
+
+def _included(text: str) -> list[str]:
+    return re.findall(r"^\s*include\s+\"?([^\"\s]+)", _without_comments(text), re.MULTILINE)
+
+
+def nats_nodes() -> list[str]:
+    return sorted(n for n, s in services().items() if str(s.get("image", "")).startswith("nats:"))
+
+
+def _command_config(name: str) -> str:
+    command = services()[name].get("command") or []
+    words = shlex.split(command) if isinstance(command, str) else [str(w) for w in command]
+    assert "-c" in words or "--config" in words, f"service {name}: command passes no -c CONFIG"
+    return words[words.index("-c" if "-c" in words else "--config") + 1]
+
+
+def _required_name(value: str) -> str:
+    match = REQUIRED_VAR.fullmatch(value)
+    assert match, f"{value!r} is not a required variable '${{VAR:?message}}'"
+    return match["name"]
+
+
+def test_nats_runs_as_a_three_node_cluster() -> None:
+    nodes = nats_nodes()
+    assert len(nodes) == 3, f"expected three NATS nodes (a JetStream cluster), got {nodes}"
     text = _nats_conf()
-    nats = _service_with_image("nats")
-    svc = services()[nats]
     assert _conf_value(text, "port") == "4222", "nats.conf: the client port should be 4222"
     http_port = _conf_value(text, "http_port")
     assert http_port == "8222", "nats.conf: the monitoring port (http_port) should be 8222"
-    jetstream = re.search(r"^\s*jetstream\s*[:=]?\s*\{(?P<body>[^}]*)\}", text, re.MULTILINE)
-    assert jetstream, "nats.conf: JetStream is not enabled (no jetstream { ... } block)"
-    store_dir = _conf_value(jetstream["body"], "store_dir")
+    jetstream = _block(text, "jetstream")
+    assert jetstream is not None, "nats.conf: JetStream is not enabled (no jetstream block)"
+    store_dir = _conf_value(jetstream, "store_dir")
     assert store_dir, "nats.conf: the jetstream block sets no store_dir"
-    volumes = [m.target for m in mounts(svc) if not m.bind]
-    assert any(store_dir == t or store_dir.startswith(t.rstrip("/") + "/") for t in volumes), (
-        f"nats.conf: JetStream stores in {store_dir}, not on a volume of service {nats} "
-        f"(volumes at {volumes}): the stream would be lost with the container")
-    command = svc.get("command") or []
-    words = shlex.split(command) if isinstance(command, str) else [str(w) for w in command]
-    assert "-c" in words or "--config" in words, f"service {nats}: command passes no -c CONFIG"
-    conf_path = words[words.index("-c" if "-c" in words else "--config") + 1]
-    sources = [m.source for m in mounts(svc) if m.bind and m.target == conf_path]
-    assert sources and (ROOT / sources[0]).resolve() == NATS_CONF, (
-        f"service {nats} reads {conf_path}, which is not deploy/nats/nats.conf mounted")
-    check = healthcheck_test(svc) or ""
-    assert [m["port"] for m in HEALTH_URL.finditer(check)] == [http_port], (
-        f"service {nats}: healthcheck {check!r} should request the monitoring port {http_port}")
+    cluster = _block(text, "cluster")
+    assert cluster is not None, "nats.conf has no cluster block"
+    assert _conf_value(cluster, "name"), "nats.conf: the cluster has no name"
+    route_port = _conf_value(cluster, "port")
+    assert route_port, "nats.conf: the cluster block sets no port"
+    authorization = _block(cluster, "authorization")
+    assert authorization is not None, (
+        "nats.conf: routes need no password (cluster.authorization): anyone on the network "
+        "could join as a server and bypass the users' permissions")
+    route_user = _conf_value(authorization, "user")
+    route_password = _conf_value(authorization, "password") or ""
+    assert route_user and route_password.startswith("$"), (
+        f"nats.conf: the route password should come from the environment, got "
+        f"{route_password!r}")
+    assert _conf_value(text, "server_name") == "$NATS_SERVER_NAME", (
+        "nats.conf: each node needs its own server_name (NATS_SERVER_NAME)")
+    assert _conf_value(cluster, "routes") == "$NATS_ROUTES", (
+        "nats.conf: the routes should come from each node's NATS_ROUTES")
+
+    names, volumes = set(), set()
+    for node in nodes:
+        svc, env = services()[node], environment(services()[node])
+        conf_path = _command_config(node)
+        bound = {m.target: (ROOT / m.source).resolve() for m in mounts(svc) if m.bind}
+        assert bound.get(conf_path) == NATS_CONF, (
+            f"service {node} reads {conf_path}, which is not deploy/nats/nats.conf mounted")
+        for include in _included(text):
+            target = str(Path(conf_path).parent / include).replace("/./", "/")
+            assert bound.get(target) == (NATS_CONF.parent / include).resolve(), (
+                f"service {node}: nats.conf includes {include}, not mounted at {target}")
+        node_volumes = [m for m in mounts(svc) if not m.bind]
+        assert any(store_dir == m.target or store_dir.startswith(m.target.rstrip("/") + "/")
+                   for m in node_volumes), (
+            f"service {node}: JetStream stores in {store_dir}, not on a volume: the stream "
+            f"would be lost with the container")
+        volumes.update(m.source for m in node_volumes)
+        names.add(env.get("NATS_SERVER_NAME"))
+        check = healthcheck_test(svc) or ""
+        assert [m["port"] for m in HEALTH_URL.finditer(check)] == [http_port], (
+            f"service {node}: healthcheck {check!r} should request the monitoring port")
+        assert [m["path"] for m in HEALTH_URL.finditer(check)] == ["/healthz"], (
+            f"service {node}: the healthcheck should ask the full /healthz (in contact with "
+            f"the meta leader, streams current), got {check!r}")
+        routes = re.findall(r"nats-route://(?P<user>[^:]+):(?P<pw>\$\{[^}]*\})@"
+                            r"(?P<host>[^:/]+):(?P<port>\d+)", env.get("NATS_ROUTES", ""))
+        assert sorted(host for _, _, host, _ in routes) == [n for n in nodes if n != node], (
+            f"service {node}: NATS_ROUTES should name the other nodes, got {routes}")
+        for user, password, host, port in routes:
+            assert (user, port) == (route_user, route_port), (
+                f"service {node}: route to {host} as {user} on port {port}; the nodes accept "
+                f"{route_user} on {route_port}")
+            assert _required_name(password) == _required_name(
+                env.get(route_password.removeprefix("$"), "")), (
+                f"service {node}: its routes present another password than it requires")
+    assert names == set(nodes), f"server names should be the node names, got {names}"
+    assert len(volumes) == len(nodes), f"each node needs its own volume, got {volumes}"
+
+
+def test_every_variable_of_the_nats_configuration_is_set() -> None:
+    texts = [_nats_conf(), *(
+        (NATS_CONF.parent / include).read_text(encoding="utf-8")
+        for include in _included(_nats_conf()))]
+    unquoted = [re.sub(r'"[^"\n]*"', '""', _without_comments(t)) for t in texts]  # "$JS.API..."
+    used = {v for text in unquoted for v in NATS_VARIABLE.findall(text)}
+    defined = {k for text in texts for k in re.findall(  # e.g. INGEST = {...}: permissions
+        r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*[:=]", _without_comments(text), re.MULTILINE)}
+    assert used - defined, "nats.conf takes nothing from the environment?"
+    for node in nats_nodes():
+        env = environment(services()[node])
+        missing = used - defined - env.keys()
+        assert not missing, f"service {node}: nats-server would refuse to start: {missing} unset"
 
 
 @pytest.mark.parametrize("name", BUILT)
-def test_services_reach_nats(name: str) -> None:
-    nats = _service_with_image("nats")
-    url = environment(services()[name]).get("CUNGDAN_NATS_URL", "")
+def test_services_reach_every_nats_node_as_their_own_user(name: str) -> None:
+    nodes = nats_nodes()
     client_port = _conf_value(_nats_conf(), "port")
-    assert url == f"nats://{nats}:{client_port}", (
-        f"service {name}: CUNGDAN_NATS_URL is {url!r}, NATS is nats://{nats}:{client_port}")
-    assert nats in (services()[name].get("depends_on") or {}), (
-        f"service {name} does not wait for {nats} to be healthy")
+    url = environment(services()[name]).get("CUNGDAN_NATS_URL", "")
+    servers = [s.strip() for s in url.split(",")]
+    found = [re.fullmatch(r"nats://(?P<user>[^:@]+):(?P<pw>\$\{[^}]*\})@(?P<host>[^:/]+):"
+                          r"(?P<port>\d+)", s) for s in servers]
+    assert all(found), f"service {name}: CUNGDAN_NATS_URL {url!r} is not nats://user:pw@host:port,..."
+    assert sorted(m["host"] for m in found if m) == nodes, (
+        f"service {name}: CUNGDAN_NATS_URL names {servers}, the nodes are {nodes}")
+    user = NATS_USER_OF[name]
+    for node in nodes:
+        expected = _required_name(environment(services()[node]).get(
+            f"CUNGDAN_NATS_{user.upper()}_PASSWORD", ""))
+        for match in found:
+            assert match and match["user"] == user and match["port"] == client_port, (
+                f"service {name}: connects as {match and match['user']} on port "
+                f"{match and match['port']}; should be {user} on {client_port}")
+            assert _required_name(match["pw"]) == expected, (
+                f"service {name}: its password variable is not the one {node} expects")
+    depends_on = services()[name].get("depends_on") or {}
+    assert set(nodes) <= set(depends_on), f"service {name} does not wait for every NATS node"
+
+
+def test_ingest_creates_the_stream_in_as_many_replicas_as_nodes() -> None:
+    replicas = effective_env("ingest").get("CUNGDAN_STREAM_REPLICAS")
+    assert replicas == str(len(nats_nodes())), (
+        f"ingest: CUNGDAN_STREAM_REPLICAS is {replicas!r}, the cluster has {len(nats_nodes())} "
+        "nodes")
 
 
 # --- Prometheus and Grafana ---------------------------------------------------------------
