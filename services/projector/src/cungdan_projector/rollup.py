@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from typing import Any, NamedTuple
 
 from cungdan_contracts import INDICATORS, NATION, ActivityLogged, AdminMap, Gazetteer, to_units
@@ -55,8 +56,14 @@ def entry_of(legacy_locality: str) -> tuple[str, str] | None:
     None for a report of the nation itself."""
     if legacy_locality == NATION:
         return None
-    commune = load_conversion().whole.get(legacy_locality)
-    return (CONVERTED, commune) if commune else (UNATTRIBUTED, legacy_locality)
+    return _converted().get(legacy_locality) or (UNATTRIBUTED, legacy_locality)
+
+
+@cache
+def _converted() -> dict[str, tuple[str, str]]:
+    """Each legacy unit that became part of a 2025 commune whole -> its entry (made once:
+    :func:`entry_of` runs for every legacy activity)."""
+    return {old: (CONVERTED, new) for old, new in load_conversion().whole.items()}
 
 
 class TotalKey(NamedTuple):
