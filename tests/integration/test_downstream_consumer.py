@@ -2,7 +2,8 @@
 durable consumer, filtered to one province and campaign of one map, from a chosen time.
 
 Events of several provinces, campaigns and both maps are published on their real
-subjects (the contracts' subject builders), some before and some after the chosen time;
+subjects (the contracts' subject builders), in subject layout 1 (as ingest wrote them
+before layout 2) and then in layout 2, some before and some after the chosen time;
 the consumer must get exactly the chosen province's and campaign's events published
 after that time, in stream order, whatever their kind and contract version, and a
 second run with the same durable name must resume without any redelivery. The same runs
@@ -51,7 +52,11 @@ from cungdan_contracts.subjects import (
     STREAM,
     STREAM_SUBJECTS,
     corrected_subject,
+    layout1_corrected_subject,
+    layout1_logged_subject,
+    layout1_retracted_subject,
     logged_subject,
+    parse,
     retracted_subject,
 )
 from cungdan_ingest.journal import stream_config
@@ -99,8 +104,12 @@ class Publisher:
     """Publishes valid events on their real subjects, as ingest would."""
 
     nc: Client
+    layout: int = 1
+    """The subject layout of the next events (ActivityLogged v1 is always in layout 1)."""
     published: list[tuple[str, str, bool]] = field(default_factory=list)
     """(kind, id, of the chosen province and campaign) of each event, in stream order."""
+    layouts: list[int] = field(default_factory=list)
+    """The subject layout of each event, in stream order."""
 
     async def _publish(self, subject: str, event: Any, msg_id: str, key: uuid.UUID,
                        place: Place, campaign: str) -> None:
@@ -108,6 +117,9 @@ class Publisher:
                                                 headers={HEADER_MSG_ID: msg_id}, timeout=5)
         assert not ack.duplicate
         self.published.append((event.type, str(key), place == YEN_BAI and campaign == TARGET))
+        address = parse(subject)
+        assert address is not None
+        self.layouts.append(address.layout)
 
     def _envelope(self, place: Place) -> dict[str, Any]:
         return {"recorded_at": dt.datetime.now(dt.UTC), "source_province": place.province,
@@ -125,8 +137,9 @@ class Publisher:
             event = ActivityLogged(activity=report_from_json(body), reported_by="test",
                                    **self._envelope(place))
         activity_id = event.activity.id
-        await self._publish(logged_subject(place.admin_map, place.province, campaign,
-                                           activity_id, version=version),
+        subject = logged_subject if self.layout == 2 and version > 1 else layout1_logged_subject
+        await self._publish(subject(place.admin_map, place.province, campaign, activity_id,
+                                    version=version),
                             event, str(activity_id), activity_id, place, campaign)
         return activity_id
 
@@ -136,8 +149,9 @@ class Publisher:
                                        measures=measures or {"road_km": "2.25"})
         event = ActivityCorrected(activity_id=activity_id, campaign=campaign,
                                   correction=correction, **self._envelope(place))
-        await self._publish(corrected_subject(place.admin_map, place.province, campaign,
-                                              activity_id, correction.id),
+        subject = corrected_subject if self.layout == 2 else layout1_corrected_subject
+        await self._publish(subject(place.admin_map, place.province, campaign, activity_id,
+                                    correction.id),
                             event, str(correction.id), correction.id, place, campaign)
 
     async def retracted(self, place: Place, activity_id: uuid.UUID,
@@ -145,8 +159,8 @@ class Publisher:
         event = ActivityRetracted(activity_id=activity_id, campaign=campaign,
                                   retraction=RetractionRequest(reason="báo trùng"),
                                   **self._envelope(place))
-        await self._publish(retracted_subject(place.admin_map, place.province, campaign,
-                                              activity_id),
+        subject = retracted_subject if self.layout == 2 else layout1_retracted_subject
+        await self._publish(subject(place.admin_map, place.province, campaign, activity_id),
                             event, retraction_id(activity_id), activity_id, place, campaign)
 
     def chosen(self, start: int = 0) -> list[tuple[str, str]]:
@@ -165,7 +179,8 @@ def _keys(events: list[Event]) -> list[tuple[str, str]]:
 async def _publish_two_groups(pub: Publisher) -> tuple[dt.datetime, list[tuple[str, str]]]:
     """A first group, the chosen time, ~1.1 s, a second group, distractors throughout:
     the chosen province's other campaign, another province, the same code on the 2025
-    map. The second group has every kind and an ActivityLogged v1.
+    map. The second group has every kind and an ActivityLogged v1. Ingest is upgraded to
+    subject layout 2 in the middle of the second group.
 
     Returns the chosen time and the events a consumer must get from it: the second
     group's of the chosen province and campaign."""
@@ -182,6 +197,7 @@ async def _publish_two_groups(pub: Publisher) -> tuple[dt.datetime, list[tuple[s
     b2 = await pub.logged(YEN_BAI, measures={"road_km": "7"})
     await pub.logged(BAC_KAN)
     await pub.corrected(YEN_BAI, b1, measures={"road_km": "2.25", "houses_built": 2})
+    pub.layout = 2
     await pub.corrected(YEN_BAI, other, campaign=OTHER_CAMPAIGN)
     await pub.logged(LAO_CAI_2025)
     await pub.retracted(YEN_BAI, b2)
@@ -208,6 +224,9 @@ async def test_reads_exactly_the_chosen_events_from_the_chosen_time_then_resumes
         assert [kind for kind, _ in expected] == [
             "ActivityLogged", "ActivityLogged", "ActivityCorrected", "ActivityRetracted",
             "ActivityCorrected", "ActivityLogged"]  # the second group's, and no other
+        chosen_layouts = [layout for layout, (_, _, chosen)
+                          in zip(pub.layouts, pub.published, strict=True) if chosen]
+        assert chosen_layouts == [1, 1, 1, 1, 2, 2, 1]  # both layouts, one filter
         totals = example.RunningTotals()
         lines: list[str] = []
 

@@ -13,8 +13,15 @@ from tests.conftest import NatsConnect
 from tests.factories import report
 
 from cungdan.processes import NatsServer
-from cungdan_contracts import decode_event, load_gazetteer
-from cungdan_contracts.subjects import HEADER_MSG_ID, STREAM, STREAM_SUBJECTS
+from cungdan_contracts import AdminMap, decode_event, load_gazetteer
+from cungdan_contracts.subjects import (
+    HEADER_MSG_ID,
+    STREAM,
+    STREAM_SUBJECTS,
+    Kind,
+    layout1_logged_subject,
+    parse,
+)
 from cungdan_ingest.journal import (
     AlreadyStored,
     Journal,
@@ -136,6 +143,31 @@ async def test_ids_repeated_inside_one_batch_are_stored_once(journal: Journal,
     outcomes = await service.submit_many([body, body, {**body, "unit": "other"}])
     assert [o.status for o in outcomes] == ["accepted", "duplicate", "conflict"]
     assert (await nc.jetstream().stream_info(STREAM)).state.messages == 1
+
+
+async def test_an_id_stored_in_layout_1_is_found_once_indexed(journal: Journal,
+                                                               nc: Client) -> None:
+    """A report stored before the upgrade (subject layout 1, as the old journal sent it):
+    the layout-2 check alone does not see it; the journal's layout-1 index does, whatever
+    the routing of the report sent again, and the stream keeps one event per id."""
+    old = to_outgoing(_valid(), _now())
+    address = parse(old.subject)
+    assert address is not None
+    layout1 = layout1_logged_subject(AdminMap(address.map), address.province,
+                                     address.campaign, address.key)
+    await nc.jetstream().publish(layout1, old.payload, headers={
+        **old.headers, "Nats-Expected-Last-Subject-Sequence": "0",
+        "Nats-Expected-Last-Subject-Sequence-Subject":
+            f"cungdan.activity.*.logged.*.*.*.{address.key}"})
+    assert len(await journal.index_layout1()) == 1
+    await _outlive_the_duplicate_window(nc)
+    moved = _valid(id=address.key, campaign="dan-van-kheo", locality="01894")
+    assert await journal.append_many([old, to_outgoing(moved, _now())]) == [
+        AlreadyStored(1), AlreadyStored(1)]
+    assert await journal.find_id(Kind.LOGGED, address.key) == (1, old.payload)
+    fresh = to_outgoing(_valid(), _now())
+    assert await journal.append_many([fresh]) == [Stored(4)]  # after the probe's two copies
+    assert [seq for seq, _ in await journal.history(address.key)] == [1]
 
 
 async def _outlive_the_duplicate_window(nc: Client) -> None:

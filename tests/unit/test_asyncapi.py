@@ -24,7 +24,15 @@ from cungdan_contracts import (
     ActivityRetracted,
     AdminMap,
 )
-from cungdan_contracts.subjects import corrected_subject, logged_subject, retracted_subject
+from cungdan_contracts.subjects import (
+    corrected_subject,
+    layout1_corrected_subject,
+    layout1_logged_subject,
+    layout1_retracted_subject,
+    logged_subject,
+    parse,
+    retracted_subject,
+)
 from cungdan_ingest.app import create_app as create_ingest
 from cungdan_ingest.settings import IngestSettings
 from cungdan_projector.app import create_app as create_projector
@@ -40,14 +48,23 @@ ACTIVITY, CORRECTION = uuid.uuid4(), uuid.uuid4()
 EVENT_CHANNELS: dict[str, tuple[str, type[Any]]] = {
     "ActivityLogged.v2": (
         logged_subject(AdminMap.LEGACY, "15", "dan-van-kheo", ACTIVITY), ActivityLoggedV2),
-    "ActivityLogged.v1": (
-        logged_subject(AdminMap.LEGACY, "15", "dan-van-kheo", ACTIVITY, version=1),
+    "ActivityLogged.v2.layout1": (
+        layout1_logged_subject(AdminMap.LEGACY, "15", "dan-van-kheo", ACTIVITY),
+        ActivityLoggedV2),
+    "ActivityLogged.v1.layout1": (
+        layout1_logged_subject(AdminMap.LEGACY, "15", "dan-van-kheo", ACTIVITY, version=1),
         ActivityLoggedV1),
     "ActivityCorrected.v1": (
         corrected_subject(AdminMap.LEGACY, "15", "dan-van-kheo", ACTIVITY, CORRECTION),
         ActivityCorrected),
+    "ActivityCorrected.v1.layout1": (
+        layout1_corrected_subject(AdminMap.LEGACY, "15", "dan-van-kheo", ACTIVITY, CORRECTION),
+        ActivityCorrected),
     "ActivityRetracted.v1": (
         retracted_subject(AdminMap.LEGACY, "15", "dan-van-kheo", ACTIVITY), ActivityRetracted),
+    "ActivityRetracted.v1.layout1": (
+        layout1_retracted_subject(AdminMap.LEGACY, "15", "dan-van-kheo", ACTIVITY),
+        ActivityRetracted),
 }
 VALUES = {"map": "legacy", "province": "15", "campaign": "dan-van-kheo",
           "activity_id": str(ACTIVITY), "correction_id": str(CORRECTION), "seq": "42"}
@@ -84,6 +101,9 @@ def test_it_is_asyncapi_3_with_the_events_on_their_subjects(document: dict[str, 
     for key, (subject, _) in EVENT_CHANNELS.items():
         address = document["channels"][key]["address"]
         assert address.format(**VALUES) == subject, key
+        address_of = parse(subject)
+        assert address_of is not None
+        assert address_of.layout == (1 if key.endswith(".layout1") else 2), key
         assert document["operations"][key]["action"] == "send"
     assert document["channels"]["DeadLetter"]["address"].format(**VALUES) \
         == "cungdan.deadletter.activity.42"
@@ -101,7 +121,7 @@ def test_the_payloads_are_the_contracts_models(document: dict[str, Any]) -> None
         assert schema["properties"].keys() == expected["properties"].keys(), key
         assert schema["required"] == expected["required"], key
         headers = message["headers"]["properties"]
-        kind, version = key.split(".v")
+        kind, version = key.removesuffix(".layout1").split(".v")
         assert headers["Cungdan-Type"]["const"] == kind
         assert headers["Cungdan-Version"]["const"] == version
         assert "correlationId" not in message  # ingest sets none
@@ -125,10 +145,11 @@ def test_every_reference_resolves(document: dict[str, Any]) -> None:
         _resolve(document, ref)
 
 
-def test_it_explains_the_hierarchy_and_the_version_wildcard(document: dict[str, Any]) -> None:
+def test_it_explains_both_layouts_and_the_wildcard(document: dict[str, Any]) -> None:
     description = document["info"]["description"]
+    assert "cungdan.activity.<activity id>.logged.<map>.<province>.<campaign>" in description
     assert "cungdan.activity.<version>.logged.<map>.<province>.<campaign>" in description
-    assert "wildcard at the version token" in description
+    assert "wildcard at the token after `cungdan.activity`" in description
     assert "decode_event" in description and "_INBOX.reader" in description
     for key in EVENT_CHANNELS:
         assert "wildcard" in document["channels"][key]["description"], key

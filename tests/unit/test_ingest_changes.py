@@ -14,8 +14,27 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from cungdan_contracts import ActivityLogged, AdminMap, encode_event, report_from_json
-from cungdan_contracts.subjects import HEADER_MSG_ID, logged_subject
+from cungdan_contracts import (
+    ActivityCorrected,
+    ActivityLogged,
+    ActivityRetracted,
+    AdminMap,
+    CorrectionRequest,
+    RetractionRequest,
+    encode_event,
+    report_from_json,
+)
+from cungdan_contracts.subjects import (
+    HEADER_MSG_ID,
+    Kind,
+    history_filters,
+    key_filter,
+    layout1_corrected_subject,
+    layout1_key_filters,
+    layout1_logged_subject,
+    layout1_retracted_subject,
+    logged_subject,
+)
 from cungdan_ingest.app import create_app
 from cungdan_ingest.changes import ChangeService
 from cungdan_ingest.journal import AlreadyStored, AppendResult, Outgoing, Stored
@@ -32,8 +51,10 @@ def _matches(subject_filter: str, subject: str) -> bool:
 
 
 class SubjectJournal:
-    """Sequences from 1; a message whose id filter matches a stored subject answers
-    AlreadyStored(first such seq), as the real journal's subject sequence check does."""
+    """Sequences from 1; a message whose id filter matches a stored subject (or whose key a
+    layout-1 subject carries) answers AlreadyStored(first such seq), as the real journal's
+    subject sequence check and layout-1 lookup do. It looks in layout 1 for every id, as
+    if the journal's layout-1 index held them all."""
 
     def __init__(self) -> None:
         self.stored: list[tuple[str, dict[str, str], bytes]] = []
@@ -45,7 +66,9 @@ class SubjectJournal:
     async def append_many(self, messages: Sequence[Outgoing]) -> list[AppendResult]:
         results: list[AppendResult] = []
         for message in messages:
-            found = await self.find(message.id_filter)
+            found = self.first(message.id_filter)
+            if found is None and message.key is not None:
+                found = await self.find_id(*message.key)
             if found is not None:
                 results.append(AlreadyStored(found[0]))
                 continue
@@ -56,15 +79,21 @@ class SubjectJournal:
     async def message_at(self, seq: int) -> bytes:
         return self.stored[seq - 1][2]
 
-    async def find(self, subject_filter: str, after: int = 0) -> tuple[int, bytes] | None:
-        for seq, (subject, _, payload) in enumerate(self.stored[after:], after + 1):
-            if _matches(subject_filter, subject):
-                return seq, payload
-        return None
+    def first(self, subject_filter: str) -> tuple[int, bytes] | None:
+        return next(iter(self.all(subject_filter)), None)
 
-    async def find_all(self, subject_filter: str) -> list[tuple[int, bytes]]:
+    def all(self, subject_filter: str) -> list[tuple[int, bytes]]:
         return [(seq, payload) for seq, (subject, _, payload) in enumerate(self.stored, 1)
                 if _matches(subject_filter, subject)]
+
+    async def find_id(self, kind: Kind, key: str) -> tuple[int, bytes] | None:
+        for subject_filter in (key_filter(kind, key), *layout1_key_filters(kind, key)):
+            if (found := self.first(subject_filter)) is not None:
+                return found
+        return None
+
+    async def history(self, activity_id: str) -> list[tuple[int, bytes]]:
+        return sorted({m for f in history_filters(activity_id) for m in self.all(f)})
 
 
 @pytest.fixture
@@ -82,15 +111,15 @@ async def client(journal: SubjectJournal) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def logged(journal: SubjectJournal, measures: dict[str, Any]) -> str:
-    """Log an activity of a commune of Mù Cang Chải; its id."""
+def logged(journal: SubjectJournal, measures: dict[str, Any], layout: int = 2) -> str:
+    """Log an activity of a commune of Mù Cang Chải (on a subject of ``layout``); its id."""
     report = report_from_json({
         "id": str(uuid.uuid4()), "campaign": "ngay-cuoi-tuan-cung-dan", "locality": "04495",
         "date": "2023-05-06", "unit": "Ban CHQS huyện", "measures": measures})
     event = ActivityLogged(recorded_at=AT, source_province="15", map=AdminMap.LEGACY,
                            activity=report)
-    journal.put(logged_subject(AdminMap.LEGACY, "15", report.campaign, report.id),
-                encode_event(event))
+    subject = logged_subject if layout == 2 else layout1_logged_subject
+    journal.put(subject(AdminMap.LEGACY, "15", report.campaign, report.id), encode_event(event))
     return str(report.id)
 
 
@@ -182,3 +211,57 @@ async def test_a_retracted_activity_has_no_current_measures(client: httpx.AsyncC
     assert [h["type"] for h in answer["history"]] == ["ActivityLogged", "ActivityRetracted"]
     missing = await client.get(f"/v1/activities/{uuid.uuid4()}")
     assert missing.status_code == 404
+
+
+# --- an activity logged before the upgrade (subject layout 1) --------------------------------
+
+
+def changed_in_layout1(journal: SubjectJournal, activity: str, body: dict[str, Any]) -> None:
+    """Store a correction (``body`` with an id) or a retraction (a reason only) of
+    ``activity`` as ingest did before the upgrade."""
+    common = {"recorded_at": AT, "source_province": "15", "map": AdminMap.LEGACY,
+              "activity_id": uuid.UUID(activity), "campaign": "ngay-cuoi-tuan-cung-dan"}
+    if "id" in body:
+        correction = ActivityCorrected(**common, correction=CorrectionRequest(**body))
+        journal.put(layout1_corrected_subject(AdminMap.LEGACY, "15", correction.campaign,
+                                              activity, body["id"]), encode_event(correction))
+    else:
+        retraction = ActivityRetracted(**common, retraction=RetractionRequest(**body))
+        journal.put(layout1_retracted_subject(AdminMap.LEGACY, "15", retraction.campaign,
+                                              activity), encode_event(retraction))
+
+
+async def test_an_activity_of_layout_1_is_changed_in_layout_2_and_old_changes_count_once(
+    client: httpx.AsyncClient, journal: SubjectJournal,
+) -> None:
+    activity = logged(journal, {"road_km": "1.5"}, layout=1)
+    before = fix(road_km="2")
+    changed_in_layout1(journal, activity, before)
+    again = await correct(client, activity, before)
+    assert (again.status_code, again.json()["status"], again.json()["seq"]) == (
+        200, "duplicate", 2)
+    assert (await correct(client, activity, {**before, "reason": "khác"})).status_code == 409
+    after = fix(road_km="4")
+    assert (await correct(client, activity, after)).json()["seq"] == 3
+    assert journal.stored[2][0] == (f"cungdan.activity.{after['id']}.corrected.legacy.15."
+                                    f"ngay-cuoi-tuan-cung-dan.v1.{activity}")
+    answer = await history(client, activity)
+    assert [h["seq"] for h in answer["history"]] == [1, 2, 3]
+    assert answer["measures"] == {"road_km": "4"}
+    assert (await retract(client, activity)).json()["seq"] == 4
+    assert journal.stored[3][0].startswith(f"cungdan.activity.{activity}.retracted.legacy.15.")
+    assert (await retract(client, activity)).status_code == 200
+    assert len(journal.stored) == 4
+
+
+async def test_a_retraction_of_layout_1_is_final_and_counts_once(
+    client: httpx.AsyncClient, journal: SubjectJournal,
+) -> None:
+    activity = logged(journal, {"road_km": "1.5"}, layout=1)
+    changed_in_layout1(journal, activity, {"reason": "báo trùng"})
+    again = await retract(client, activity)
+    assert (again.status_code, again.json()["seq"]) == (200, 2)
+    assert (await retract(client, activity, reason="khác")).status_code == 409
+    assert (await correct(client, activity, fix(road_km="2"))).status_code == 409
+    assert (await history(client, activity))["status"] == "retracted"
+    assert len(journal.stored) == 2

@@ -18,6 +18,7 @@ from cungdan_contracts.subjects import (
     HEADER_MSG_ID,
     HEADER_TYPE,
     HEADER_VERSION,
+    Kind,
     id_filter,
 )
 from cungdan_ingest.journal import AlreadyStored, AppendResult, NotStored, Outgoing, Stored
@@ -340,7 +341,8 @@ async def test_the_outgoing_message(service: IngestService, journal: FakeJetStre
     assert (outcome.status, outcome.province) == ("accepted", province)
     [message] = journal.stored
     assert message.subject == (  # events are ActivityLogged v2, whatever the report's version
-        f"cungdan.activity.v2.logged.{admin_map}.{province}.dan-van-kheo.{raw['id']}")
+        f"cungdan.activity.{raw['id']}.logged.{admin_map}.{province}.dan-van-kheo.v2")
+    assert message.key == (Kind.LOGGED, raw["id"])  # looked for in subject layout 1 too
     assert message.headers[HEADER_MSG_ID] == raw["id"]
     assert message.headers[HEADER_TYPE] == "ActivityLogged"
     assert message.headers[HEADER_VERSION] == "2"

@@ -70,9 +70,18 @@ event; corrections and retractions are events too. The projector folds them into
 totals; statistics offices, newsrooms and other downstream systems read them with
 consumers of their own.
 
-## Subjects
+## Subjects: two layouts
+
+Ingest writes **layout 2**; the events written before it (**layout 1**) stay in the
+stream for good, on their own subjects. The payloads are the same contracts in both.
 
 ```
+layout 2 (written now)
+cungdan.activity.<activity id>.logged.<map>.<province>.<campaign>.<version>
+cungdan.activity.<correction id>.corrected.<map>.<province>.<campaign>.<version>.<activity id>
+cungdan.activity.<activity id>.retracted.<map>.<province>.<campaign>.<version>
+
+layout 1 (written before; read only)
 cungdan.activity.<version>.logged.<map>.<province>.<campaign>.<activity id>
 cungdan.activity.<version>.corrected.<map>.<province>.<campaign>.<activity id>.<correction id>
 cungdan.activity.<version>.retracted.<map>.<province>.<campaign>.<activity id>
@@ -81,20 +90,32 @@ cungdan.activity.<version>.retracted.<map>.<province>.<campaign>.<activity id>
 `<version>` is the contract version of the payload (`v1`, `v2`, ...). `<map>` is the
 administrative map (`legacy` before 2025-07-01, `2025` from then on) in which
 `<province>` (a 2-digit GSO code, or `VN`) is read. Map, province and campaign are
-always those of the activity, also on its corrections and retraction. The last tokens
-are ids, so JetStream itself refuses a second event with the same id.
+always those of the activity, also on its corrections and retraction. Layout 2 puts the
+id an event is stored once under right after `cungdan.activity`, so that JetStream finds
+it directly when it refuses a second event with the same id, however long the stream.
+The kind, map, province and campaign keep their token positions, so one filter with a
+wildcard at the token after `cungdan.activity` reads both layouts:
+
+Filters that read both layouts:
 
 | want | filter |
 |---|---|
 | every event | `cungdan.activity.>` |
 | every ActivityLogged, any version | `cungdan.activity.*.logged.>` |
 | every event of one province and campaign | `cungdan.activity.*.*.legacy.15.dan-van-kheo.>` |
+| logged, one province and campaign | `cungdan.activity.*.logged.legacy.15.dan-van-kheo.*` |
+| everything about one province of the 2025 map | `cungdan.activity.*.*.2025.15.>` |
 | one activity's history | `cungdan_contracts.subjects.history_filters(<id>)` |
 
-**Always put a wildcard at the version token.** A new contract version appears side
-by side with the old ones under a new version token, and older events stay in the
-stream for good (`ActivityLogged` v1 is no longer produced but is still read). A
-filter naming `v2` would silently miss the next version.
+One layout only: ActivityLogged of one province and campaign in layout 2,
+`cungdan.activity.*.logged.legacy.15.dan-van-kheo.v2`; in layout 1,
+`cungdan.activity.v2.logged.legacy.15.dan-van-kheo.*` (and `v1`).
+
+**Always put a wildcard at the token after `cungdan.activity`.** In layout 2 it is the id;
+in layout 1 the version, and a filter naming `v2` there misses every layout-2 event.
+A new contract version appears side by side with the old ones under a new version
+token, and older events stay in the stream for good (`ActivityLogged` v1 is no longer
+produced but is still read).
 
 ## Reading
 
@@ -102,13 +123,15 @@ Read every payload with `cungdan_contracts.decode_event(bytes)` (`pip install
 ./contracts`): it validates the version the event was written in and upcasts it to the
 current shape. Quantities are decimal strings: never read them as floats. Upgrade the
 contracts package before the producers: catalogs (campaigns, indicators) may grow.
+`cungdan_contracts.subjects.parse(subject)` reads a subject of either layout.
 
 Downstream systems connect as the NATS user `reader` (`deploy/nats/nats-auth.conf`):
 it may create its own consumers on `{STREAM}` (durable or ephemeral, pull or push),
 ack, and subscribe to `cungdan.activity.>`, and must connect with
 `inbox_prefix="_INBOX.reader"`. It never publishes.
 
-The channels below are what cungdan *sends*; a downstream system receives them.
+The channels below are what cungdan *sends* (layout 2) and what it sent (layout 1, the
+channels named `.layout1`); a downstream system receives them.
 Guide and example: `docs/downstream.md`, `examples/downstream_consumer.py`."""
 
 SERVER_DESCRIPTION = f"""\
@@ -117,14 +140,22 @@ The NATS server with JetStream (stream `{STREAM}`). `make run` starts one on
 production server uses `deploy/nats/nats-auth.conf`: connect as `reader` with
 `inbox_prefix="_INBOX.reader"`."""
 
-VERSION_RULE = ("The version token comes right after `cungdan.activity`: subscribe with "
-                "a wildcard there (`cungdan.activity.*...`), never with this version.")
+WILDCARD_RULE = ("Subscribe with a wildcard at the token after `cungdan.activity` "
+                 "(`cungdan.activity.*...`): it is the id in layout 2 and the version in "
+                 "layout 1, so such a filter reads both layouts.")
+LAYOUT1 = ("Subject layout 1: written before layout 2, no longer written, in the stream for "
+           "good; the same payload as the layout-2 channel of the same contract. ")
+LAYOUT1_SUFFIX = ".layout1"
+"""Names the channel of a contract on the subject layout written before (layout 1)."""
+LOGGED_HEADERS = (HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION, HEADER_FINGERPRINT, CONTENT_TYPE)
+LOGGED_REQUIRED = (HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION, HEADER_FINGERPRINT)
 
 
 @dataclass(frozen=True, slots=True)
 class Channel:
     key: str
-    """Names the channel, its operation and its message: ``<contract>.v<version>``."""
+    """Names the channel, its operation and its message: ``<contract>.v<version>``, with
+    :data:`LAYOUT1_SUFFIX` on the subject layout written before."""
     address: str
     payload: type[BaseModel] | type[bytes]
     description: str
@@ -136,8 +167,9 @@ class Channel:
 
     @property
     def contract(self) -> tuple[str, str] | None:
-        """(type, version) of an event channel, from its key."""
-        name, dot, version = self.key.partition(".v")
+        """(type, version) of an event channel, from its key (``<type>.v<version>``, and
+        ``.layout1`` for the subject layout written before)."""
+        name, dot, version = self.key.removesuffix(LAYOUT1_SUFFIX).partition(".v")
         return (name, version) if dot else None
 
     @property
@@ -150,43 +182,62 @@ class Channel:
 CHANNELS = (
     Channel(
         "ActivityLogged.v2",
-        "cungdan.activity.v2.logged.{map}.{province}.{campaign}.{activity_id}",
+        "cungdan.activity.{activity_id}.logged.{map}.{province}.{campaign}.v2",
         ActivityLoggedV2,
         "A report accepted by ingest: one activity of a campaign in a locality, with its "
         "measures (the current version, v2: structured unit, village, reported_by). Every "
-        "new activity is published here. " + VERSION_RULE + " Filter every ActivityLogged "
-        "of any version with `cungdan.activity.*.logged.>`, one province and campaign "
-        "with `cungdan.activity.*.logged.<map>.<province>.<campaign>.*`.",
-        headers=(HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION, HEADER_FINGERPRINT, CONTENT_TYPE),
-        required_headers=(HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION, HEADER_FINGERPRINT),
+        "new activity is published here. " + WILDCARD_RULE + " Filter every ActivityLogged "
+        "of any version and layout with `cungdan.activity.*.logged.>`, one province and "
+        "campaign with `cungdan.activity.*.logged.<map>.<province>.<campaign>.*`.",
+        headers=LOGGED_HEADERS, required_headers=LOGGED_REQUIRED,
     ),
     Channel(
-        "ActivityLogged.v1",
+        "ActivityLogged.v2" + LAYOUT1_SUFFIX,
+        "cungdan.activity.v2.logged.{map}.{province}.{campaign}.{activity_id}",
+        ActivityLoggedV2,
+        LAYOUT1 + WILDCARD_RULE,
+        headers=LOGGED_HEADERS, required_headers=LOGGED_REQUIRED,
+    ),
+    Channel(
+        "ActivityLogged.v1" + LAYOUT1_SUFFIX,
         "cungdan.activity.v1.logged.{map}.{province}.{campaign}.{activity_id}",
         ActivityLoggedV1,
-        "The first version of ActivityLogged (`unit` as free text). No longer produced, "
-        "but in the stream for good: a consumer reading from the beginning receives "
-        "these. `decode_event` upcasts them to v2 (unit kind inferred from the text, "
-        "`village` and `reported_by` null). " + VERSION_RULE,
-        headers=(HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION, HEADER_FINGERPRINT, CONTENT_TYPE),
-        required_headers=(HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION, HEADER_FINGERPRINT),
+        "The first version of ActivityLogged (`unit` as free text), only ever written in "
+        "subject layout 1. No longer produced, but in the stream for good: a consumer "
+        "reading from the beginning receives these. `decode_event` upcasts them to v2 "
+        "(unit kind inferred from the text, `village` and `reported_by` null). "
+        + WILDCARD_RULE,
+        headers=LOGGED_HEADERS, required_headers=LOGGED_REQUIRED,
     ),
     Channel(
         "ActivityCorrected.v1",
-        "cungdan.activity.v1.corrected.{map}.{province}.{campaign}.{activity_id}"
-        ".{correction_id}",
+        "cungdan.activity.{correction_id}.corrected.{map}.{province}.{campaign}.v1"
+        ".{activity_id}",
         ActivityCorrected,
         "New measures for an earlier activity, with a reason. A correction replaces the "
         "activity's measures as a whole (an indicator it leaves out counts zero from "
         "then on); corrections apply in stream order and the last one wins. Map, "
-        "province and campaign are those of the activity. " + VERSION_RULE,
+        "province and campaign are those of the activity. " + WILDCARD_RULE,
+    ),
+    Channel(
+        "ActivityCorrected.v1" + LAYOUT1_SUFFIX,
+        "cungdan.activity.v1.corrected.{map}.{province}.{campaign}.{activity_id}"
+        ".{correction_id}",
+        ActivityCorrected,
+        LAYOUT1 + WILDCARD_RULE,
     ),
     Channel(
         "ActivityRetracted.v1",
-        "cungdan.activity.v1.retracted.{map}.{province}.{campaign}.{activity_id}",
+        "cungdan.activity.{activity_id}.retracted.{map}.{province}.{campaign}.v1",
         ActivityRetracted,
         "An activity withdrawn, with a reason; final: it leaves every total for good. "
-        "There is at most one per activity. " + VERSION_RULE,
+        "There is at most one per activity. " + WILDCARD_RULE,
+    ),
+    Channel(
+        "ActivityRetracted.v1" + LAYOUT1_SUFFIX,
+        "cungdan.activity.v1.retracted.{map}.{province}.{campaign}.{activity_id}",
+        ActivityRetracted,
+        LAYOUT1 + WILDCARD_RULE,
     ),
     Channel(
         "DeadLetter",

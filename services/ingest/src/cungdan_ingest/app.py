@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -45,6 +46,11 @@ def create_app(settings: IngestSettings | None = None, gazetteer: Gazetteer | No
                           max_in_flight=settings.max_in_flight,
                           observe=metrics.publish_seconds.observe)
         await journal.start()
+        started = time.perf_counter()
+        layout1 = await journal.index_layout1()
+        log.info("indexed %d ids stored in subject layout 1 in %.1f s (%d bytes)",
+                 len(layout1), time.perf_counter() - started, layout1.nbytes,
+                 extra={"layout1_ids": layout1.counts()})
         metrics.broker_connected.set_function(lambda: float(journal.connected))
         app.state.journal = journal
         app.state.service = IngestService(journal, gazetteer or load_gazetteer())

@@ -2,15 +2,15 @@
 
 A change names an activity that must already be in the log; it is routed on
 the activity's map, province and campaign so downstream filters keep working,
-and it is stored once (the correction id, or the activity id for its single
-retraction, closes its subject exactly as a report's id does). A retraction is
-final: later corrections are refused. Who may change an activity is decided by
+and it is stored once: its subject begins with the correction id, or the activity id
+for its single retraction, exactly as a report's subject begins with its id, and the
+journal checks it in both subject layouts. A retraction is final: later corrections
+are refused. Who may change an activity is decided by
 the ``may_change`` check the HTTP layer passes in (the token's provinces).
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,10 +35,9 @@ from cungdan_contracts.subjects import (
     HEADER_MSG_ID,
     HEADER_TYPE,
     HEADER_VERSION,
+    Kind,
     corrected_subject,
     correction_id_filter,
-    history_filters,
-    id_filter,
     retracted_subject,
     retraction_filter,
 )
@@ -58,9 +57,11 @@ class ChangeJournal(Protocol):
 
     async def message_at(self, seq: int) -> bytes: ...
 
-    async def find(self, subject_filter: str, after: int = 0) -> tuple[int, bytes] | None: ...
+    async def find_id(self, kind: Kind, key: str) -> tuple[int, bytes] | None:
+        """The ``kind`` event stored under ``key`` (in either subject layout)."""
 
-    async def find_all(self, subject_filter: str) -> list[tuple[int, bytes]]: ...
+    async def history(self, activity_id: str) -> list[tuple[int, bytes]]:
+        """Every event about the activity, in stream order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,7 @@ class ChangeService:
         found = await self._activity(activity_id, may_change)
         if isinstance(found, ChangeOutcome):
             return found
-        retraction = await self._journal.find(retraction_filter(activity_id))
+        retraction = await self._journal.find_id(Kind.RETRACTED, str(activity_id))
         refusal = lifecycle.correction_refusal(activity_id, retracted=retraction is not None)
         if refusal is not None:
             return ChangeOutcome("conflict", str(request.id),
@@ -100,7 +101,7 @@ class ChangeService:
             correction=request)
         subject = corrected_subject(found.map, found.source_province, event.campaign,
                                     activity_id, request.id)
-        return await self._append(event, subject, correction_id_filter(request.id),
+        return await self._append(event, subject, Kind.CORRECTED, str(request.id),
                                   str(request.id))
 
     async def retract(self, activity_id: UUID, raw: Any, *, reported_by: str | None = None,
@@ -117,14 +118,12 @@ class ChangeService:
             retraction=request)
         subject = retracted_subject(found.map, found.source_province, event.campaign,
                                     activity_id)
-        return await self._append(event, subject, retraction_filter(activity_id),
+        return await self._append(event, subject, Kind.RETRACTED, str(activity_id),
                                   str(activity_id))
 
     async def history(self, activity_id: UUID) -> list[tuple[int, Event]] | None:
         """Every event about the activity in stream order, or None if it was never logged."""
-        found = await asyncio.gather(*(self._journal.find_all(f)
-                                       for f in history_filters(activity_id)))
-        messages = sorted(m for group in found for m in group)
+        messages = await self._journal.history(str(activity_id))
         if not messages:
             return None
         return [(seq, decode_event(data)) for seq, data in messages]
@@ -132,7 +131,7 @@ class ChangeService:
     async def _activity(self, activity_id: UUID,
                         may_change: ScopeCheck | None) -> ActivityLogged | ChangeOutcome:
         try:
-            found = await self._journal.find(id_filter(activity_id))
+            found = await self._journal.find_id(Kind.LOGGED, str(activity_id))
         except Exception as exc:  # noqa: BLE001 - any broker failure: try again later
             return ChangeOutcome("unavailable", problems=[FieldProblem("(broker)", str(exc))])
         if found is None:
@@ -147,14 +146,17 @@ class ChangeService:
         return event
 
     async def _append(self, event: ActivityCorrected | ActivityRetracted, subject: str,
-                      id_filter_: str, answer_id: str) -> ChangeOutcome:
-        """Store ``event`` once under its change id; ``answer_id`` names it to the client
-        (the correction id, or the retracted activity's id)."""
+                      kind: Kind, key: str, answer_id: str) -> ChangeOutcome:
+        """Store ``event`` once under its change id (``key`` in its subject); ``answer_id``
+        names it to the client (the correction id, or the retracted activity's id)."""
         msg_id = lifecycle.change_id(event)
-        message = Outgoing(subject=subject, payload=encode_event(event), id_filter=id_filter_,
+        id_filter = (correction_id_filter(key) if kind is Kind.CORRECTED
+                     else retraction_filter(key))
+        message = Outgoing(subject=subject, payload=encode_event(event), id_filter=id_filter,
                            headers={HEADER_MSG_ID: msg_id, HEADER_TYPE: event.type,
                                     HEADER_VERSION: str(event.version),
-                                    "Content-Type": "application/json"})
+                                    "Content-Type": "application/json"},
+                           key=(kind, key))
         [result] = await self._journal.append_many([message])
         match result:
             case Stored(seq):

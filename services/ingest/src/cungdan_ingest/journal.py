@@ -6,6 +6,13 @@ so the server refuses, atomically and forever, a second event with the same id
 and names the first one's sequence (error 10071). ``Nats-Msg-Id`` adds the
 usual dedup window on top.
 
+That filter names the subject layout ingest writes (layout 2: the id right after
+``cungdan.activity.``, found by the server directly however long the stream). An id may
+also be stored in layout 1, from before the upgrade: :meth:`Journal.index_layout1` lists
+those ids once at start (:mod:`.layout1`), and a message whose id the index holds is
+first looked for in layout 1 (a refusal as above, without publishing); every other id is
+certainly not there. Layout 1 is never written again, so that lookup cannot race.
+
 Publishes are pipelined on one reply inbox rather than through nats-py's
 ``publish_async``, whose futures never settle when the server answers with an
 API error (nats-py 2.16 raises inside its reply callback), and framed by the
@@ -27,7 +34,17 @@ from nats.aio.msg import Msg
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from cungdan_contracts.subjects import (
+    Kind,
+    history_filters,
+    key_filter,
+    layout1_key_filters,
+    layout1_kind_filters,
+)
+
 from .frames import FramedPublisher
+from .layout1 import Layout1Builder, Layout1Ids
+from .subject_listing import subject_pages, subjects
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +58,9 @@ class Outgoing:
     payload: bytes
     headers: dict[str, str]
     id_filter: str
-    """Subjects that may already carry this message's id."""
+    """Subjects that may already carry this message's id (in the layout written now)."""
+    key: tuple[Kind, str] | None = None
+    """The kind and id the message is stored once under, to look for in layout 1 too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +146,8 @@ class Journal:
         self._tokens = itertools.count()
         self._inbox = ""
         self._observe = observe
+        self.layout1 = Layout1Ids()
+        """The ids stored in layout 1 (:meth:`index_layout1`; none until then)."""
 
     @property
     def connected(self) -> bool:
@@ -153,15 +174,54 @@ class Journal:
             call, index = waiting
             call.answer(index, _parse_ack(msg))
 
+    async def index_layout1(self) -> Layout1Ids:
+        """List the ids stored in layout 1 from the server's subject index (once, at
+        start: layout 1 no longer grows)."""
+        builder = Layout1Builder()
+        for kind in Kind:
+            for subject_filter in layout1_kind_filters(kind):
+                async for page in subject_pages(self._nc, self._stream, subject_filter):
+                    builder.add(page)
+        self.layout1 = builder.build()
+        return self.layout1
+
     async def append_many(self, messages: Sequence[Outgoing]) -> list[AppendResult]:
         """Publish all, wait (bounded) for every acknowledgement; never raises for the broker.
 
         Up to ``max_in_flight`` messages (of all calls) await their acknowledgement at once;
-        a full window waits for a free slot, within the same deadline."""
+        a full window waits for a free slot, within the same deadline. A message whose
+        ``key`` the layout-1 index may hold is looked for there first, and not published
+        if found."""
         if not messages:
             return []
         if not self.connected:
             return [NotStored("not connected to NATS")] * len(messages)
+        older = [i for i, m in enumerate(messages)
+                 if m.key is not None and self.layout1.may_hold(*m.key)]
+        if not older:
+            return await self._append(messages)
+        found = await asyncio.gather(*(self._in_layout1(messages[i]) for i in older))
+        results: list[AppendResult | None] = [None] * len(messages)
+        for index, result in zip(older, found, strict=True):
+            results[index] = result
+        rest = [i for i, r in enumerate(results) if r is None]
+        for index, result in zip(rest, await self._append([messages[i] for i in rest]),
+                                 strict=True):
+            results[index] = result
+        return [r for r in results if r is not None]
+
+    async def _in_layout1(self, message: Outgoing) -> AppendResult | None:
+        """``AlreadyStored`` if the message's key is stored in layout 1, None if not."""
+        assert message.key is not None
+        try:
+            found = await self.find_in_layout1(*message.key)
+        except Exception as exc:  # noqa: BLE001 - any broker failure: not stored, try later
+            return NotStored(f"could not look for {message.key[1]} in layout 1: {exc!r}")
+        return None if found is None else AlreadyStored(found[0])
+
+    async def _append(self, messages: Sequence[Outgoing]) -> list[AppendResult]:
+        if not messages:
+            return []
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self._timeout
@@ -215,22 +275,37 @@ class Journal:
         msg = await self._nc.jetstream().get_msg(self._stream, seq, direct=True)
         return msg.data or b""
 
-    async def find(self, subject_filter: str, after: int = 0) -> tuple[int, bytes] | None:
-        """The first message after ``after`` on a subject matching ``subject_filter``."""
-        try:
-            msg = await self._nc.jetstream().get_msg(
-                self._stream, after + 1, subject=subject_filter, next=True, direct=True)
-        except NotFoundError:
-            return None
-        assert msg.seq is not None, "a direct get names the sequence"
-        return msg.seq, msg.data or b""
+    async def last_on(self, subject_filter: str) -> tuple[int, bytes] | None:
+        """The last message on a subject matching ``subject_filter``: (seq, payload).
 
-    async def find_all(self, subject_filter: str) -> list[tuple[int, bytes]]:
-        """Every message on subjects matching ``subject_filter``, in stream order."""
-        found: list[tuple[int, bytes]] = []
-        while (item := await self.find(subject_filter, found[-1][0] if found else 0)) is not None:
-            found.append(item)
+        The server finds it from its subject index (no scan of the messages)."""
+        reply = await self._nc.request(
+            f"$JS.API.DIRECT.GET.{self._stream}",
+            json.dumps({"last_by_subj": subject_filter}).encode(), timeout=5.0)
+        return _direct_reply(reply)
+
+    async def find_id(self, kind: Kind, key: str) -> tuple[int, bytes] | None:
+        """The ``kind`` event stored under ``key``, in either layout: (seq, payload)."""
+        found = await self.last_on(key_filter(kind, key))
+        if found is None and self.layout1.may_hold(kind, key):
+            found = await self.find_in_layout1(kind, key)
         return found
+
+    async def find_in_layout1(self, kind: Kind, key: str) -> tuple[int, bytes] | None:
+        """The ``kind`` event stored under ``key`` in layout 1."""
+        for subject_filter in layout1_key_filters(kind, key):
+            if (found := await self.last_on(subject_filter)) is not None:
+                return found
+        return None
+
+    async def history(self, activity_id: str) -> list[tuple[int, bytes]]:
+        """Every event about the activity, in stream order: each subject is listed from the
+        server's subject index, then read (each event has a subject of its own)."""
+        layout1 = self.layout1.may_hold(Kind.LOGGED, activity_id)
+        listed = await asyncio.gather(*(subjects(self._nc, self._stream, f)
+                                        for f in history_filters(activity_id, layout1=layout1)))
+        found = await asyncio.gather(*(self.last_on(s) for group in listed for s in group))
+        return sorted(f for f in found if f is not None)
 
 
 def sent_headers(message: Outgoing, stream: str) -> dict[str, str]:
@@ -238,6 +313,17 @@ def sent_headers(message: Outgoing, stream: str) -> dict[str, str]:
     return {**message.headers, "Nats-Expected-Stream": stream,
             "Nats-Expected-Last-Subject-Sequence": "0",
             "Nats-Expected-Last-Subject-Sequence-Subject": message.id_filter}
+
+
+def _direct_reply(reply: Msg) -> tuple[int, bytes] | None:
+    """(seq, payload) of a direct get's reply; None when nothing matched (404)."""
+    headers = reply.headers or {}
+    status = headers.get("Status")
+    if status == "404":
+        return None
+    if status is not None or "Nats-Sequence" not in headers:
+        raise RuntimeError(f"direct get refused: {status} {headers.get('Description', '')}")
+    return int(headers["Nats-Sequence"]), reply.data or b""
 
 
 def _settle(future: asyncio.Future[None]) -> None:

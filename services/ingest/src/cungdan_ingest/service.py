@@ -22,6 +22,7 @@ from cungdan_contracts.subjects import (
     HEADER_MSG_ID,
     HEADER_TYPE,
     HEADER_VERSION,
+    Kind,
     id_filter,
     logged_subject,
 )
@@ -72,6 +73,7 @@ def to_outgoing(valid: ValidReport, recorded_at: dt.datetime,
             "Content-Type": "application/json",
         },
         id_filter=id_filter(event_id),
+        key=(Kind.LOGGED, event_id),
     )
 
 
