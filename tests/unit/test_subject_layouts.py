@@ -22,6 +22,7 @@ from cungdan_contracts.subjects import (
     history_filters,
     key_filter,
     layout1_corrected_subject,
+    layout1_filter,
     layout1_key_filters,
     layout1_kind_filters,
     layout1_logged_subject,
@@ -31,8 +32,13 @@ from cungdan_contracts.subjects import (
     parse,
     retracted_subject,
 )
-from cungdan_ingest.layout1 import Layout1Ids
-from cungdan_ingest.subject_listing import SubjectListingError, subject_pages, subjects
+from cungdan_ingest.layout1 import Layout1Builder, Layout1Ids
+from cungdan_ingest.subject_listing import (
+    SubjectListingError,
+    subject_pages,
+    subjects,
+    subjects_in_parts,
+)
 
 A, B, C = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 LEGACY = AdminMap.LEGACY
@@ -64,8 +70,11 @@ def test_layout_2_puts_the_stored_id_right_after_the_prefix() -> None:
         Kind.CORRECTED: f"cungdan.activity.{C}.corrected.legacy.15.dan-van-kheo.v1.{A}",
         Kind.RETRACTED: f"cungdan.activity.{A}.retracted.legacy.15.dan-van-kheo.v1",
     } == LAYOUT2
-    assert LAYOUT1[Kind.CORRECTED] == (
-        f"cungdan.activity.v1.corrected.legacy.15.dan-van-kheo.{A}.{C}")
+    assert {  # as ingest wrote them before layout 2: frozen
+        Kind.LOGGED: f"cungdan.activity.v2.logged.legacy.15.dan-van-kheo.{A}",
+        Kind.CORRECTED: f"cungdan.activity.v1.corrected.legacy.15.dan-van-kheo.{A}.{C}",
+        Kind.RETRACTED: f"cungdan.activity.v1.retracted.legacy.15.dan-van-kheo.{A}",
+    } == LAYOUT1
 
 
 @pytest.mark.parametrize("layout", [1, 2])
@@ -104,6 +113,22 @@ def test_the_filters_consumers_use_read_both_layouts() -> None:
     assert all(matches(f, s) for f, s in zip(history_filters(A, layout1=False),
                                                [LAYOUT2[Kind.LOGGED], LAYOUT2[Kind.CORRECTED]],
                                                strict=True))
+
+
+def test_the_one_layout_filters_of_docs_downstream_read_their_layout_alone() -> None:
+    tail = "legacy.15.dan-van-kheo"
+    documented = {
+        Kind.LOGGED: (f"cungdan.activity.*.logged.{tail}.v2",
+                      f"cungdan.activity.v2.logged.{tail}.*"),
+        Kind.CORRECTED: (f"cungdan.activity.*.corrected.{tail}.v1.*",
+                         f"cungdan.activity.v1.corrected.{tail}.*.*"),
+        Kind.RETRACTED: (f"cungdan.activity.*.retracted.{tail}.v1",
+                         f"cungdan.activity.v1.retracted.{tail}.*"),
+    }
+    every = [*LAYOUT1.values(), *LAYOUT2.values()]
+    for kind, (layout2, layout1) in documented.items():
+        assert [s for s in every if matches(layout2, s)] == [LAYOUT2[kind]], kind
+        assert [s for s in every if matches(layout1, s)] == [LAYOUT1[kind]], kind
 
 
 def test_an_id_filter_matches_its_kind_and_key_in_its_own_layout_only() -> None:
@@ -184,3 +209,30 @@ async def test_a_listing_reads_every_page() -> None:
     nc.error = "stream not found"
     with pytest.raises(SubjectListingError, match="stream not found"):
         await subjects(nc, "S", ALL_EVENTS)  # type: ignore[arg-type]
+
+
+async def test_a_big_listing_is_asked_for_by_parts_and_whole_if_they_miss_some() -> None:
+    listed = [layout1_logged_subject(LEGACY, province, CAMPAIGN, uuid.uuid4())
+              for province in ("15", "15", "06", "06", "06", "38", "99")]
+    nc = PagingNats(listed)
+    whole = layout1_filter(Kind.LOGGED, "v2")
+    parts = [layout1_filter(Kind.LOGGED, "v2", LEGACY, p) for p in ("15", "06", "38")]
+
+    async def listing(parts_: list[str]) -> list[str]:
+        nc.asked.clear()
+        return [s for page in [p async for p in subjects_in_parts(nc, "S", whole, parts_)]  # type: ignore[arg-type]
+                for s in page]
+
+    every = await listing([*parts, layout1_filter(Kind.LOGGED, "v2", LEGACY, "99")])
+    assert sorted(every) == sorted(listed)  # by parts, each in one page
+    assert nc.asked[0]["subjects_filter"] == whole and len(nc.asked) == 5
+    missed = await listing(parts)  # "99" is in no part: the whole filter is paged through
+    assert sorted(set(missed)) == sorted(listed) and len(missed) == 6 + len(listed)
+    nc.page = 10
+    assert sorted(await listing(parts)) == sorted(listed)  # one page: no parts asked
+    assert len(nc.asked) == 1
+    builder = Layout1Builder()
+    builder.add_listed(Kind.LOGGED, missed)
+    index = builder.build()
+    assert index.counts()["logged"] == len(missed)  # twice listed: harmless
+    assert all(index.may_hold(Kind.LOGGED, s.rsplit(".", 1)[1]) for s in listed)

@@ -146,7 +146,15 @@ def layout1_key_filters(kind: Kind, key: UUID | str) -> tuple[str, ...]:
 
 def layout1_kind_filters(kind: Kind) -> tuple[str, ...]:
     """Every layout-1 subject of a kind, one filter per version token."""
-    return tuple(f"{_PREFIX}{v}.{kind.value}.>" for v in LAYOUT1_VERSIONS)
+    return tuple(layout1_filter(kind, v) for v in LAYOUT1_VERSIONS)
+
+
+def layout1_filter(kind: Kind, version: str, admin_map: AdminMap | None = None,
+                   province: str | None = None) -> str:
+    """The layout-1 subjects of a kind and version token, of one map and province if
+    given (literal up to there)."""
+    routing = f"{admin_map.value}.{province}." if admin_map and province else ""
+    return f"{_PREFIX}{version}.{kind.value}.{routing}>"
 
 
 # --- both layouts: what consumers filter on -----------------------------------------------

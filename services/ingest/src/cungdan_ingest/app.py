@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry
 
-from cungdan_contracts import Gazetteer, load_gazetteer
+from cungdan_contracts import NATION, AdminMap, Gazetteer, load_gazetteer
 from cungdan_contracts.subjects import STREAM, STREAM_SUBJECTS
 from cungdan_service.auth import Authorizer, authorizer_from_settings
 from cungdan_service.nats import connect_broker, redact
@@ -25,6 +25,13 @@ from .service import IngestService
 from .settings import IngestSettings
 
 log = logging.getLogger("cungdan.ingest")
+
+
+def routes(gazetteer: Gazetteer) -> list[tuple[AdminMap, str]]:
+    """Every (map, province) an event can be routed on: the provinces of each map and the
+    nation (reports at its level)."""
+    return [(m, code) for m in AdminMap
+            for code in (*(p.code for p in gazetteer.children(m, NATION)), NATION)]
 
 
 def create_app(settings: IngestSettings | None = None, gazetteer: Gazetteer | None = None,
@@ -47,13 +54,14 @@ def create_app(settings: IngestSettings | None = None, gazetteer: Gazetteer | No
                           observe=metrics.publish_seconds.observe)
         await journal.start()
         started = time.perf_counter()
-        layout1 = await journal.index_layout1()
+        gazetteer_ = gazetteer or load_gazetteer()
+        layout1 = await journal.index_layout1(routes(gazetteer_))
         log.info("indexed %d ids stored in subject layout 1 in %.1f s (%d bytes)",
                  len(layout1), time.perf_counter() - started, layout1.nbytes,
                  extra={"layout1_ids": layout1.counts()})
         metrics.broker_connected.set_function(lambda: float(journal.connected))
         app.state.journal = journal
-        app.state.service = IngestService(journal, gazetteer or load_gazetteer())
+        app.state.service = IngestService(journal, gazetteer_)
         app.state.changes = ChangeService(journal)
         log.info("ingest ready on stream %s via %s; authentication %s", STREAM,
                  redact(settings.nats_url), "on" if app.state.authorizer.enabled else "OFF")

@@ -34,17 +34,19 @@ from nats.aio.msg import Msg
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from cungdan_contracts import AdminMap
 from cungdan_contracts.subjects import (
+    LAYOUT1_VERSIONS,
     Kind,
     history_filters,
     key_filter,
+    layout1_filter,
     layout1_key_filters,
-    layout1_kind_filters,
 )
 
 from .frames import FramedPublisher
 from .layout1 import Layout1Builder, Layout1Ids
-from .subject_listing import subject_pages, subjects
+from .subject_listing import subjects, subjects_in_parts
 
 log = logging.getLogger(__name__)
 
@@ -174,14 +176,17 @@ class Journal:
             call, index = waiting
             call.answer(index, _parse_ack(msg))
 
-    async def index_layout1(self) -> Layout1Ids:
+    async def index_layout1(self, routes: Sequence[tuple[AdminMap, str]] = ()) -> Layout1Ids:
         """List the ids stored in layout 1 from the server's subject index (once, at
-        start: layout 1 no longer grows)."""
+        start: layout 1 no longer grows). ``routes``: the (map, province) pairs to ask for
+        one by one when a kind holds more than a page (every subject is listed anyway)."""
         builder = Layout1Builder()
         for kind in Kind:
-            for subject_filter in layout1_kind_filters(kind):
-                async for page in subject_pages(self._nc, self._stream, subject_filter):
-                    builder.add(page)
+            for version in LAYOUT1_VERSIONS:
+                parts = [layout1_filter(kind, version, *route) for route in routes]
+                async for listed in subjects_in_parts(
+                        self._nc, self._stream, layout1_filter(kind, version), parts):
+                    builder.add_listed(kind, listed)
         self.layout1 = builder.build()
         return self.layout1
 
@@ -197,7 +202,7 @@ class Journal:
         if not self.connected:
             return [NotStored("not connected to NATS")] * len(messages)
         older = [i for i, m in enumerate(messages)
-                 if m.key is not None and self.layout1.may_hold(*m.key)]
+                 if m.key is not None and self.layout1.may_hold(*m.key)] if self.layout1 else []
         if not older:
             return await self._append(messages)
         found = await asyncio.gather(*(self._in_layout1(messages[i]) for i in older))

@@ -79,12 +79,23 @@ class Layout1Builder:
         self._keys: dict[Kind, array[int]] = {kind: array("Q") for kind in Kind}
 
     def add(self, subjects: Iterable[str]) -> None:
+        """Any subjects: the layout-1 event subjects among them are indexed."""
         for subject in subjects:
             address = parse(subject)
             if address is not None and address.layout == 1:
                 key = _key(address.key)
                 if key is not None:
                     self._keys[address.kind].append(key)
+
+    def add_listed(self, kind: Kind, subjects: Iterable[str]) -> None:
+        """Subjects listed by a :func:`cungdan_contracts.subjects.layout1_filter` of
+        ``kind``: their last token is the key (read without parsing the rest: a million
+        subjects are parsed in ~2 s, cut in ~0.5 s)."""
+        keys = self._keys[kind]
+        for subject in subjects:
+            key = _key(subject[subject.rfind(".") + 1:])
+            if key is not None:
+                keys.append(key)
 
     def build(self) -> Layout1Ids:
         return Layout1Ids(self._keys)
