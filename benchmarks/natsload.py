@@ -1,8 +1,9 @@
 """Raw nats-py baselines: publish events into the stream, read the stream back.
 
-These are the same-run baselines the services are compared with: the broker work ingest
-asks for without HTTP, validation or encoding, and the read rate of an ordered consumer
-without decoding or SQL.
+These are the same-run baselines the services are compared with: plain nats-py
+``publish_async`` of ingest's events (the physical limit), the broker work ingest asks for
+(its headers and pipelining) without HTTP, validation or encoding, and the read rate of an
+ordered consumer without decoding or SQL.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ async def check_journal_headers(url: str, event: Event) -> str | None:
                           max_in_flight=settings.max_in_flight)
         await journal.start()
         [result] = await journal.append_many([Outgoing(
-            event.subject, event.payload, dict(event.headers), event.id_filter)])
+            event.subject, event.payload, dict(event.headers), event.id_filter, event.key)])
         seq = getattr(result, "seq", None)
         if seq is None:
             return f"the journal did not store the probe event: {result}"
@@ -158,15 +159,15 @@ async def publish_pipelined(url: str, events: Sequence[Event],
         return PublishResult(publisher.stored, publisher.failed, seconds, publisher.last_seq)
 
 
-async def publish_async_msg_id(url: str, events: Sequence[Event]) -> PublishResult:
-    """nats-py ``publish_async`` with only ``Nats-Msg-Id`` (no per-id subject check)."""
+async def publish_async_plain(url: str, events: Sequence[Event]) -> PublishResult:
+    """nats-py ``publish_async`` of the same subjects and payloads, without any header: no
+    id check, no ``Nats-Msg-Id``, nothing ingest's journal asks the server to do. The
+    physical limit of storing these events through nats-py."""
     async with connect(url) as nc:
         await create_stream(nc)
         js = nc.jetstream(publish_async_max_pending=IN_FLIGHT)
         started = time.perf_counter()
-        futures = [await js.publish_async(e.subject, e.payload,
-                                          headers={"Nats-Msg-Id": e.event_id})
-                   for e in events]
+        futures = [await js.publish_async(e.subject, e.payload) for e in events]
         acks = await asyncio.wait_for(asyncio.gather(*futures), 120)
         seconds = time.perf_counter() - started
         return PublishResult(len(acks), 0, seconds, max(a.seq for a in acks))

@@ -67,11 +67,20 @@ same run on the same machine: these machines are noisy, so compare ratios, not a
 - HTTP load comes from a lean keep-alive HTTP/1.1 client on asyncio (a few tens of µs of
   client CPU per request, reported beside each figure), requests encoded before the clock
   starts. Open-loop latencies are timed from each request's scheduled start.
-- Ingest baseline: the same events (same subjects, payload bytes and headers) published
-  with nats-py through the journal's own pipelining (one reply inbox, up to
-  `CUNGDAN_MAX_IN_FLIGHT` unacknowledged) into a fresh stream of the same config. Both
-  run three times in turns (baseline, ingest; ...), each on a fresh server; the row gives
-  the median run over the median baseline, and every sample in its notes.
+- Ingest baselines: the same subjects and payloads published with nats-py's plain
+  `publish_async`, without any header (no id check, no `Nats-Msg-Id`: the physical limit),
+  into a fresh stream of the same config (`ingest-batch`); and the same events with the
+  journal's headers and its own pipelining (one reply inbox, up to
+  `CUNGDAN_MAX_IN_FLIGHT` unacknowledged: `ingest-batch-headers`). They and ingest run
+  three times in turns (plain, journal-style, ingest; ...), each on a fresh server; a row
+  gives the median run over the median baseline, and every sample in its notes.
+- At scale: ingest's batch endpoint and its single-report POST (open loop) on the stream
+  of the projector figures (the big stream, as ingest would have stored it) against the
+  same on a fresh, empty server, in turns; fresh ids in every run.
+- Upgrade: a fresh server holding a million events (`--quick`: 5,000) in subject layout 1
+  (as ingest stored them before layout 2), then ingest started on it: its start (the
+  listing of layout 1's ids), its memory against an ingest started on an empty stream,
+  and reports of that stream sent again (each must be a duplicate of its original).
 - Projector figures: the events are first published straight into the stream; a projector
   then starts on an empty database, and the rate is counted between the first position
   change and the target position, read through `GET /v1/totals/<commune>` (its `position`;
