@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import nats
 import pytest
 from tests.kits.cluster import wait_leader
 
@@ -85,7 +86,20 @@ async def test_a_service_connection_moves_to_a_surviving_node(broker: Broker) ->
             assert time.monotonic() < deadline, "not reconnected to a surviving node"
             await asyncio.sleep(0.05)
         await asyncio.to_thread(wait_leader, broker, STREAM, timeout=30)
-        subject = f"cungdan.activity.v1.logged.legacy.15.dan-van-kheo.{uuid.uuid4()}"
-        assert (await js.publish(subject, b"{}", timeout=5)).seq == 2
+        # As ingest does, a publish refused meanwhile (the new leader's interest not yet
+        # known to this node, an election) is sent again; its id makes that safe.
+        event_id = str(uuid.uuid4())
+        subject = f"cungdan.activity.v1.logged.legacy.15.dan-van-kheo.{event_id}"
+        refused: list[str] = []
+        while True:
+            try:
+                ack = await js.publish(subject, b"{}", timeout=2,
+                                       headers={"Nats-Msg-Id": event_id})
+                break
+            except (nats.errors.Error, TimeoutError) as exc:
+                refused.append(repr(exc))
+                assert time.monotonic() < deadline + 30, refused
+                await asyncio.sleep(0.2)
+        assert ack.seq == 2, (ack, refused)
     finally:
         await connection.stop()
