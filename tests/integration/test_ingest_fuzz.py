@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -109,6 +110,15 @@ def _record(api: Api, case: Case, response: Response) -> None:
         api.stored.add(body["seq"])
 
 
+def _date_reports_recently(body: Any) -> None:
+    """Three in four generated reports are dated 2024-05-06: a date drawn from the schema's
+    whole range (years 1 to 9999) almost never falls in the ~7 years of the maps the
+    gazetteer knows (2020 on), so the accepting path would go untested."""
+    for report in body if isinstance(body, list) else [body]:
+        if isinstance(report, dict) and isinstance(report.get("date"), str):
+            report["date"] = "2024-05-06"
+
+
 def test_fuzz_the_ingest_api(api: Api) -> None:
     schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
     cases = st.one_of(schema.as_strategy(GenerationMode.POSITIVE),
@@ -118,8 +128,10 @@ def test_fuzz_the_ingest_api(api: Api) -> None:
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
-    @given(case=cases, caller=st.sampled_from(CALLERS))
-    def call(case: Case, caller: str) -> None:
+    @given(case=cases, caller=st.sampled_from(CALLERS), recent=st.integers(0, 3).map(bool))
+    def call(case: Case, caller: str, recent: bool) -> None:
+        if recent:
+            _date_reports_recently(case.body)
         if case.headers:
             case.headers = {k: v for k, v in case.headers.items()
                             if k.lower() != "authorization"}
