@@ -33,7 +33,7 @@ from cungdan_service.tokens import TokenFile
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = int(os.environ.get("CUNGDAN_FUZZ_EXAMPLES", "200"))
+EXAMPLES = int(os.environ.get("CUNGDAN_FUZZ_EXAMPLES", "400"))
 CALLERS = ("national", "province", "unknown", "none")
 EXPECTED = {  # caller: the statuses it may get
     "national": {200, 202, 404, 409, 413, 422},
@@ -111,12 +111,21 @@ def _record(api: Api, case: Case, response: Response) -> None:
 
 
 def _date_reports_recently(body: Any) -> None:
-    """Three in four generated reports are dated 2024-05-06: a date drawn from the schema's
-    whole range (years 1 to 9999) almost never falls in the ~7 years of the maps the
-    gazetteer knows (2020 on), so the accepting path would go untested."""
+    """Three in four generated reports are dated 2024-05-06 in legacy province 15: a date
+    drawn from the schema's whole range (years 1 to 9999) almost never falls in the maps
+    the gazetteer knows (2020 on), nor a random code on a locality of its map, and the
+    schema's numbers mostly exceed the largest quantity taken: the accepting path would go
+    untested. Numbers over 1,000 are dropped from their measures; the rest is fuzzed as
+    generated."""
     for report in body if isinstance(body, list) else [body]:
         if isinstance(report, dict) and isinstance(report.get("date"), str):
             report["date"] = "2024-05-06"
+            if isinstance(report.get("locality"), str):
+                report["locality"] = "15"
+            measures = report.get("measures")
+            if isinstance(measures, dict):  # within the largest quantity taken, 10**12
+                report["measures"] = {k: v for k, v in measures.items()
+                                      if not isinstance(v, int | float) or v <= 1000}
 
 
 def test_fuzz_the_ingest_api(api: Api) -> None:
