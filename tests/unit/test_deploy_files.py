@@ -897,19 +897,22 @@ def test_prometheus_scrapes_existing_services() -> None:
         assert job.get("metrics_path", "/metrics") == "/metrics", (
             f"prometheus job {job['job_name']}: the services serve /metrics, not "
             f"{job['metrics_path']}")
-        for static in job.get("static_configs") or []:
-            for target in static.get("targets") or []:
-                host, _, port = str(target).rpartition(":")
-                assert host in ALL_SERVICES, (
-                    f"prometheus job {job['job_name']} scrapes {target}: no compose service "
-                    f"{host}")
-                assert host in BUILT, (
-                    f"prometheus job {job['job_name']} scrapes {target}: {host} serves no "
-                    f"Prometheus metrics this test knows of")
-                assert int(port) == listen_port(host), (
-                    f"prometheus job {job['job_name']} scrapes {target}, but {host} listens on "
-                    f"{listen_port(host)}")
-                scraped.add(host)
+        targets = [str(t) for static in job.get("static_configs") or []
+                   for t in static.get("targets") or []]
+        targets += [f"{name}:{dns['port']}" for dns in job.get("dns_sd_configs") or []
+                    for name in dns.get("names") or []]  # every replica of a service
+        for target in targets:
+            host, _, port = target.rpartition(":")
+            assert host in ALL_SERVICES, (
+                f"prometheus job {job['job_name']} scrapes {target}: no compose service "
+                f"{host}")
+            assert host in BUILT, (
+                f"prometheus job {job['job_name']} scrapes {target}: {host} serves no "
+                f"Prometheus metrics this test knows of")
+            assert int(port) == listen_port(host), (
+                f"prometheus job {job['job_name']} scrapes {target}, but {host} listens on "
+                f"{listen_port(host)}")
+            scraped.add(host)
     assert scraped == set(BUILT), (
         f"prometheus scrapes {sorted(scraped)}; the cungdan services are {BUILT}")
     prometheus = _service_with_image("prom/prometheus")
