@@ -8,8 +8,8 @@ What it does:
 - reads stream ``CUNGDAN_ACTIVITY`` through ITS OWN DURABLE consumer (``--durable``): the
   server remembers what was acknowledged, so the next run with the same name resumes
   where this one stopped, without redelivery;
-- filtered to every event kind (logged, corrected, retracted; every contract version)
-  of one province and campaign of one administrative map:
+- filtered to every event kind (logged, corrected, retracted; every contract version;
+  both subject layouts) of one province and campaign of one administrative map:
   ``cungdan.activity.*.*.<map>.<province>.<campaign>.>``;
 - starting from a chosen time (``--since``: JetStream's ``DeliverPolicy.BY_START_TIME``).
   The start applies when the durable consumer is created; later runs resume from it;
@@ -99,9 +99,11 @@ class UndecodableEventError(RuntimeError):
 def event_filter(admin_map: AdminMap, province: str, campaign: str) -> str:
     """Every event kind, of every contract version, of one province and campaign.
 
-    The version token (right after ``cungdan.activity``) and the kind token are
-    wildcards: new versions appear side by side, and corrections and retractions
-    carry the map, province and campaign of their activity.
+    The token right after ``cungdan.activity`` (the id in subject layout 2, the version in
+    layout 1) and the kind token are wildcards: the filter reads both layouts, new
+    versions appear side by side, and corrections and retractions carry the map, province
+    and campaign of their activity (``cungdan_contracts.subjects.event_filter`` is the
+    same filter).
     """
     return f"cungdan.activity.*.*.{admin_map.value}.{province}.{campaign}.>"
 

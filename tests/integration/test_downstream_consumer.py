@@ -52,6 +52,7 @@ from cungdan_contracts.subjects import (
     STREAM,
     STREAM_SUBJECTS,
     corrected_subject,
+    event_filter,
     layout1_corrected_subject,
     layout1_logged_subject,
     layout1_retracted_subject,
@@ -224,6 +225,8 @@ async def test_reads_exactly_the_chosen_events_from_the_chosen_time_then_resumes
         assert [kind for kind, _ in expected] == [
             "ActivityLogged", "ActivityLogged", "ActivityCorrected", "ActivityRetracted",
             "ActivityCorrected", "ActivityLogged"]  # the second group's, and no other
+        assert example.event_filter(AdminMap.LEGACY, "15", TARGET) == event_filter(
+            AdminMap.LEGACY, "15", TARGET)
         chosen_layouts = [layout for layout, (_, _, chosen)
                           in zip(pub.layouts, pub.published, strict=True) if chosen]
         assert chosen_layouts == [1, 1, 1, 1, 2, 2, 1]  # both layouts, one filter
