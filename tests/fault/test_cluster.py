@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 from tests.fault.faultkit import (
     MakeStack,
@@ -99,6 +100,36 @@ def _every_node_holds_the_stream(stack: Stack, timeout: float) -> float:
     return time.monotonic() - began
 
 
+def _load_without_failures(traffic: Traffic) -> None:
+    """Let the load run before any fault; nothing may fail yet."""
+    time.sleep(BEFORE)
+    assert not traffic.failures(), "failing before the kill:\n" + "\n".join(
+        traffic.failures()[:4])
+
+
+def _stop_and_confirm_all(traffic: Traffic) -> int:
+    """Stop the load and send every unconfirmed request again until stored or answered
+    duplicate; how many there were."""
+    traffic.stop()
+    retried: int = traffic.unconfirmed()
+    traffic.retry_all(timeout=60)
+    failures = traffic.failures()
+    assert not failures, f"{len(failures)} failure(s):\n" + "\n".join(failures[:8])
+    assert traffic.unconfirmed() == 0, "retries still refused after 60s"
+    return retried
+
+
+def _services_carried_on(stack: Stack, pids: tuple[int | None, int | None],
+                         ingest: httpx.Client, projector: httpx.Client) -> int:
+    """The same ingest and projector processes, both ready, the projector at the end of
+    the stream; its position."""
+    assert (stack.ingest.pid, stack.projector.pid) == pids, "a service was restarted"
+    wait_until("ingest ready", lambda: ready_reason(ingest)[0] == 200, timeout=30)
+    wait_until("projector ready", lambda: ready_reason(projector)[0] == 200, timeout=30)
+    projected: int = wait_projected(projector, stream_last_seq(stack), timeout=60)
+    return projected
+
+
 def test_stream_leader_sigkilled_under_load(make_stack: MakeStack) -> None:
     started = time.monotonic()
     stack = _cluster(make_stack)
@@ -107,9 +138,7 @@ def test_stream_leader_sigkilled_under_load(make_stack: MakeStack) -> None:
     projector, ingest = http_client(stack.projector_url), http_client(stack.ingest_url)
     traffic.start()
     try:
-        time.sleep(BEFORE)
-        assert not traffic.failures(), "failing before the kill:\n" + "\n".join(
-            traffic.failures()[:4])
+        _load_without_failures(traffic)
         position_at_kill = projector_position(projector)
         leader = wait_leader(stack.broker, STREAM, timeout=5)
         before_kill = stream_last_seq(stack)
@@ -123,20 +152,11 @@ def test_stream_leader_sigkilled_under_load(make_stack: MakeStack) -> None:
         leader.start()  # same ports and store: it rejoins as a follower
         rejoined_at = time.monotonic()
         time.sleep(AFTER)
-        traffic.stop()
-        retried = traffic.unconfirmed()
-        traffic.retry_all(timeout=60)
-        failures = traffic.failures()
-        assert not failures, f"{len(failures)} failure(s):\n" + "\n".join(failures[:8])
-        assert traffic.unconfirmed() == 0, "retries still refused after 60s"
+        retried = _stop_and_confirm_all(traffic)
         caught_up_in = _every_node_holds_the_stream(stack, timeout=60)
         caught_up_after = time.monotonic() - rejoined_at
 
-        assert (stack.ingest.pid, stack.projector.pid) == pids, "a service was restarted"
-        wait_until("ingest ready", lambda: ready_reason(ingest)[0] == 200, timeout=30)
-        wait_until("projector ready", lambda: ready_reason(projector)[0] == 200, timeout=30)
-        last_seq = stream_last_seq(stack)
-        projected = wait_projected(projector, last_seq, timeout=60)
+        projected = _services_carried_on(stack, pids, ingest, projector)
     finally:
         traffic.stop_requested.set()
         projector.close()
@@ -173,9 +193,7 @@ def test_two_of_three_down_no_quorum_nothing_lost(make_stack: MakeStack) -> None
     projector, ingest = http_client(stack.projector_url), http_client(stack.ingest_url)
     traffic.start()
     try:
-        time.sleep(BEFORE)
-        assert not traffic.failures(), "failing before the kill:\n" + "\n".join(
-            traffic.failures()[:4])
+        _load_without_failures(traffic)
         leader = wait_leader(stack.broker, STREAM, timeout=5)
         follower = next(n for n in stack.broker.nodes if n is not leader)
         survivor = next(n for n in stack.broker.nodes if n not in (leader, follower))
@@ -191,18 +209,10 @@ def test_two_of_three_down_no_quorum_nothing_lost(make_stack: MakeStack) -> None
         accepting_at = wait_until("ingest to store reports again",
                                   lambda: traffic.first_success_after(back_at), timeout=60)
         time.sleep(AFTER)
-        traffic.stop()
-        traffic.retry_all(timeout=60)
-        failures = traffic.failures()
-        assert not failures, f"{len(failures)} failure(s):\n" + "\n".join(failures[:8])
-        assert traffic.unconfirmed() == 0, "retries still refused after 60s"
+        _stop_and_confirm_all(traffic)
         caught_up_in = _every_node_holds_the_stream(stack, timeout=60)
 
-        assert (stack.ingest.pid, stack.projector.pid) == pids, "a service was restarted"
-        wait_until("ingest ready", lambda: ready_reason(ingest)[0] == 200, timeout=30)
-        wait_until("projector ready", lambda: ready_reason(projector)[0] == 200, timeout=30)
-        last_seq = stream_last_seq(stack)
-        projected = wait_projected(projector, last_seq, timeout=60)
+        projected = _services_carried_on(stack, pids, ingest, projector)
     finally:
         traffic.stop_requested.set()
         projector.close()

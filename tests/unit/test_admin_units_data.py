@@ -77,3 +77,19 @@ def test_without_the_package_the_error_says_so(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(data, "find_spec", lambda name: None)
     with pytest.raises(RuntimeError, match="vietnamadminunits package is not installed"):
         data.data_file(Path("data") / "elsewhere.db")
+
+
+def test_without_its_file_the_commune_conversion_names_the_package(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The public API converts one address to one commune and cannot tell a split: no
+    fallback, an error that names the package and the file."""
+    monkeypatch.setattr(data, "data_file", lambda relative: None)
+    with pytest.raises(RuntimeError,
+                       match=r"commune conversion of vietnamadminunits .*converter_2025\.json"):
+        data.ward_mergers()
+
+
+def test_the_commune_conversion_is_read_from_the_package() -> None:
+    whole, split = data.ward_mergers()
+    assert len(whole) == 34 and len(split) <= 34
+    assert sum(len(olds) for communes in whole.values() for olds in communes.values()) > 9000

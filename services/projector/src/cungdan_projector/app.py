@@ -85,7 +85,7 @@ def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer |
     app.state.model = model
     app.state.readiness = readiness
     app.state.gazetteer = gazetteer
-    app.state.reform_views = ReformViews(gazetteer, load_conversion())
+    app.state.reform_views = ReformViews(gazetteer, load_conversion)
     app.include_router(http.router)
 
     @app.exception_handler(OperationalError)

@@ -21,7 +21,7 @@ a rebuild (:data:`.rollup.CONVERSION_VERSION`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cungdan_contracts import NATION, AdminMap, Gazetteer, Level, Locality
@@ -189,9 +189,10 @@ def reform_view(gazetteer: Gazetteer, conversion: Conversion, code: str, *,
 
 class ReformViews:
     """:func:`reform_view` of each 2025 locality, built once (the gazetteer and the
-    conversion do not change while a process runs)."""
+    conversion do not change while a process runs). The conversion is loaded by the first
+    2025 read, not at start: a projector that only applies events never holds it."""
 
-    def __init__(self, gazetteer: Gazetteer, conversion: Conversion) -> None:
+    def __init__(self, gazetteer: Gazetteer, conversion: Callable[[], Conversion]) -> None:
         self.gazetteer, self.conversion = gazetteer, conversion
         self._views: dict[tuple[str, bool], ReformView] = {}
 
@@ -199,5 +200,5 @@ class ReformViews:
         view = self._views.get((code, dated))
         if view is None:
             view = self._views[(code, dated)] = reform_view(
-                self.gazetteer, self.conversion, code, dated=dated)
+                self.gazetteer, self.conversion(), code, dated=dated)
         return view
