@@ -21,6 +21,7 @@ from cungdan_contracts import (
     CAMPAIGNS,
     INDICATORS,
     ActivityLoggedV2,
+    ActivityReportV2,
     AdminMap,
     MalformedJSONError,
     UnitKind,
@@ -34,6 +35,7 @@ from cungdan_contracts import (
 )
 from cungdan_contracts import ActivityLoggedV1 as ActivityLogged
 from cungdan_contracts import ActivityReportV1 as ActivityReport
+from cungdan_contracts.catalog import V1_INDICATORS
 from cungdan_contracts.quantities import MAX_QUANTITY
 from cungdan_ingest.validation import problems_of
 
@@ -437,7 +439,7 @@ def test_every_domain_indicator_is_in_the_catalog_with_its_unit_and_precision() 
 
 @st.composite
 def scaled_quantities(draw: st.DrawFn) -> tuple[str, Decimal]:
-    indicator = draw(st.sampled_from(sorted(INDICATORS)))
+    indicator = draw(st.sampled_from(sorted(V1_INDICATORS)))
     scale = INDICATORS[indicator].scale
     number = draw(st.decimals(min_value=0, max_value=MAX_QUANTITY, places=scale,
                               allow_nan=False, allow_infinity=False))
@@ -467,3 +469,17 @@ def test_event_codec_round_trips_every_valid_quantity(item: tuple[str, Decimal],
     assert decoded == number
     assert to_units(decoded, INDICATORS[indicator].scale) == to_units(
         number, INDICATORS[indicator].scale)
+
+
+def test_the_catalog_gaps_are_indicators_of_version_2_only() -> None:
+    """Contracts 1.2: houses repaired (xóa nhà dột nát) apart from houses built, and the
+    personal commitments of "Học tập và làm theo Bác"; v1 keeps the catalog of 1.0."""
+    assert list(INDICATORS)[-2:] == ["houses_repaired", "commitments_registered"]
+    assert list(INDICATORS)[:25] == list(V1_INDICATORS)
+    measures = {"houses_repaired": 3, "houses_built": 2, "commitments_registered": 270}
+    v2 = ActivityReportV2.model_validate({**raw_report(measures=measures), "version": 2,
+                                          "unit": {"name": "Chi bộ", "kind": "party_cell"}})
+    assert v2.measures == measures
+    assert problems(raw_report(measures={"houses_repaired": 3})) == {
+        "measures.houses_repaired": "indicator 'houses_repaired' is newer than version 1 of "
+                                    'the report: send "version": 2'}

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from .fields import CampaignCode, LocalityCode, Measures, ProvinceCode, fingerprint_of
+from .fields import CampaignCode, LocalityCode, MeasuresV1, ProvinceCode, fingerprint_of
 from .localities import AdminMap
 
 
@@ -32,7 +32,7 @@ class ActivityReportV1(BaseModel):
                     "read in the administrative map in force on `date`.")
     date: dt.date = Field(description="The day the activity took place (ISO 8601).")
     unit: str = Field(min_length=1, max_length=300, description="Organising unit, free text.")
-    measures: Measures
+    measures: MeasuresV1
     note: str | None = Field(default=None, max_length=2000)
 
     def fingerprint(self) -> str:

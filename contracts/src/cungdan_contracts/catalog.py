@@ -68,6 +68,11 @@ _INDICATORS = (
               "cooperative groups founded", "groups"),
     Indicator("models_registered", "mô hình đăng ký", "models registered", "models"),
     Indicator("models_recognised", "mô hình được công nhận", "models recognised", "models"),
+    # 1.2.0: gaps found against the source articles (appended: codes are never reordered).
+    Indicator("houses_repaired", "nhà dột nát được sửa chữa (xóa nhà dột nát)",
+              "dilapidated houses repaired", "houses"),
+    Indicator("commitments_registered", "lượt cá nhân đăng ký làm theo Bác",
+              "personal commitments registered (study and follow Uncle Ho)", "commitments"),
 )
 
 _CAMPAIGNS = (
@@ -82,4 +87,8 @@ _CAMPAIGNS = (
 
 INDICATORS: MappingProxyType[str, Indicator] = MappingProxyType(
     {i.code: i for i in _INDICATORS})
+V1_INDICATORS: tuple[str, ...] = tuple(i.code for i in _INDICATORS[:25])
+"""The indicator codes of contracts 1.0, which version 1 of the report and event keeps for
+good: ``ActivityLogged`` v1 is held to FULL compatibility, so its catalog cannot grow.
+Later indicators need a version 2 report."""
 CAMPAIGNS: MappingProxyType[str, Campaign] = MappingProxyType({c.code: c for c in _CAMPAIGNS})

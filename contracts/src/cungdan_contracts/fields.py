@@ -11,10 +11,11 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from .catalog import CAMPAIGNS, INDICATORS
+from .catalog import CAMPAIGNS, INDICATORS, V1_INDICATORS
 from .quantities import Quantity, decimal_places, format_decimal
 
 MAX_MEASURES = len(INDICATORS)
+_V1_CODES = frozenset(V1_INDICATORS)
 LOCALITY_PATTERN = r"^(VN|[0-9]{2}|[0-9]{3}|[0-9]{5})$"
 PROVINCE_PATTERN = r"^(VN|[0-9]{2})$"
 _LOCALITY_RE = re.compile(LOCALITY_PATTERN)
@@ -32,6 +33,17 @@ def _known_indicator(code: str) -> str:
     if code not in INDICATORS:
         raise PydanticCustomError(
             "unknown_indicator", "unknown indicator '{code}'", {"code": code})
+    return code
+
+
+def _known_v1_indicator(code: str) -> str:
+    if code not in _V1_CODES:
+        if code in INDICATORS:
+            raise PydanticCustomError(
+                "unknown_indicator",
+                "indicator '{code}' is newer than version 1 of the report: send "
+                '"version": 2', {"code": code})
+        return _known_indicator(code)
     return code
 
 
@@ -78,6 +90,18 @@ Measures = Annotated[
           description="Indicator code -> quantity, in the indicator's own unit."),
     AfterValidator(_within_indicator_precision),
 ]
+V1IndicatorCode = Annotated[
+    str,
+    AfterValidator(_known_v1_indicator),
+    WithJsonSchema({"type": "string", "enum": list(V1_INDICATORS)}),
+]
+MeasuresV1 = Annotated[
+    dict[V1IndicatorCode, Quantity],
+    Field(min_length=1, max_length=len(V1_INDICATORS),
+          description="Indicator code -> quantity, in the indicator's own unit."),
+    AfterValidator(_within_indicator_precision),
+]
+"""The measures of a version 1 report: the catalog of contracts 1.0 (frozen)."""
 ProvinceCode = Annotated[str, Field(pattern=PROVINCE_PATTERN)]
 
 
