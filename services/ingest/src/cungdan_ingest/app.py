@@ -16,7 +16,7 @@ from cungdan_service.auth import Authorizer, authorizer_from_settings
 from cungdan_service.nats import connect_broker, redact
 from cungdan_service.web import install_common
 
-from . import http
+from . import http, imports_http
 from .changes import ChangeService
 from .journal import Journal, ensure_stream, stream_config
 from .limits import RateLimiter
@@ -61,6 +61,7 @@ def create_app(settings: IngestSettings | None = None, gazetteer: Gazetteer | No
                  extra={"layout1_ids": layout1.counts()})
         metrics.broker_connected.set_function(lambda: float(journal.connected))
         app.state.journal = journal
+        app.state.gazetteer = gazetteer_
         app.state.service = IngestService(journal, gazetteer_)
         app.state.changes = ChangeService(journal)
         log.info("ingest ready on stream %s via %s; authentication %s", STREAM,
@@ -85,6 +86,7 @@ def create_app(settings: IngestSettings | None = None, gazetteer: Gazetteer | No
     app.state.authorizer = authorizer or authorizer_from_settings(settings)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.include_router(http.router)
+    imports_http.install(app)
     install_common(app, service="ingest", registry=registry, readiness=readiness,
                    refusals=metrics.refusals)
     return app
