@@ -74,6 +74,11 @@ CAMPAIGN_NAMES = {**{folded(c.name_vi): c.code for c in CAMPAIGNS.values()},
                   **{folded(code): code for code in CAMPAIGNS}}
 
 
+def is_header(text: str) -> bool:
+    """Whether ``text`` names a column (by code or label)."""
+    return folded(text) in HEADER_NAMES
+
+
 class HeaderError(ValueError):
     """The header row cannot be read; ``problems`` name each column and why."""
 

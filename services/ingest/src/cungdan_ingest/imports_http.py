@@ -43,6 +43,7 @@ from .imports import (
     Refused,
     Tally,
     is_comment,
+    is_header,
 )
 from .metrics import IngestMetrics
 from .service import IngestService, Outcome, out_of_scope
@@ -369,7 +370,7 @@ async def _import(request: Request, caller: Principal | None, kind: Kind, file: 
     metrics: ImportMetrics = request.app.state.import_metrics
     run: _Run | None = None
     try:
-        iterator = await asyncio.to_thread(rows, file, kind)
+        iterator = await asyncio.to_thread(rows, file, kind, is_header)
         header = await _header(iterator)
         if header is None:
             return _file_problem(422, "empty-file", "The file holds no rows",

@@ -21,7 +21,7 @@ import io
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any, Literal
@@ -66,8 +66,10 @@ def blank(cell: Cell) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip())
 
 
-def rows(file: IO[bytes], kind: Kind) -> Iterator[Row]:
-    """The rows of ``file`` (seekable, at any position), blank rows left out."""
+def rows(file: IO[bytes], kind: Kind,
+         known: Callable[[str], bool] = lambda _: False) -> Iterator[Row]:
+    """The rows of ``file`` (seekable, at any position), blank rows left out. ``known``:
+    whether a text is a known header (it helps find a CSV's separator)."""
     file.seek(0)
     head = file.read(8)
     file.seek(0)
@@ -77,7 +79,7 @@ def rows(file: IO[bytes], kind: Kind) -> Iterator[Row]:
         if head.startswith(ZIP_MAGIC):
             raise SheetError("not-csv", "the file is a zip archive (an XLSX workbook?), sent "
                                         "as text/csv: send it as an XLSX file")
-        return _csv_rows(file)
+        return _csv_rows(file, known)
     if not head.startswith(ZIP_MAGIC):
         raise SheetError("not-xlsx", "the file is not an XLSX workbook (not a zip archive); "
                                      "a legacy .xls or a CSV must be saved as .xlsx or sent "
@@ -118,28 +120,38 @@ def _csv_encoding(file: IO[bytes]) -> str:
     return encoding
 
 
-def _separator(first_line: str) -> str:
-    """The separator of the header line: the one of ``,`` ``;`` and tab that csv's sniffer
-    finds, else the most frequent (LibreOffice and Excel in Vietnamese write ``;``)."""
+def _separator(first_line: str, known: Callable[[str], bool]) -> str:
+    """The separator of the header line (LibreOffice and Excel in Vietnamese write ``;``):
+    of ``,`` ``;`` and tab, the one that splits it into the most ``known`` headers (labels
+    may hold commas); on a tie, the one csv's sniffer finds, else the most frequent."""
+    def score(separator: str) -> int:
+        cells = next(csv.reader([first_line], delimiter=separator), [])
+        return sum(1 for cell in cells if known(cell))
+
+    scores = {s: score(s) for s in _SEPARATORS}
+    best = max(scores.values())
+    candidates = [s for s in _SEPARATORS if scores[s] == best]
+    if len(candidates) == 1:
+        return candidates[0]
     try:
-        found = csv.Sniffer().sniff(first_line, delimiters=_SEPARATORS).delimiter
+        found = csv.Sniffer().sniff(first_line, delimiters="".join(candidates)).delimiter
     except csv.Error:
-        found = max(_SEPARATORS, key=first_line.count)
+        found = max(candidates, key=first_line.count)
     return found
 
 
-def _csv_rows(file: IO[bytes]) -> Iterator[Row]:
+def _csv_rows(file: IO[bytes], known: Callable[[str], bool]) -> Iterator[Row]:
     encoding = _csv_encoding(file)
     text = io.TextIOWrapper(file, encoding=encoding, newline="")
     first = text.readline()
     if not first.strip():
         raise SheetError("no-header", "the first line (the header) is empty")
     text.seek(0)
-    reader = csv.reader(text, delimiter=_separator(first.rstrip("\r\n")), strict=False)
-    return _csv_records(reader, text)
+    reader = csv.reader(text, delimiter=_separator(first.rstrip("\r\n"), known))
+    return _csv_records(reader)
 
 
-def _csv_records(reader: Iterator[list[str]], text: io.TextIOWrapper) -> Iterator[Row]:
+def _csv_records(reader: Iterator[list[str]]) -> Iterator[Row]:
     number = 0
     try:
         for record in reader:
@@ -148,8 +160,6 @@ def _csv_records(reader: Iterator[list[str]], text: io.TextIOWrapper) -> Iterato
                 yield Row(number, tuple(record))
     except csv.Error as exc:
         raise SheetError("bad-csv", f"row {number + 1}: {exc}") from None
-    finally:
-        text.detach()
 
 
 # --- XLSX -------------------------------------------------------------------------------------
