@@ -15,12 +15,20 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from .fields import CampaignCode, LocalityCode, MeasuresV1, ProvinceCode, fingerprint_of
+from .fields import (
+    CampaignCode,
+    LocalityCode,
+    Measures,
+    MeasuresV1,
+    ProvinceCode,
+    fingerprint_of,
+)
 from .localities import AdminMap
 
 
-class ActivityReportV1(BaseModel):
-    """One activity as reported in v1: the organising unit is free text."""
+class LoggedActivityV1(BaseModel):
+    """One activity as the v1 event holds it: the organising unit is free text, and the
+    measures are of the catalog of contracts 1.0 (the v1 event is frozen)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True,
                               title="ActivityReport")
@@ -39,6 +47,13 @@ class ActivityReportV1(BaseModel):
         return fingerprint_of(self)
 
 
+class ActivityReportV1(LoggedActivityV1):
+    """One activity as a client reports it in v1: as the v1 event holds it, but measured in
+    today's catalog (a v1 report is stored as a v2 event; the catalog may grow)."""
+
+    measures: Measures  # type: ignore[assignment]
+
+
 class ActivityLoggedV1(BaseModel):
     """The v1 event: a report accepted by ingest, as stored in the stream."""
 
@@ -50,7 +65,7 @@ class ActivityLoggedV1(BaseModel):
     source_province: ProvinceCode = Field(
         description="The province that reported it, in the same map as the locality.")
     map: AdminMap = Field(description="The administrative map the locality code is read in.")
-    activity: ActivityReportV1
+    activity: LoggedActivityV1
 
     @property
     def id(self) -> UUID:

@@ -9,7 +9,6 @@ from pydantic import BaseModel, ValidationError
 
 from .activity_v1 import ActivityReportV1
 from .activity_v2 import ActivityLoggedV2, ActivityReportV2, OrganisingUnit
-from .catalog import V1_INDICATORS
 from .corrections import ActivityCorrected, ActivityRetracted
 from .upcasting import infer_unit_kind, upcast, upcast_report_v1_v2
 
@@ -49,9 +48,7 @@ def report_from_json(data: dict[str, Any]) -> ActivityReportV2:
                          f"(supported: {', '.join(map(str, REPORT_VERSIONS))})")
     if model is ActivityReportV2:
         return ActivityReportV2.model_validate(data)
-    measures = data.get("measures")
-    if data.keys() <= _V1_FIELDS and isinstance(data.get("unit"), str) and (
-            isinstance(measures, dict) and measures.keys() <= _V1_CODES):
+    if data.keys() <= _V1_FIELDS and isinstance(data.get("unit"), str):
         with contextlib.suppress(ValidationError):
             return _v1_validated_as_v2(data)
     # Invalid (or not plainly v1): validated as v1, so that its problems are named in v1's
@@ -63,7 +60,6 @@ def report_from_json(data: dict[str, Any]) -> ActivityReportV2:
 
 
 _V1_FIELDS = frozenset(ActivityReportV1.model_fields)
-_V1_CODES = frozenset(V1_INDICATORS)
 
 
 def _v1_validated_as_v2(data: dict[str, Any]) -> ActivityReportV2:

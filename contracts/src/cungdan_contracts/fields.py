@@ -38,12 +38,9 @@ def _known_indicator(code: str) -> str:
 
 def _known_v1_indicator(code: str) -> str:
     if code not in _V1_CODES:
-        if code in INDICATORS:
-            raise PydanticCustomError(
-                "unknown_indicator",
-                "indicator '{code}' is newer than version 1 of the report: send "
-                '"version": 2', {"code": code})
-        return _known_indicator(code)
+        raise PydanticCustomError(
+            "unknown_indicator", "unknown indicator '{code}' in a version 1 event",
+            {"code": code})
     return code
 
 
@@ -101,7 +98,7 @@ MeasuresV1 = Annotated[
           description="Indicator code -> quantity, in the indicator's own unit."),
     AfterValidator(_within_indicator_precision),
 ]
-"""The measures of a version 1 report: the catalog of contracts 1.0 (frozen)."""
+"""The measures of a version 1 event: the catalog of contracts 1.0 (frozen)."""
 ProvinceCode = Annotated[str, Field(pattern=PROVINCE_PATTERN)]
 
 
