@@ -51,7 +51,7 @@ class ActivityReportV1(LoggedActivityV1):
     """One activity as a client reports it in v1: as the v1 event holds it, but measured in
     today's catalog (a v1 report is stored as a v2 event; the catalog may grow)."""
 
-    measures: Measures  # type: ignore[assignment]
+    measures: Measures
 
 
 class ActivityLoggedV1(BaseModel):
