@@ -26,7 +26,7 @@ from cungdan.processes import LOCALHOST, NatsServer, ServiceProcess, free_port
 from cungdan.stack import Stack, StackConfig
 from cungdan_contracts import AdminMap, Level, load_gazetteer
 
-from . import natsload
+from . import imports, natsload
 from .events import Event, event_chunks, events_for, max_batch, reports
 from .httpload import Connection, LoadResult, Request, closed_loop, open_loop, percentile
 from .machine import CpuMeter, tree_peak_kib, tree_rss_kib
@@ -47,6 +47,8 @@ FIGURES: dict[str, str] = {
     "freshness": "freshness at a steady rate: 202 -> visible in totals, p99",
     "totals-get": "GET /v1/totals/<province> with children, big stream applied, p99",
     "rss": "projector peak RSS during the rebuild",
+    "import-csv": "ingest POST /v1/imports of a CSV, rows/s against the batch endpoint",
+    "import-xlsx-rss": "ingest peak RSS importing a big XLSX",
 }
 """``--only`` names, in table order."""
 
@@ -100,6 +102,10 @@ class Sizes:
     projector_deadline: float = 60.0
     projector_rounds: int = 3
     """Runs of each projector figure (and of its baseline), in turns; the median counts."""
+    import_rows: int = 20_000
+    """Rows of the CSV of the import figure (and reports of its batch baseline)."""
+    import_xlsx_rows: int = 100_000
+    """Rows of the XLSX of the import RSS figure."""
     stream_events: int = 0
     """Events preloaded for the projector figures; 0: the big stream when the rebuild runs,
     else just enough for the figures asked for."""
@@ -110,7 +116,7 @@ QUICK = Sizes(
     batch_events=2_000, batch_size=200, single_requests=400, single_rate=300.0,
     single_open_seconds=1.0, big_stream=5_000, projector_events=3_000, naive_events=500,
     freshness_rate=200.0, freshness_seconds=2.0, totals_requests=100, upgrade_stream=5_000,
-    upgrade_resend=200,
+    upgrade_resend=200, import_rows=2_000, import_xlsx_rows=5_000,
     rebuild_deadline=60.0, projector_deadline=60.0, projector_rounds=1, ingest_rounds=1)
 
 
@@ -244,6 +250,10 @@ class Bench:
             await self.stream_group()
         if "upgrade" in self.runs:
             await self.upgrade()
+        if "import-csv" in self.runs:
+            await imports.import_csv(self)
+        if "import-xlsx-rss" in self.runs:
+            await imports.import_xlsx_rss(self)
         return [self.rows[k] for k in FIGURES if k in self.rows and k in self.requested]
 
     async def _check_headers(self) -> None:
