@@ -107,7 +107,8 @@ def _csv_encoding(file: IO[bytes]) -> str:
             text = decoder.decode(chunk)
         except UnicodeDecodeError as exc:
             raise SheetError("not-text", f"the file is not UTF-8 text: undecodable byte at "
-                                         f"offset {offset + exc.start}") from None
+                                         f"offset {offset + exc.start} (from Excel, save as "
+                                         f"'CSV UTF-8')") from None
         if "\x00" in text:
             raise SheetError("not-text", "the file holds NUL characters: not a CSV text file")
         offset += len(chunk)
