@@ -169,6 +169,8 @@ async def test_a_libreoffice_csv_with_labels_is_imported_and_bad_cells_rejected(
     assert dict(event.activity.measures) == {"road_km": Decimal("1.5"),
                                              "workdays": 12000000, "houses_repaired": 2}
     assert await ingest.metric("cungdan_ingest_import_rows_total", outcome="rejected") == 3
+    assert await ingest.metric("cungdan_ingest_rejections_total", reason="bad_number") == 1
+    assert await ingest.metric("cungdan_ingest_rejections_total", reason="future_date") == 1
 
 
 async def test_reimports_count_nothing_twice(ingest: Ingest) -> None:
@@ -225,6 +227,9 @@ async def test_dry_run_stores_nothing_and_says_what_would_happen(ingest: Ingest)
     assert await ingest.stored() == before
     out = (await ingest.post(body, token="lao-cai", dry_run="true")).json()
     assert out["counts"]["out_of_scope"] == 1 and await ingest.stored() == before
+    assert await ingest.metric("cungdan_ingest_import_rows_total", outcome="accepted",
+                               dry_run="true") == 1
+    assert await ingest.metric("cungdan_ingest_rejections_total") == 0  # only real ones
 
 
 async def test_bad_files_get_a_clear_problem_and_store_nothing(ingest: Ingest) -> None:

@@ -223,3 +223,18 @@ def test_merged_cells_are_refused_naming_them() -> None:
     assert (info.value.kind, info.value.detail) == (
         "merged-cells", "sheet 'Sheet' has merged cells (A2:A3): unmerge them and give each "
                         "row its own values")
+
+
+def test_csv_in_utf16_from_excel_unicode_text() -> None:
+    text = ("campaign\tlocality\tdate\tunit\troad_km\r\n"
+            "dan-van-kheo\t01894\t2023-03-04\tChi bộ\t2\r\n")
+    read = list(rows(io.BytesIO(text.encode("utf-16")), "csv"))
+    assert read[1].cells == ("dan-van-kheo", "01894", "2023-03-04", "Chi bộ", "2")
+
+
+def test_a_label_with_commas_does_not_fool_the_separator() -> None:
+    label = INDICATORS["road_km"].label_vi  # "km đường nông thôn làm mới, tu sửa, bê tông"
+    text = f"campaign;locality;date;unit;{label}\r\ndan-van-kheo;01894;2023-03-04;Chi bộ;2\r\n"
+    known = {"campaign", "locality", "date", "unit", label}
+    read = list(rows(io.BytesIO(text.encode()), "csv", known.__contains__))
+    assert read[0].cells[-1] == label and len(read[1].cells) == 5

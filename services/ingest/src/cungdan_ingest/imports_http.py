@@ -218,8 +218,7 @@ class _Importer:
             if isinstance(result, Refused):
                 run.tally.add(row.number, "rejected", id=result.id,
                               errors=[(p.field, p.reason) for p in result.problems])
-                for p in result.problems:
-                    self.metrics.rejection(p.kind)
+                self._count_rejected(run, result.problems)
                 continue
             if self._repeat(run, result):
                 continue
@@ -245,11 +244,20 @@ class _Importer:
             run.tally.add(converted.row, "duplicate", id=converted.id, errors=[
                 ("(row)", f"the same report as row {row}")])
         else:
-            run.tally.add(converted.row, "conflict", id=converted.id, errors=[
-                (run.columns.header_of("id"),
-                 f"id {converted.id} is used by row {row} for a different report")])
-            self.metrics.rejection("id_conflict")
+            problem = FieldProblem(run.columns.header_of("id"), f"id {converted.id} is used "
+                                   f"by row {row} for a different report", "id_conflict")
+            run.tally.add(converted.row, "conflict", id=converted.id,
+                          errors=[(problem.field, problem.reason)])
+            self._count_rejected(run, [problem])
         return True
+
+    def _count_rejected(self, run: _Run, problems: list[FieldProblem]) -> None:
+        """Count a row refused before the service saw it, as the batch endpoint counts an
+        invalid report (dry runs count in the import metric only)."""
+        if not run.dry_run:
+            self.metrics.report("rejected", "unknown")
+            for p in problems:
+                self.metrics.rejection(p.kind)
 
     def _record(self, run: _Run, converted: Converted, outcome: Outcome) -> None:
         errors = [(run.columns.column_of(p), p.reason) for p in outcome.problems]
@@ -265,12 +273,14 @@ class _Importer:
             case "rejected" | "conflict":
                 run.tally.add(converted.row, outcome.status, id=converted.id, seq=outcome.seq,
                               errors=errors)
-                for p in outcome.problems:
-                    self.metrics.rejection(p.kind)
+                if not run.dry_run:
+                    for p in outcome.problems:
+                        self.metrics.rejection(p.kind)
             case "forbidden":
                 run.tally.add(converted.row, "out_of_scope", id=converted.id, errors=errors)
-                token = run.caller.name if run.caller else ANONYMOUS
-                self.metrics.refusals.labels(token, Reason.OUT_OF_SCOPE).inc()
+                if not run.dry_run:
+                    token = run.caller.name if run.caller else ANONYMOUS
+                    self.metrics.refusals.labels(token, Reason.OUT_OF_SCOPE).inc()
             case "unavailable":
                 run.unavailable = "; ".join(p.reason for p in outcome.problems) or "unavailable"
 
