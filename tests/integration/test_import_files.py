@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -26,7 +25,7 @@ from cungdan.token_commands import issue
 from cungdan_contracts import ActivityLogged, decode_event
 from cungdan_contracts.subjects import STREAM
 from cungdan_ingest.app import create_app
-from cungdan_ingest.imports_http import XLSX
+from cungdan_ingest.imports_http import XLSX, ImportSettings
 from cungdan_ingest.settings import IngestSettings
 from cungdan_service.tokens import TokenFile
 
@@ -77,11 +76,8 @@ async def ingest(nats_server: NatsServer, nats_connect: NatsConnect,
     settings = IngestSettings(nats_url=nats_server.url, auth_enabled=True,
                               tokens_file=tokens.path, rate_limit_per_second=1000,
                               rate_limit_burst=1000)
-    os.environ["CUNGDAN_IMPORT_CHUNK_ROWS"] = "2"  # several chunks even in small files
-    try:
-        app = create_app(settings, registry=CollectorRegistry())
-    finally:
-        del os.environ["CUNGDAN_IMPORT_CHUNK_ROWS"]
+    app = create_app(settings, registry=CollectorRegistry())
+    app.state.import_settings = ImportSettings(import_chunk_rows=2)  # chunks in small files
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://ingest",
             timeout=60) as client:
