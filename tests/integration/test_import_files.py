@@ -14,11 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from nats.aio.client import Client
 from openpyxl import Workbook, load_workbook
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import NatsConnect
+from tests.waits import until
 
 from cungdan.processes import NatsServer
 from cungdan.token_commands import issue
@@ -42,8 +44,9 @@ THANH_HOA = ["dan-van-kheo", "14836", "2023-04-15", "Khối dân vận phường
 
 
 class Ingest:
-    def __init__(self, client: httpx.AsyncClient, nc: Client, secrets: dict[str, str]) -> None:
-        self.client, self.nc, self.secrets = client, nc, secrets
+    def __init__(self, client: httpx.AsyncClient, nc: Client, secrets: dict[str, str],
+                 app: FastAPI) -> None:
+        self.client, self.nc, self.secrets, self.app = client, nc, secrets, app
 
     async def post(self, body: bytes, content_type: str = "text/csv", token: str = "nation",  # noqa: S107 - a token name
                    **params: Any) -> httpx.Response:
@@ -81,7 +84,7 @@ async def ingest(nats_server: NatsServer, nats_connect: NatsConnect,
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://ingest",
             timeout=60) as client:
-        yield Ingest(client, await nats_connect(), secrets)
+        yield Ingest(client, await nats_connect(), secrets, app)
 
 
 def xlsx(*table: list[Any], merge: str | None = None) -> bytes:
@@ -314,3 +317,18 @@ async def test_the_templates(ingest: Ingest) -> None:
                                                  "Chi bộ bản"]) + "," * 4 + "2\r\n"
     again = (await ingest.post(filled.encode(), token="lao-cai")).json()
     assert again["counts"]["accepted"] == 1, again
+
+
+async def test_the_broker_down_is_503_with_the_counts_so_far(
+    ingest: Ingest, nats_server: NatsServer,
+) -> None:
+    nats_server.stop()
+    answer = await ingest.post(libreoffice_csv(HEADER, YEN_BAI, BAC_KAN, THANH_HOA))
+    body = problem_of(answer, 503, "broker-unavailable")
+    assert answer.headers["retry-after"] == "5"
+    assert body["counts"]["accepted"] == 0
+    assert await ingest.metric("cungdan_ingest_imports_total", result="unavailable") == 1
+    nats_server.start()
+    await until(lambda: ingest.app.state.journal.connected, "ingest reconnected", within=30)
+    again = await ingest.post(libreoffice_csv(HEADER, YEN_BAI, BAC_KAN, THANH_HOA))
+    assert again.json()["counts"]["accepted"] == 3  # sending the file again is safe
