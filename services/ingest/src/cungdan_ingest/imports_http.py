@@ -321,6 +321,25 @@ class _Importer:
                                f"(stream sequence {seq})", "id_conflict")])
 
 
+async def _chunks(importer: _Importer, run: _Run, iterator: Iterator[Row], size: int) -> None:
+    """Every row, a chunk at a time; the next chunk is read (in a worker thread) while the
+    current one is validated and published. Stops at the first chunk the broker fails."""
+    reading = asyncio.ensure_future(asyncio.to_thread(_take, iterator, size))
+    try:
+        while chunk := await reading:
+            reading = asyncio.ensure_future(asyncio.to_thread(_take, iterator, size))
+            await importer.chunk(run, chunk)
+            if run.unavailable:
+                return
+        while run.carried and not run.unavailable:
+            await importer.chunk(run, [])
+    finally:
+        if not reading.done():  # let the thread finish with the file before it is closed
+            await asyncio.wait([reading])
+        if not reading.cancelled():
+            reading.exception()  # retrieved: a read error after the import stopped is moot
+
+
 def _file_problem(status: int, kind: str, title: str, reason: str) -> JSONResponse:
     return problem(status, kind, title, errors=[{"field": "(file)", "reason": reason}])
 
@@ -392,12 +411,7 @@ async def _import(request: Request, caller: Principal | None, kind: Kind, file: 
                            errors=[p.as_json() for p in exc.problems]), "refused"
         run = _Run(columns, Tally(settings.import_max_listed_rows), dry_run, caller)
         importer = _Importer(request)
-        while chunk := await asyncio.to_thread(_take, iterator, settings.import_chunk_rows):
-            await importer.chunk(run, chunk)
-            if run.unavailable:
-                break
-        while run.carried and not run.unavailable:
-            await importer.chunk(run, [])
+        await _chunks(importer, run, iterator, settings.import_chunk_rows)
     except SheetError as exc:
         so_far = None if run is None else run.tally.counts.model_dump()
         return problem(422, exc.kind, "The file cannot be read", errors=[
