@@ -155,14 +155,14 @@ async def test_a_libreoffice_csv_with_labels_is_imported_and_bad_cells_rejected(
     assert summary["columns"] == HEADER
     assert summary["counts"] == {"rows": 4, "accepted": 1, "duplicate": 0, "conflict": 0,
                                  "rejected": 3, "out_of_scope": 0}
-    assert [(r["row"], r["status"], r["errors"]) for r in summary["rows"]] == [
-        (2, "rejected", [{"column": "ngay cong", "reason": "'1.500' is ambiguous: 1500 or "
-                          "1.500? write 1500, or 1.5 for the decimal (or use a number cell)"}]),
-        (3, "rejected", [{"column": header[5], "reason": "road_km takes at most 3 decimal "
-                          "places (unit: km); got 1234.5678"}]),
-        (4, "rejected", [{"column": "Ngày", "reason": summary["rows"][2]["errors"][0][
-            "reason"]}])]
-    assert summary["rows"][2]["errors"][0]["reason"].startswith("2099-01-01 is in the future")
+    assert [(r["row"], r["outcome"], r["column"], r["reason"], r["problem"])
+            for r in summary["rows"]] == [
+        (2, "rejected", "ngay cong", "'1.500' is ambiguous: 1500 or 1.500? write 1500, or 1.5 "
+                                     "for the decimal (or use a number cell)", "bad_number"),
+        (3, "rejected", header[5], "road_km takes at most 3 decimal places (unit: km); got "
+                                   "1234.5678", "too_precise"),
+        (4, "rejected", "Ngày", summary["rows"][2]["reason"], "future_date")]
+    assert summary["rows"][2]["reason"].startswith("2099-01-01 is in the future")
     assert await ingest.stored() == 1
     event = await ingest.event(1)
     assert dict(event.activity.measures) == {"road_km": Decimal("1.5"),
@@ -177,10 +177,9 @@ async def test_reimports_count_nothing_twice(ingest: Ingest) -> None:
     answer = (await ingest.post(first)).json()
     assert answer["counts"] | {"rows": 0} == {"rows": 0, "accepted": 2, "duplicate": 1,
                                               "conflict": 0, "rejected": 0, "out_of_scope": 0}
-    assert answer["rows"] == [{"row": 4, "status": "duplicate", "id": answer["rows"][0]["id"],
-                               "reason": None, "seq": None,
-                               "errors": [{"column": "(row)",
-                                           "reason": "the same report as row 2"}]}]
+    assert answer["rows"] == [{"row": 4, "outcome": "duplicate", "column": None,
+                               "reason": "the same report as row 2", "problem": "duplicate",
+                               "id": answer["rows"][0]["id"], "seq": None}]
     again = (await ingest.post(libreoffice_csv(HEADER, YEN_BAI, BAC_KAN, THANH_HOA))).json()
     assert again["counts"]["accepted"] == 1 and again["counts"]["duplicate"] == 2
     assert {r["row"]: r["seq"] for r in again["rows"]} == {2: 1, 3: 2}
@@ -195,8 +194,8 @@ async def test_rows_with_ids_are_reports_of_their_own(ingest: Ingest) -> None:
                            [ids[1], *BAC_KAN])
     answer = (await ingest.post(body)).json()
     assert answer["counts"]["accepted"] == 2 and answer["counts"]["conflict"] == 1
-    assert answer["rows"][0]["errors"] == [{"column": "id", "reason": f"id {ids[1]} is used "
-                                            "by row 3 for a different report"}]
+    assert [(r["outcome"], r["column"], r["reason"]) for r in answer["rows"]] == [
+        ("conflict", "id", f"id {ids[1]} is used by row 3 for a different report")]
     assert await ingest.stored() == 2
 
 
@@ -206,9 +205,9 @@ async def test_a_token_for_one_province_imports_its_rows_only(ingest: Ingest) ->
     summary = answer.json()
     assert summary["counts"] | {"rows": 0} == {"rows": 0, "accepted": 1, "duplicate": 0,
                                                "conflict": 0, "rejected": 2, "out_of_scope": 2}
-    assert [(r["row"], r["reason"], r["errors"][0]["column"]) for r in summary["rows"]] == [
-        (3, "out-of-scope", "locality"), (4, "out-of-scope", "locality")]
-    assert "token 'lao-cai' covers" in summary["rows"][0]["errors"][0]["reason"]
+    assert [(r["row"], r["outcome"], r["problem"], r["column"]) for r in summary["rows"]] == [
+        (3, "rejected", "out-of-scope", "locality"), (4, "rejected", "out-of-scope", "locality")]
+    assert "token 'lao-cai' covers" in summary["rows"][0]["reason"]
     assert (await ingest.event(1)).activity.locality == "04495"
     assert await ingest.stored() == 1
     assert await ingest.metric("cungdan_ingest_refusals_total", token="lao-cai",
@@ -262,9 +261,8 @@ async def test_formula_cells_reject_their_rows(ingest: Ingest) -> None:
     body = xlsx(HEADER, YEN_BAI, [*BAC_KAN[:6], "=1+2", None])
     summary = (await ingest.post(body, XLSX)).json()
     assert summary["counts"]["accepted"] == 1 and summary["counts"]["rejected"] == 1
-    assert summary["rows"][0]["errors"] == [{"column": "workdays", "reason": "a formula "
-                                             "(=1+2): the import reads values; paste the "
-                                             "values instead"}]
+    assert [(r["column"], r["reason"]) for r in summary["rows"]] == [
+        ("workdays", "a formula (=1+2): the import reads values; paste the values instead")]
     assert await ingest.stored() == 1
 
 

@@ -146,7 +146,7 @@ def test_contract_problems_are_mapped_to_columns() -> None:
     assert read.column_of(FieldProblem("unit.kind", "x")) == "unit_kind"
     assert read.column_of(FieldProblem("unit.name", "x")) == "unit"
     assert read.column_of(FieldProblem("measures", "x")) == "(indicators)"
-    assert read.column_of(FieldProblem("(body)", "x")) == "(row)"
+    assert read.column_of(FieldProblem("(body)", "x")) is None  # the row as a whole
 
 
 def test_column_letters() -> None:
@@ -158,8 +158,8 @@ def test_the_summary_lists_rows_up_to_its_limit_and_counts_all() -> None:
     tally = Tally(most_listed=2)
     tally.add(2, "accepted", id="a")
     for row in (3, 4, 5):
-        tally.add(row, "rejected", errors=[("date", "bad")])
-    tally.add(6, "out_of_scope", id="b", errors=[("locality", "not yours")])
+        tally.add(row, "rejected", problems=[("date", "bad", "bad_date")])
+    tally.add(6, "out_of_scope", id="b", problems=[("locality", "not yours", "out-of-scope")])
     summary = tally.summary(dry_run=False, kind="csv", columns=["campaign"])
     assert summary.counts.model_dump() == {"rows": 5, "accepted": 1, "duplicate": 0,
                                            "conflict": 0, "rejected": 4, "out_of_scope": 1}

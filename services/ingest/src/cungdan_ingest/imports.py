@@ -341,8 +341,9 @@ class Columns:
         report_id = given_id or str(uuid.uuid5(IMPORT_NAMESPACE, canonical))
         return Converted(row.number, {**raw, "id": report_id}, report_id, hash(canonical))
 
-    def column_of(self, problem: FieldProblem) -> str:
-        """The column a contract problem (``measures.road_km``, ``unit.name``) is about."""
+    def column_of(self, problem: FieldProblem) -> str | None:
+        """The column a contract problem (``measures.road_km``, ``unit.name``) is about;
+        ``None``: the row as a whole."""
         path = problem.field
         head, _, rest = path.partition(".")
         if head == "measures":
@@ -351,7 +352,7 @@ class Columns:
             return self.header_of("unit_kind")
         if head in FIXED_COLUMNS:
             return self.header_of(head)
-        return "(row)"
+        return None
 
 
 def _canonical(raw: dict[str, Any]) -> str:
@@ -362,21 +363,20 @@ def _canonical(raw: dict[str, Any]) -> str:
 # --- the summary ----------------------------------------------------------------------------
 
 
-class RowError(BaseModel):
-    column: str = Field(description="The column, as its header is written in the file; "
-                                    "(row) for the row as a whole.")
-    reason: str = Field(description="Why, in the words of the API's problem details.")
+class RowProblem(BaseModel):
+    """One reason a row was not accepted (a row may have several)."""
 
-
-class RowResult(BaseModel):
     row: int = Field(description="The row's number in the file; the header is row 1.")
-    status: Literal["duplicate", "conflict", "rejected"]
+    outcome: Literal["duplicate", "conflict", "rejected"]
+    column: str | None = Field(description="The column, as its header is written in the "
+                                           "file; null for the row as a whole.")
+    reason: str = Field(description="Why, in the words of the API's problem details.")
+    problem: str = Field(description="A short code of the reason: out-of-scope, duplicate, "
+                                     "id_conflict, bad_number, bad_date, formula, "
+                                     "future_date, unknown_locality, ...")
     id: str | None = Field(default=None, description="The report's id (given or derived).")
-    reason: str | None = Field(default=None, description="out-of-scope: the row lies "
-                                                         "outside the token's provinces.")
     seq: int | None = Field(default=None, description="Stream sequence of the report "
                                                       "already stored under this id.")
-    errors: list[RowError] = Field(default_factory=list)
 
 
 class ImportCounts(BaseModel):
@@ -396,25 +396,28 @@ class ImportSummary(BaseModel):
     format: Literal["csv", "xlsx"]
     columns: list[str] = Field(description="The column codes read, in the file's order.")
     counts: ImportCounts
-    rows: list[RowResult] = Field(description="Every row not accepted, in file order (up "
-                                              "to a limit: see rows_not_listed).")
-    rows_not_listed: int = Field(0, description="Rows not accepted beyond the listed ones.")
+    rows: list[RowProblem] = Field(description="Why each row not accepted was not, one entry "
+                                               "per reason, in file order (up to a limit: see "
+                                               "rows_not_listed).")
+    rows_not_listed: int = Field(0, description="Entries beyond the limit, not listed.")
 
 
 Outcome = Literal["accepted", "duplicate", "conflict", "rejected", "out_of_scope"]
+Problem = tuple[str | None, str, str]
+"""(column or None, reason, code)."""
 
 
 @dataclass
 class Tally:
-    """The summary as rows come in; keeps at most ``most_listed`` rows."""
+    """The summary as rows come in; keeps at most ``most_listed`` entries."""
 
     most_listed: int
     counts: ImportCounts = field(default_factory=ImportCounts)
-    listed: list[RowResult] = field(default_factory=list)
+    listed: list[RowProblem] = field(default_factory=list)
     not_listed: int = 0
 
     def add(self, row: int, outcome: Outcome, *, id: str | None = None,
-            seq: int | None = None, errors: Iterable[tuple[str, str]] = ()) -> None:
+            seq: int | None = None, problems: Iterable[Problem] = ()) -> None:
         self.counts.rows += 1
         if outcome == "out_of_scope":
             self.counts.out_of_scope += 1
@@ -423,15 +426,14 @@ class Tally:
             setattr(self.counts, outcome, getattr(self.counts, outcome) + 1)
         if outcome == "accepted":
             return
-        if len(self.listed) >= self.most_listed:
-            self.not_listed += 1
-            return
-        status: Literal["duplicate", "conflict", "rejected"] = \
+        listed: Literal["duplicate", "conflict", "rejected"] = \
             "rejected" if outcome == "out_of_scope" else outcome
-        self.listed.append(RowResult(
-            row=row, status=status, id=id, seq=seq,
-            reason="out-of-scope" if outcome == "out_of_scope" else None,
-            errors=[RowError(column=c, reason=r) for c, r in errors]))
+        for column, reason, code in problems:
+            if len(self.listed) >= self.most_listed:
+                self.not_listed += 1
+                continue
+            self.listed.append(RowProblem(row=row, outcome=listed, column=column,
+                                          reason=reason, problem=code, id=id, seq=seq))
 
     def summary(self, *, dry_run: bool, kind: Literal["csv", "xlsx"],
                 columns: Sequence[str]) -> ImportSummary:

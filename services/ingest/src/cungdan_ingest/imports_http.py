@@ -70,7 +70,7 @@ class ImportSettings(BaseSettings):
     import_chunk_rows: int = Field(default=500, ge=1, le=10_000)
     """Rows read, validated and published at a time."""
     import_max_listed_rows: int = Field(default=1000, ge=0)
-    """Rows not accepted that the summary lists one by one (the rest are counted)."""
+    """Entries (row, column, reason) the summary lists; the rest are counted."""
 
 
 class ImportMetrics:
@@ -217,7 +217,7 @@ class _Importer:
             result = run.columns.convert(row)
             if isinstance(result, Refused):
                 run.tally.add(row.number, "rejected", id=result.id,
-                              errors=[(p.field, p.reason) for p in result.problems])
+                              problems=[(p.field, p.reason, p.kind) for p in result.problems])
                 self._count_rejected(run, result.problems)
                 continue
             if self._repeat(run, result):
@@ -241,13 +241,13 @@ class _Importer:
             return False
         row, content = earlier
         if content == converted.content:
-            run.tally.add(converted.row, "duplicate", id=converted.id, errors=[
-                ("(row)", f"the same report as row {row}")])
+            run.tally.add(converted.row, "duplicate", id=converted.id, problems=[
+                (None, f"the same report as row {row}", "duplicate")])
         else:
             problem = FieldProblem(run.columns.header_of("id"), f"id {converted.id} is used "
                                    f"by row {row} for a different report", "id_conflict")
             run.tally.add(converted.row, "conflict", id=converted.id,
-                          errors=[(problem.field, problem.reason)])
+                          problems=[(problem.field, problem.reason, problem.kind)])
             self._count_rejected(run, [problem])
         return True
 
@@ -260,7 +260,7 @@ class _Importer:
                 self.metrics.rejection(p.kind)
 
     def _record(self, run: _Run, converted: Converted, outcome: Outcome) -> None:
-        errors = [(run.columns.column_of(p), p.reason) for p in outcome.problems]
+        problems = [(run.columns.column_of(p), p.reason, p.kind) for p in outcome.problems]
         province = outcome.province or "unknown"
         if not run.dry_run:
             self.metrics.report(outcome.status, province)
@@ -268,16 +268,18 @@ class _Importer:
             case "accepted" | "duplicate":
                 run.seen[converted.id] = (converted.row, converted.content)
                 run.tally.add(converted.row, outcome.status, id=converted.id, seq=outcome.seq,
-                              errors=[] if outcome.status == "accepted" else [
-                                  ("(row)", f"already stored (stream sequence {outcome.seq})")])
+                              problems=[] if outcome.status == "accepted" else [
+                                  (None, f"already stored (stream sequence {outcome.seq})",
+                                   "duplicate")])
             case "rejected" | "conflict":
                 run.tally.add(converted.row, outcome.status, id=converted.id, seq=outcome.seq,
-                              errors=errors)
+                              problems=problems)
                 if not run.dry_run:
                     for p in outcome.problems:
                         self.metrics.rejection(p.kind)
             case "forbidden":
-                run.tally.add(converted.row, "out_of_scope", id=converted.id, errors=errors)
+                run.tally.add(converted.row, "out_of_scope", id=converted.id, problems=[
+                    (column, reason, Reason.OUT_OF_SCOPE.value) for column, reason, _ in problems])
                 if not run.dry_run:
                     token = run.caller.name if run.caller else ANONYMOUS
                     self.metrics.refusals.labels(token, Reason.OUT_OF_SCOPE).inc()
