@@ -67,7 +67,7 @@ class ImportSettings(BaseSettings):
 
     max_import_bytes: int = Field(default=64 * MIB, ge=1024)
     """Largest file (or multipart body) of ``POST /v1/imports``."""
-    import_chunk_rows: int = Field(default=500, ge=1, le=10_000)
+    import_chunk_rows: int = Field(default=2000, ge=1, le=10_000)
     """Rows read, validated and published at a time."""
     import_max_listed_rows: int = Field(default=1000, ge=0)
     """Entries (row, column, reason) the summary lists; the rest are counted."""
