@@ -36,6 +36,7 @@ from .broker import NodePorts
 from .client import post_batches, wait_until_projected
 from .command_errors import EXIT_INTERRUPTED, CommandError, OneLineParser, one_line
 from .demo import demo_reports
+from .processes import port_in_use
 from .stack import Stack, StackConfig
 from .supervisor import Supervisor
 
@@ -113,6 +114,7 @@ def run(load_demo: bool, cluster: bool = False) -> int:
     issued = token_commands.issue_demo_tokens(tokens)
     national = next(t.secret for t in issued if t.principal.name == token_commands.DEMO_NATIONAL)
     config = settings.stack_config(tokens, cluster=cluster)
+    _refuse_busy_ports(config)
     stack = Stack(config)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -143,6 +145,21 @@ def run(load_demo: bool, cluster: bool = False) -> int:
         stopping.wait()
         print("stopping ...", flush=True)
     return 0
+
+
+def _refuse_busy_ports(config: StackConfig) -> None:
+    """A port in use would have a service of another run answer for this one."""
+    nodes = config.broker_nodes
+    prefix = "CUNGDAN_NATS_CLUSTER_" if config.cluster else "CUNGDAN_NATS_"
+    wanted = [("CUNGDAN_INGEST_PORT", config.ingest_port),
+              ("CUNGDAN_PROJECTOR_PORT", config.projector_port),
+              *((f"{prefix}{kind}PORT{'S' if config.cluster else ''}", port)
+                for node in nodes for kind, port in (("", node.client), ("HTTP_", node.http),
+                                                     ("ROUTE_", node.route)) if port)]
+    for variable, port in wanted:
+        if port_in_use(port, config.host):
+            raise CommandError(f"port {port} ({variable}) is in use on {config.host}: another "
+                               f"cungdan run? Stop it, or set {variable}")
 
 
 def _print_tokens(issued: list[token_commands.IssuedToken], tokens: TokenFile,
@@ -198,7 +215,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "token":
         settings = RunSettings()
         tokens = TokenFile(args.file) if args.file else settings.tokens()
-        return token_commands.run_command(args, tokens)
+        try:
+            return token_commands.run_command(args, tokens)
+        except ValueError as exc:  # a malformed tokens file
+            raise CommandError(f"the tokens file {tokens.path} is not valid: "
+                               f"{str(exc).splitlines()[0]}") from exc
     if args.command == "import":
         return importing.run_command(args)
     counts = post_batches(args.ingest or ServiceAddresses().ingest, demo_reports(),

