@@ -239,10 +239,10 @@ class _UploadProgress:
         self._task: TaskID | None = None
 
     def sent(self, sent: int, size: int, rows: int | None) -> None:
-        if self._task is None:
-            self._task = self._progress.add_task("uploading", total=size)
         rows_sent = f"~{rows * sent // max(size, 1):,}/{rows:,} rows" if rows else "uploading"
         done = "; waiting for the ingest's summary" if sent >= size else ""
+        if self._task is None:
+            self._task = self._progress.add_task(rows_sent + done, total=size)
         self._progress.update(self._task, completed=sent, description=rows_sent + done)
 
     def __enter__(self) -> _UploadProgress:
