@@ -117,10 +117,13 @@ class Supervisor:
             watch.failures = 0
         watch.failures += 1
         delay = self.policy.delay(watch.failures)
-        how = child.exit_description() or "not running"
-        logger.warning("%s (pid %s) died: %s, after %.1f s up; restarting in %.1f s "
-                       "(failure %d in a row)", name, child.pid, how, up_for, delay,
-                       watch.failures)
+        if child.pid is None:  # its last start failed (and was cleaned up)
+            logger.warning("%s is down; restarting in %.1f s (failure %d in a row)", name,
+                           delay, watch.failures)
+        else:
+            logger.warning("%s (pid %s) died: %s, after %.1f s up; restarting in %.1f s "
+                           "(failure %d in a row)", name, child.pid,
+                           child.exit_description() or "gone", up_for, delay, watch.failures)
         child.kill()  # the whole process group, reaped
         if self._stopping.wait(delay):
             return
