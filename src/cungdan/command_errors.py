@@ -53,6 +53,8 @@ def refusal(response: httpx.Response, service: str) -> CommandError | None:
         wait = response.headers.get("retry-after")
         return CommandError(f"the {service} is rate limiting this token (429): try again"
                             f"{f' in {wait} s' if wait else ' later'}")
+    if code == 413:
+        return CommandError(f"the {service} refused the body as too large (413): {detail}")
     if code == 404:
         return CommandError(f"the {service} at {_base(response)} has no {response.request.url.path}"
                             f" (404): is this the {service}, and is it up to date?")
@@ -92,6 +94,8 @@ def one_line(exc: BaseException, service: str | None) -> str:
         return f"invalid {exc.title}: {where}: {first['msg']}"
     if isinstance(exc, ProcessStartError):
         return str(exc).splitlines()[0].rstrip(":")
+    if isinstance(exc, TimeoutError):
+        return str(exc) or "timed out"
     if isinstance(exc, OSError):
         return f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}"
     return f"unexpected {type(exc).__name__}: {exc} (CUNGDAN_DEBUG=1 shows the traceback)"

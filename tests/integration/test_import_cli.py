@@ -32,6 +32,7 @@ from cungdan.processes import free_port
 
 CUNGDAN = str(Path(sys.executable).parent / "cungdan")
 GOOD, READER = "cdn_good", "cdn_reader"
+MAX_BYTES = 1_000_000
 HEADER = ["id", "campaign", "locality", "date", "unit", "road_km"]
 ROWS = [
     ["a1", "ngay-cuoi-tuan-cung-dan", "04495", "2023-05-06", "Đoàn xã", "1.5"],
@@ -76,6 +77,8 @@ def fake_app(received: list[dict[str, Any]]) -> FastAPI:
         if content_type not in ("text/csv", XLSX):
             return _problem(415, "Unsupported Media Type", f"not a table: {content_type}")
         body = await request.body()
+        if len(body) > MAX_BYTES:
+            return _problem(413, "Content Too Large", f"the file is over {MAX_BYTES} bytes")
         received.append({"content_type": content_type, "bytes": body,
                          "dry_run": request.query_params.get("dry_run") == "true"})
         table = _table(body, content_type)
@@ -216,3 +219,11 @@ def test_the_progress_shows_rows_bytes_and_the_wait() -> None:
     shown = screen.getvalue()
     assert "100.0/100.0 kB" in shown
     assert "~1,000/1,000 rows; waiting for the ingest's summary" in shown
+
+
+def test_a_refused_file_is_one_line(ingest: FakeIngest, tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "big.csv", [ROWS[0]] * 20_000)
+    done = cungdan_import(ingest, str(source))
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("cungdan import: the ingest refused the body as too large "
+                                   f"(413): the file is over {MAX_BYTES} bytes")
