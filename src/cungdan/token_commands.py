@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cungdan_contracts import NATION, AdminMap, load_gazetteer
 from cungdan_service.auth import Principal, Role, make_principal
@@ -59,7 +60,7 @@ def issue_demo_tokens(tokens: TokenFile) -> list[IssuedToken]:
     return issued
 
 
-def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     token = commands.add_parser("token", help="API tokens (kept as hashes in the tokens file)")
     token.add_argument("--file", type=Path, default=None,
                        help="tokens file (default: CUNGDAN_TOKENS_FILE, else DATA_DIR/tokens.json)")
