@@ -80,6 +80,7 @@ def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer |
         return None
 
     app = FastAPI(title="cungdan projector", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
                   description="Totals per locality, campaign, indicator and period.")
     app.state.settings = settings
     app.state.model = model
