@@ -52,6 +52,7 @@ from cungdan_contracts.subjects import (
     HEADER_VERSION,
     STREAM,
 )
+
 from .docs_pages import ASYNCAPI_CSS, ASYNCAPI_JS
 
 TITLE = "cungdan activity events"
