@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -85,6 +86,8 @@ async def test_every_route_that_refuses_without_a_token_shows_the_bearer_securit
     document = app.openapi()
     scheme = document["components"]["securitySchemes"][BEARER]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    problem = jsonschema_rs.Draft202012Validator(
+        {"$ref": PROBLEM_REF, "components": document["components"]})
     guarded, unguarded = [], []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://service") as client:
@@ -97,6 +100,7 @@ async def test_every_route_that_refuses_without_a_token_shows_the_bearer_securit
             route = f"{method.upper()} {path}"
             if response.status_code == 401:
                 assert response.headers["content-type"] == PROBLEM_JSON
+                assert problem.is_valid(response.json()), response.text
                 guarded.append(route)
                 if operation.get("security") != [{BEARER: []}]:
                     unguarded.append(route)
