@@ -8,6 +8,9 @@ internet. FastAPI's own ``/docs`` and ``/redoc`` load from a CDN: the apps are b
 ``docs_url=None, redoc_url=None`` and :func:`install_docs` serves ``/docs`` instead (FastAPI's
 "self-hosting JavaScript and CSS for docs").
 
+To update them: ``npm pack swagger-ui-dist@<version>`` (or ``@asyncapi/react-component``),
+and copy the same files from the tarball's ``package/`` over those in ``static/``.
+
 The pages name their assets by relative URLs (``docs-assets/...`` from ``/docs``), which
 resolve under any ``root_path`` a proxy mounts the service at.
 """
