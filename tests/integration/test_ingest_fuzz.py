@@ -3,8 +3,9 @@ process and a real nats-server, with authentication on.
 
 Requests are generated from ``/openapi.json`` (reports that fit the schema, and reports
 that break it), sent with a national token, a province's token, an unknown token or
-none. Nothing may answer 5xx; every refusal is problem+json; and the stream holds exactly
-the reports answered as accepted: nothing from a refused request.
+none. Nothing may answer 5xx; every refusal is problem+json; every answer is one its route
+documents (status, content type, schema); and the stream holds exactly the reports answered
+as accepted: nothing from a refused request.
 
 The default run tries ``CUNGDAN_FUZZ_EXAMPLES`` (200) requests; ``make fuzz`` 5,000.
 """
@@ -26,6 +27,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode, Response
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from cungdan.processes import NatsServer, ServiceProcess, free_port
 from cungdan.token_commands import issue
@@ -96,7 +102,12 @@ def _caller(api: Api, response: Response) -> str:
     return next((c for c, s in api.secrets.items() if sent == f"Bearer {s}"), "unknown")
 
 
+DOCUMENTED = [content_type_conformance, response_schema_conformance, status_code_conformance]
+"""Each answer's status, content type and body are the ones its route documents."""
+
+
 def _record(api: Api, case: Case, response: Response) -> None:
+    case.validate_response(response, checks=DOCUMENTED)
     status, caller = response.status_code, _caller(api, response)
     api.statuses[(caller, status)] += 1
     assert status < 500, f"{case.method} {case.path}: {status} {response.text[:500]}"

@@ -146,6 +146,7 @@ REQUIRED_ALERTS = {
     "CungdanIngestHighErrorRate": "more than 5% of ingest requests answered 5xx",
     "CungdanIngestBrokerDown": "ingest not connected to NATS",
     "CungdanProvinceSilent": "a province silent for 14 days",
+    "CungdanProvinceNeverReported": "a province of the current map that never reported",
     "CungdanServiceDown": "a scrape target down",
     "CungdanProjectorRebuildSlow": "a rebuild running for more than 30m",
     "CungdanProjectorNoneApplying": "projector instances up, none applying the stream",

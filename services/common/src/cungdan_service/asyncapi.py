@@ -53,6 +53,8 @@ from cungdan_contracts.subjects import (
     STREAM,
 )
 
+from .docs_pages import ASYNCAPI_CSS, ASYNCAPI_JS
+
 TITLE = "cungdan activity events"
 DOCUMENT_VERSION = "1.0.0"
 """The version of this document's shape; the contract versions are in each channel."""
@@ -408,10 +410,17 @@ class _Completed:
         return self.text  # JSON is YAML
 
 
+_REMOTE_ICON = re.compile(r'\s*<link rel="icon"[^>]*href="https?://[^>]*>')
+
+
 @functools.cache
 def asyncapi_html() -> str:
-    """FastStream's page for the document (the AsyncAPI React component, from unpkg.com)."""
-    return get_asyncapi_html(_Completed(_json_text()), try_it_out_path=None)
+    """FastStream's page for the document, with the AsyncAPI React component and its
+    styles served by the service (:mod:`.docs_pages`), and without the icons it would
+    fetch from asyncapi.com: it works offline."""
+    page = get_asyncapi_html(_Completed(_json_text()), try_it_out_path=None,
+                             asyncapi_js_url=ASYNCAPI_JS, asyncapi_css_url=ASYNCAPI_CSS)
+    return _REMOTE_ICON.sub("", page)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.security import HTTPBearer
 
 from cungdan_contracts import NATION, AdminMap
 
@@ -205,16 +206,32 @@ def authorizer_of(app: FastAPI) -> Authorizer:
     return authorizer
 
 
-def requires(role: Role) -> Callable[[Request], Awaitable[Principal | None]]:
-    """A FastAPI dependency: the caller, who must hold ``role``; ``None`` when auth is off
-    (or for reads, when reads are public). Refusals are 401/403 ProblemErrors."""
+BEARER = "HTTPBearer"
+"""The name of the bearer scheme in the OpenAPI documents."""
+BEARER_DESCRIPTION = ("API token (`cungdan token create`), sent as `Authorization: Bearer "
+                      "<token>`; needed when authentication is on (reads may be public)")
 
-    async def caller(request: Request) -> Principal | None:
+
+class RoleRequired(HTTPBearer):
+    """A FastAPI dependency: the caller, who must hold ``role``; ``None`` when auth is off
+    (or for reads, when reads are public). Refusals are 401/403 ProblemErrors.
+
+    Being FastAPI's bearer scheme, a route depending on it shows the bearer security
+    (:data:`BEARER`) in the OpenAPI document."""
+
+    def __init__(self, role: Role) -> None:
+        super().__init__(auto_error=False, scheme_name=BEARER, description=BEARER_DESCRIPTION)
+        self.role = role
+
+    async def __call__(self, request: Request) -> Principal | None:  # type: ignore[override]
         authorizer = authorizer_of(request.app)
-        if not authorizer.enabled or (role is Role.READ and authorizer.reads_public):
+        if not authorizer.enabled or (self.role is Role.READ and authorizer.reads_public):
             return None
         principal = authorizer.authenticate(request.headers.get("authorization"))
-        authorizer.require(principal, role)
+        authorizer.require(principal, self.role)
         return principal
 
-    return caller
+
+def requires(role: Role) -> Callable[[Request], Awaitable[Principal | None]]:
+    """A FastAPI dependency: the caller, who must hold ``role`` (:class:`RoleRequired`)."""
+    return RoleRequired(role)

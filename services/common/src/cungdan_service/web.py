@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .asyncapi import asyncapi_html, asyncapi_json
+from .docs_pages import install_docs
+from .openapi_answers import document_problems
 from .problems import ProblemError, problem
 
 log = logging.getLogger("cungdan")
@@ -33,7 +35,10 @@ def refusal_counter(service: str, registry: CollectorRegistry) -> Counter:
 def install_common(app: FastAPI, *, service: str, registry: CollectorRegistry,
                    readiness: Readiness, refusals: Counter | None = None) -> None:
     """``refusals`` counts every :class:`ProblemError` (default: a new
-    ``cungdan_<service>_refusals_total{token,reason}`` on ``registry``)."""
+    ``cungdan_<service>_refusals_total{token,reason}`` on ``registry``). The app is built
+    with ``docs_url=None, redoc_url=None``: its ``/docs`` is :func:`.docs_pages.install_docs`'s."""
+    install_docs(app)
+    document_problems(app)
     requests = Counter(f"cungdan_{service}_http_requests_total",
                        "HTTP requests by route and status code.", ["route", "status"],
                        registry=registry)

@@ -80,6 +80,7 @@ def create_app(settings: IngestSettings | None = None, gazetteer: Gazetteer | No
         return await journal.stream_problem()
 
     app = FastAPI(title="cungdan ingest", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
                   description="Accepts activity reports and appends them to NATS JetStream.")
     app.state.settings = settings
     metrics = app.state.metrics = IngestMetrics(registry)

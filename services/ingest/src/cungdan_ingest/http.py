@@ -28,11 +28,21 @@ from cungdan_contracts import (
     lifecycle,
     loads_exact,
 )
-from cungdan_service.auth import Principal, Reason, Role, requires, scope_refusal
+from cungdan_service.auth import (
+    BEARER,
+    BEARER_DESCRIPTION,
+    Principal,
+    Reason,
+    Role,
+    requires,
+    scope_refusal,
+)
 from cungdan_service.fastapi_routes import RequestAndCallerRoute as _RequestAndCallerRoute
-from cungdan_service.problems import ANONYMOUS, PROBLEM_JSON, problem
+from cungdan_service.openapi_answers import TOKEN_REFUSALS, Refusal, answers
+from cungdan_service.problems import ANONYMOUS, problem
 from cungdan_service.responses import FastJSONResponse
 
+from .answer_models import ActivityHistory, BatchAnswer, Stored
 from .changes import ChangeOutcome, ChangeService, ScopeCheck
 from .limits import RateLimiter, read_body
 from .metrics import IngestMetrics
@@ -69,18 +79,22 @@ _BATCH_BODY = {"requestBody": {"required": True, "content": {"application/json":
     "schema": {"type": "array", "items": _REPORT_SCHEMA}}}}}
 
 
-def _refusal(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": {"type": "object"}}}}
+_REPORT_REFUSALS: tuple[Refusal, ...] = (
+    401, (403, "The token lacks the report role, or the report lies outside its provinces"),
+    413, (422, "Malformed JSON or an invalid report; each problem names its field"), 429,
+    (503, "The event store is unavailable; see Retry-After"))
+_CHANGE_REFUSALS: tuple[Refusal, ...] = (
+    401, (403, "The token lacks the correct role, or the activity lies outside its "
+               "provinces"),
+    (404, "No such activity"), 413,
+    (422, "Malformed JSON, an invalid change or activity id; each problem names its field"),
+    429, (503, "The event store is unavailable; see Retry-After"))
 
 
-_REFUSALS: dict[int | str, dict[str, Any]] = {
-    401: _refusal("No token, or an unknown or revoked one (auth on)"),
-    403: _refusal("The token lacks the report role, or the report lies outside its provinces"),
-    413: _refusal("Body too large"),
-    422: _refusal("Malformed JSON or invalid report(s); each problem names its field"),
-    429: _refusal("Rate limit of the token exceeded; see Retry-After"),
-    503: _refusal("The event store is unavailable; see Retry-After"),
-}
+def _stored(*refused: Refusal) -> dict[str, Any]:
+    """The answers of a route storing one event: 202 stored now, 200 stored before."""
+    return answers(Stored, *refused, status=202, description="Stored now", also={
+        200: (Stored, "Stored before with the same content: nothing new is stored")})
 
 
 class _RateLimitedCaller(HTTPBearer):
@@ -91,8 +105,7 @@ class _RateLimitedCaller(HTTPBearer):
     and, being the bearer scheme, it documents itself in the OpenAPI document."""
 
     def __init__(self, role: Role) -> None:
-        super().__init__(auto_error=False, scheme_name="HTTPBearer",
-                         description="API token (`cungdan token create`)")
+        super().__init__(auto_error=False, scheme_name=BEARER, description=BEARER_DESCRIPTION)
         self._authenticated = requires(role)
 
     async def __call__(self, request: Request) -> Principal | None:  # type: ignore[override]
@@ -179,8 +192,9 @@ async def post_activity(request: Request, caller: Caller) -> Response:
 
 
 router.add_api_route("/v1/activities", post_activity, methods=["POST"], openapi_extra=_BODY,
-                     status_code=202, responses=_REFUSALS, summary="Report one activity",
-                     route_class_override=_RequestAndCallerRoute)
+                     summary="Report one activity", route_class_override=_RequestAndCallerRoute,
+                     **_stored(*_REPORT_REFUSALS,
+                               (409, "This id already names a different report")))
 
 
 async def post_batch(request: Request, caller: Caller) -> Response:
@@ -211,8 +225,12 @@ async def post_batch(request: Request, caller: Caller) -> Response:
 
 
 router.add_api_route("/v1/activities/batch", post_batch, methods=["POST"],
-                     openapi_extra=_BATCH_BODY, responses=_REFUSALS,
-                     summary="Report many activities", route_class_override=_RequestAndCallerRoute)
+                     openapi_extra=_BATCH_BODY, summary="Report many activities",
+                     route_class_override=_RequestAndCallerRoute,
+                     **answers(BatchAnswer, *_REPORT_REFUSALS, (
+                         403, "The token lacks the report role (a report outside its "
+                              "provinces is rejected in the results)"),
+                               description="Each report's outcome"))
 
 
 def _item(index: int, outcome: Outcome) -> dict[str, Any]:
@@ -278,18 +296,15 @@ _RETRACTION_BODY = {"requestBody": {"required": True, "content": {"application/j
 
 
 @router.post("/v1/activities/{activity_id}/corrections", openapi_extra=_CORRECTION_BODY,
-             status_code=202, responses={**_REFUSALS, 404: _refusal("No such activity"),
-                                         409: _refusal("Retracted, or the id names another "
-                                                       "correction")},
-             summary="Correct the measures of an earlier activity")
+             summary="Correct the measures of an earlier activity",
+             **_stored(*_CHANGE_REFUSALS, (409, "Retracted, or the id names another correction")))
 async def post_correction(request: Request, activity_id: UUID, caller: Corrector) -> Response:
     return await _change(request, activity_id, caller, _changes(request).correct)
 
 
 @router.post("/v1/activities/{activity_id}/retraction", openapi_extra=_RETRACTION_BODY,
-             status_code=202, responses={**_REFUSALS, 404: _refusal("No such activity"),
-                                         409: _refusal("Already retracted for another reason")},
-             summary="Retract an earlier activity (final)")
+             summary="Retract an earlier activity (final)",
+             **_stored(*_CHANGE_REFUSALS, (409, "Already retracted for another reason")))
 async def post_retraction(request: Request, activity_id: UUID, caller: Corrector) -> Response:
     return await _change(request, activity_id, caller, _changes(request).retract)
 
@@ -312,10 +327,17 @@ _MEASURES: TypeAdapter[dict[str, Decimal]] = TypeAdapter(dict[str, Quantity])
 
 
 @router.get("/v1/activities/{activity_id}", summary="An activity's full history",
-            responses={404: _refusal("No such activity")},
-            dependencies=[Depends(_reader)])
+            dependencies=[Depends(_reader)],
+            **answers(ActivityHistory, *TOKEN_REFUSALS, (404, "No such activity"),
+                      (422, "The activity id is not a UUID"),
+                      (503, "The event store is unavailable; see Retry-After")))
 async def get_activity(request: Request, activity_id: UUID) -> Response:
-    history = await _changes(request).history(activity_id)
+    try:
+        history = await _changes(request).history(activity_id)
+    except Exception as exc:  # noqa: BLE001 - any broker failure: try again later
+        return problem(503, "broker-unavailable", "The event store is unavailable",
+                       detail=f"reading the log failed: {exc.__class__.__name__}",
+                       headers=_retry_after(request))
     if history is None:
         return problem(404, "unknown-activity", "No such activity",
                        detail=f"no activity {activity_id} in the log")

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import OperationalError
 
-from cungdan_contracts import Gazetteer, load_gazetteer
+from cungdan_contracts import NATION, AdminMap, Gazetteer, load_gazetteer
 from cungdan_contracts.conversion import load_conversion
 from cungdan_service.nats import connect_broker
 from cungdan_service.problems import problem
@@ -33,6 +33,11 @@ from .settings import ProjectorSettings
 log = logging.getLogger("cungdan.projector")
 
 
+def current_provinces(gazetteer: Gazetteer) -> list[tuple[str, str]]:
+    """(map, province) of each province of the current map (2025): all should report."""
+    return [(AdminMap.Y2025.value, p.code) for p in gazetteer.children(AdminMap.Y2025, NATION)]
+
+
 def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer | None = None,
                registry: CollectorRegistry | None = None,
                version: int = PROJECTION_VERSION) -> FastAPI:
@@ -51,7 +56,8 @@ def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer |
         lease = lease_for(model.engine, settings.instance_name,
                           interval=settings.lease_interval_seconds)
         runtime = ProjectorRuntime(nc, model, gazetteer, DeadLetterPublisher(nc), settings,
-                                   version=version, metrics=ProjectorMetrics(registry),
+                                   version=version, metrics=ProjectorMetrics(
+                                       registry, expected=current_provinces(gazetteer)),
                                    lease=lease)
         await runtime.start()
         app.state.runtime = runtime
@@ -80,6 +86,7 @@ def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer |
         return None
 
     app = FastAPI(title="cungdan projector", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
                   description="Totals per locality, campaign, indicator and period.")
     app.state.settings = settings
     app.state.model = model

@@ -21,9 +21,18 @@ from cungdan_contracts import (
 )
 from cungdan_contracts.subjects import STREAM
 from cungdan_service.auth import Role, requires
+from cungdan_service.openapi_answers import TOKEN_REFUSALS, Refusal, answers
 from cungdan_service.problems import problem
 from cungdan_service.responses import FastJSONResponse
 
+from .answer_models import (
+    DeadLetters,
+    LocalityAnswer,
+    RebuildProgress,
+    RedriveAnswer,
+    StatusAnswer,
+    TotalsAnswer,
+)
 from .answers import Basis, describe, totals_query
 from .generations import ReadModel
 from .periods import period_range
@@ -40,8 +49,17 @@ def _gazetteer(request: Request) -> Gazetteer:
     return gazetteer
 
 
+_READ_REFUSALS: tuple[Refusal, ...] = (
+    *TOKEN_REFUSALS, (503, "The read model is unavailable; see Retry-After"))
+_ADMIN_REFUSALS: tuple[Refusal, ...] = (
+    *_READ_REFUSALS, (403, "The token lacks the admin role"),
+    421)
+
+
 @router.get("/v1/localities/{code}", summary="A locality, its parent and children",
-            dependencies=[Depends(requires(Role.READ))])
+            dependencies=[Depends(requires(Role.READ))],
+            **answers(LocalityAnswer, *TOKEN_REFUSALS, (404, "No such locality in the map"),
+                      (422, "Unknown map")))
 async def get_locality(request: Request, code: str,
                        map: MapParam = AdminMap.Y2025) -> Response:
     gazetteer = _gazetteer(request)
@@ -58,7 +76,11 @@ async def get_locality(request: Request, code: str,
 
 
 @router.get("/v1/totals/{code}", summary="Totals of a locality and of each direct child",
-            dependencies=[Depends(requires(Role.READ))])
+            dependencies=[Depends(requires(Role.READ))],
+            **answers(TotalsAnswer, *_READ_REFUSALS, (404, "No such locality in the map"),
+                      (422, "Invalid query: map, period, dates, indicator or min_seq"),
+                      (503, "`min_seq` is not applied yet (after a bounded wait), or the "
+                            "read model is unavailable; see Retry-After")))
 async def get_totals(
     request: Request,
     code: str,
@@ -173,7 +195,8 @@ async def readyz(request: Request) -> Response:
 
 
 @router.get("/v1/deadletters", summary="Messages the projector could not apply",
-            dependencies=[Depends(requires(Role.READ))])
+            dependencies=[Depends(requires(Role.READ))],
+            **answers(DeadLetters, *_READ_REFUSALS))
 async def list_deadletters(request: Request) -> Response:
     stores = await _runtime(request).stores()
     letters = await asyncio.to_thread(lambda: [
@@ -186,7 +209,9 @@ async def list_deadletters(request: Request) -> Response:
 
 
 @router.post("/v1/deadletters/redrive", summary="Apply dead letters again, once each",
-             dependencies=[Depends(requires(Role.ADMIN))])
+             dependencies=[Depends(requires(Role.ADMIN))],
+             **answers(RedriveAnswer, *_ADMIN_REFUSALS, (422, "`seq` is not an integer"),
+                       description="Each pending dead letter tried"))
 async def redrive_deadletters(request: Request, seq: int | None = None) -> Response:
     """Re-reads each pending dead letter's original from the stream and applies it
     if it now decodes (the cause was fixed); it is counted at most once. Only on the
@@ -197,8 +222,10 @@ async def redrive_deadletters(request: Request, seq: int | None = None) -> Respo
     return JSONResponse({"results": results})
 
 
-@router.post("/v1/rebuild", status_code=202, summary="Rebuild the read model from the stream",
-             dependencies=[Depends(requires(Role.ADMIN))])
+@router.post("/v1/rebuild", summary="Rebuild the read model from the stream",
+             dependencies=[Depends(requires(Role.ADMIN))],
+             **answers(RebuildProgress, *_ADMIN_REFUSALS, (409, "A rebuild is already running"),
+                       status=202, description="The rebuild started"))
 async def start_rebuild(request: Request) -> Response:
     try:
         await _runtime(request).start_rebuild()
@@ -211,13 +238,15 @@ async def start_rebuild(request: Request) -> Response:
 
 
 @router.get("/v1/rebuild", summary="Progress of the last rebuild",
-            dependencies=[Depends(requires(Role.READ))])
+            dependencies=[Depends(requires(Role.READ))],
+            **answers(RebuildProgress, *_READ_REFUSALS))
 async def rebuild_status(request: Request) -> Response:
     return JSONResponse(await _runtime(request).rebuild_report())
 
 
 @router.get("/v1/status", summary="Stream, lag, dead letters and freshness per province",
-            dependencies=[Depends(requires(Role.READ))])
+            dependencies=[Depends(requires(Role.READ))],
+            **answers(StatusAnswer, *_READ_REFUSALS))
 async def status(request: Request) -> Response:
     runtime = _runtime(request)
     stores = await runtime.stores()

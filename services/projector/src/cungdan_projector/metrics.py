@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from .items import BatchResult
 
 
 class ProjectorMetrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    """``expected``: the (map, province) pairs that should report (the provinces of the
+    current map): their last-event gauge exists from the start, 0 until a first event, so
+    that a province that never reported has a series an alert can read."""
+
+    def __init__(self, registry: CollectorRegistry | None = None,
+                 expected: Iterable[tuple[str, str]] = ()) -> None:
         self.registry = registry = registry or CollectorRegistry()
         self.applied = Counter(
             "cungdan_projector_events_applied_total",
@@ -45,7 +52,8 @@ class ProjectorMetrics:
             registry=registry)
         self.last_event = Gauge(
             "cungdan_projector_province_last_event_timestamp_seconds",
-            "When the last event counted from each province was recorded (Unix time).",
+            "When the last event counted from each province was recorded (Unix time); 0 for "
+            "a province of the current map that never reported.",
             ["map", "province"], registry=registry)
         self.applying = Gauge(
             "cungdan_projector_applying",
@@ -57,6 +65,8 @@ class ProjectorMetrics:
             registry=registry)
         self.rebuild_progress.set(1)
         self._latest: dict[tuple[str, str], float] = {}
+        for admin_map, province in expected:
+            self.last_event.labels(admin_map, province).set(0)
 
     def observe(self, result: BatchResult, messages: int, seconds: float, *, live: bool) -> None:
         self.batch_size.observe(messages)

@@ -1,0 +1,95 @@
+"""The JSON answers of ingest's routes, as documented in its OpenAPI document.
+
+Documentation only: the routes build their answers themselves (:mod:`.http`), and
+``tests/integration/test_openapi_answers.py`` validates real answers against these.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cungdan_contracts import ActivityCorrected, ActivityLoggedV2, ActivityRetracted
+from cungdan_service.openapi_answers import ProblemField
+
+_CLOSED = ConfigDict(extra="forbid")
+
+
+class Stored(BaseModel):
+    """A report, correction or retraction in the log: stored now (202, ``accepted``) or
+    before, with the same content (200, ``duplicate``)."""
+
+    model_config = _CLOSED
+
+    id: str = Field(description="The activity's id (a correction's: the correction's).")
+    status: Literal["accepted", "duplicate"]
+    seq: int = Field(description="Its sequence in the stream: a read with `min_seq` of it "
+                                 "on the projector waits until it is counted.")
+
+
+class BatchCounts(BaseModel):
+    model_config = _CLOSED
+
+    accepted: int
+    duplicate: int
+    rejected: int
+    unavailable: int
+
+
+class BatchItem(BaseModel):
+    """The outcome of one report of a batch, by its position."""
+
+    model_config = _CLOSED
+
+    index: int
+    id: str | None = Field(description="The report's id, when it had a valid one.")
+    status: Literal["accepted", "duplicate", "rejected", "unavailable"]
+    reason: Literal["out-of-scope"] | None = Field(
+        default=None, description="Present when the report lies outside the token's "
+                                  "provinces.")
+    seq: int | None = Field(default=None, description="Its sequence in the stream, once "
+                                                      "stored.")
+    errors: list[ProblemField] | None = Field(default=None,
+                                              description="Why it was rejected.")
+
+
+class BatchAnswer(BaseModel):
+    """Each report's outcome; the batch is answered 200 whatever they are (503 when one
+    could not be stored: then resend the batch, the ids make it safe)."""
+
+    model_config = _CLOSED
+
+    counts: BatchCounts
+    results: list[BatchItem]
+
+
+class LoggedEntry(ActivityLoggedV2):
+    """The activity as logged (in the current contract version), at ``seq``."""
+
+    seq: int
+
+
+class CorrectedEntry(ActivityCorrected):
+    seq: int
+
+
+class RetractedEntry(ActivityRetracted):
+    seq: int
+
+
+HistoryEntry = Annotated[LoggedEntry | CorrectedEntry | RetractedEntry,
+                         Field(discriminator="type")]
+
+
+class ActivityHistory(BaseModel):
+    """An activity's events in stream order, and what they amount to."""
+
+    model_config = _CLOSED
+
+    id: str
+    status: Literal["active", "retracted"]
+    measures: dict[str, str] = Field(description="The current measures (the last "
+                                                 "correction's, else the report's), as "
+                                                 "decimal strings.")
+    history: list[HistoryEntry]

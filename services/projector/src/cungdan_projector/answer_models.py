@@ -1,0 +1,200 @@
+"""The JSON answers of the projector's routes, as documented in its OpenAPI document.
+
+Documentation only: the routes build their answers themselves (:mod:`.http`,
+:mod:`.answers`), and ``tests/integration/test_openapi_answers.py`` validates real
+answers against these.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_CLOSED = ConfigDict(extra="forbid", populate_by_name=True)
+
+Quantities = dict[str, str]
+"""Nonzero amounts by indicator code, as exact decimal strings."""
+
+
+class LocalityRef(BaseModel):
+    model_config = _CLOSED
+
+    code: str = Field(description="GSO code (`VN` for the nation).")
+    name: str
+    level: str = Field(description="nation, province, district or commune.")
+
+
+class LocalityAnswer(BaseModel):
+    """A locality of the map asked, its parent and its children."""
+
+    model_config = _CLOSED
+
+    map: Literal["legacy", "2025"]
+    code: str
+    name: str
+    level: str
+    parent: LocalityRef | None
+    children: list[LocalityRef]
+
+
+class TotalsLocality(BaseModel):
+    model_config = _CLOSED
+
+    code: str
+    name: str
+    level: str
+    parent: str | None = Field(description="The parent's code (none for the nation).")
+
+
+class TotalsFilters(BaseModel):
+    model_config = _CLOSED
+
+    campaign: str | None
+    indicator: str | None
+    date_from: str | None = Field(alias="from", description="First date counted (ISO).")
+    date_to: str | None = Field(alias="to", description="Last date counted (ISO).")
+
+
+class ChildTotals(BaseModel):
+    """A direct child's totals."""
+
+    model_config = _CLOSED
+
+    code: str
+    name: str
+    level: str
+    totals: Quantities
+    from_legacy: Quantities | None = Field(
+        default=None, description="On the 2025 map with basis `all`: the part of `totals` "
+                                  "converted from the legacy map's reports.")
+
+
+class LegacySource(BaseModel):
+    """A legacy-map locality whose reports could not be attributed to a 2025 commune."""
+
+    model_config = _CLOSED
+
+    map: Literal["legacy"]
+    code: str
+    name: str
+    level: str | None
+    why: str
+
+
+class UnattributedTotals(BaseModel):
+    """The legacy map's reports that the conversion cannot put in one child."""
+
+    model_config = _CLOSED
+
+    code: None
+    name: str
+    level: Literal["unattributed"]
+    unattributed: Literal[True]
+    totals: Quantities
+    from_legacy: Quantities
+    sources: list[LegacySource]
+
+
+class TotalsAnswer(BaseModel):
+    """The totals of a locality and of each direct child, with the filters applied and
+    the stream position they reflect."""
+
+    model_config = _CLOSED
+
+    map: Literal["legacy", "2025"]
+    basis: Literal["all", "reported"]
+    locality: TotalsLocality
+    filters: TotalsFilters
+    position: int = Field(description="The stream sequence these totals reflect.")
+    totals: Quantities
+    from_legacy: Quantities | None = Field(
+        default=None, description="On the 2025 map with basis `all`: the part of `totals` "
+                                  "converted from the legacy map's reports.")
+    units: dict[str, str] = Field(description="The unit of each indicator in `totals`.")
+    children: list[ChildTotals | UnattributedTotals]
+
+
+class DeadLetterEntry(BaseModel):
+    model_config = _CLOSED
+
+    generation: int
+    seq: int = Field(description="The original event's sequence in the activity stream.")
+    subject: str
+    reason: str
+    attempts: int
+    dead_lettered_at: str = Field(description="ISO timestamp.")
+    redriven_at: str | None = Field(description="ISO timestamp, once redriven.")
+
+
+class DeadLetters(BaseModel):
+    model_config = _CLOSED
+
+    dead_letters: list[DeadLetterEntry]
+
+
+class RedriveResult(BaseModel):
+    model_config = _CLOSED
+
+    generation: int
+    seq: int
+    status: Literal["applied", "already counted", "still failing"]
+    reason: str | None = Field(default=None, description="Why it still fails.")
+
+
+class RedriveAnswer(BaseModel):
+    model_config = _CLOSED
+
+    results: list[RedriveResult]
+
+
+class RebuildProgress(BaseModel):
+    """The last rebuild: ``idle`` (none), ``running`` or ``done``. A standby knows only the
+    generation being built and its position."""
+
+    model_config = _CLOSED
+
+    state: Literal["idle", "running", "done"]
+    generation: int | None = None
+    position: int | None = None
+    target: int | None = None
+    percent: float | None = None
+    elapsed_seconds: float | None = None
+    events_per_second: float | None = None
+
+
+class StreamState(BaseModel):
+    model_config = _CLOSED
+
+    messages: int
+    bytes: int
+    last_seq: int
+
+
+class ProvinceFreshness(BaseModel):
+    model_config = _CLOSED
+
+    map: Literal["legacy", "2025"]
+    province: str
+    name: str
+    last_event_at: str = Field(description="When its last counted event was recorded (ISO).")
+    days_silent: float
+
+
+class StatusAnswer(BaseModel):
+    """This instance, the stream, lag, dead letters and freshness per province."""
+
+    model_config = _CLOSED
+
+    instance: str
+    role: Literal["applying", "standby"]
+    applying_instance: str | None
+    stream: StreamState | None = Field(description="None when NATS does not answer.")
+    position: int
+    lag: int | None
+    generation: int | None
+    dead_letters_pending: int
+    rebuild: RebuildProgress
+    freshness: list[ProvinceFreshness] = Field(
+        description="Each province that ever reported; see the metric "
+                    "`cungdan_projector_province_last_event_timestamp_seconds` for all.")

@@ -1,0 +1,231 @@
+"""The answers documented in both OpenAPI documents are the answers given: each route of
+ingest and the projector is called in-process (their lifespans running, on a real
+nats-server and a SQLite read model), and every answer, 2xx or refusal, is validated
+against the schema its route documents for that status and content type.
+
+Every route of the documents must be called with a 2xx here: a new route fails
+``test_every_route_answers_as_documented`` until a call is added to ``_ingest_calls`` or
+``_projector_calls``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema_rs
+import nats
+import pytest
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from tests.factories import report
+
+from cungdan.processes import NatsServer
+from cungdan_contracts import load_gazetteer
+from cungdan_ingest.app import create_app as create_ingest
+from cungdan_ingest.settings import IngestSettings
+from cungdan_projector.app import create_app as create_projector
+from cungdan_projector.settings import ProjectorSettings
+
+pytestmark = pytest.mark.integration
+
+METHODS = ("get", "put", "post", "delete", "patch")
+REFORM_REPORTS = [  # as tests/e2e/test_totals_across_the_reform.py: converted, unattributed
+    report(locality="04495", date="2024-03-10", measures={"road_km": "150"}),
+    report(locality="137", date="2024-03-31", measures={"road_km": "0.5"}),  # district level
+    report(locality="31178", date="2024-03-05", measures={"road_km": "7"}),  # split
+    report(locality="04492", date="2025-09-06", measures={"road_km": "3"}),  # 2025 map
+]
+
+
+@dataclass
+class Documented:
+    """Checks answers against one service's OpenAPI document, and which were seen."""
+
+    name: str
+    document: dict[str, Any]
+    seen: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def route(self, method: str, path: str) -> str:
+        for template, item in self.document["paths"].items():
+            pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+            if method in item and re.fullmatch(pattern, path):
+                return str(template)
+        raise AssertionError(f"{self.name}: {method.upper()} {path} is not documented")
+
+    def check(self, response: httpx.Response) -> Any:
+        method, path = response.request.method.lower(), response.request.url.path
+        template = self.route(method, path)
+        where = f"{self.name} {method.upper()} {template} answered {response.status_code}"
+        responses = self.document["paths"][template][method]["responses"]
+        status = str(response.status_code)
+        assert status in responses, f"{where}, not documented: {response.text[:300]}"
+        media = response.headers["content-type"].split(";")[0]
+        content = responses[status].get("content", {})
+        assert media in content, f"{where} as {media}, documented as {list(content)}"
+        self.seen.add((template, method, status))
+        if not media.endswith("json"):  # a page: its status and media type are documented
+            return response.text
+        body = response.json()
+        validator = jsonschema_rs.Draft202012Validator(
+            {**content[media]["schema"], "components": self.document["components"]})
+        errors = [str(e) for e in validator.iter_errors(body)]
+        assert not errors, f"{where}: {json.dumps(body)[:500]}\n" + "\n".join(errors)
+        return body
+
+    def unseen_2xx(self) -> list[str]:
+        return [f"{method.upper()} {path}" for path, item in self.document["paths"].items()
+                for method in item if method in METHODS
+                if not any(p == path and m == method and s.startswith("2")
+                           for p, m, s in self.seen)]
+
+
+@dataclass
+class Services:
+    ingest: httpx.AsyncClient
+    projector: httpx.AsyncClient
+    documents: dict[str, Documented]
+    nats_url: str
+
+
+async def _until(check: Callable[[], Awaitable[Any]], what: str, within: float = 30) -> None:
+    """Poll ``check`` (an HTTP call) until it answers something true; fail naming ``what``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not await check():
+        assert loop.time() < deadline, f"not within {within} s: {what}"
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def services(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Services]:
+    ingest = create_ingest(IngestSettings(nats_url=nats_server.url, max_body_bytes=4096),
+                           registry=CollectorRegistry())
+    projector = create_projector(
+        ProjectorSettings(nats_url=nats_server.url, writer="thread", read_wait_seconds=0.2,
+                          database_url=f"sqlite:///{tmp_path / 'rm.sqlite3'}"),
+        load_gazetteer(), CollectorRegistry())
+    async with AsyncExitStack() as stack:
+        clients: dict[str, httpx.AsyncClient] = {}
+        for name, app in (("ingest", ingest), ("projector", projector)):
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            clients[name] = await stack.enter_async_context(httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url=f"http://{name}",
+                timeout=30))
+        yield Services(clients["ingest"], clients["projector"],
+                       {"ingest": _documented("ingest", ingest),
+                        "projector": _documented("projector", projector)},
+                       nats_server.url)
+
+
+def _documented(name: str, app: FastAPI) -> Documented:
+    return Documented(name, app.openapi())
+
+
+async def _ingest_calls(client: httpx.AsyncClient, documented: Documented) -> int:
+    """Every ingest route, accepting and refusing; the last stream sequence stored."""
+    async def call(method: str, url: str, **options: Any) -> Any:
+        return documented.check(await client.request(method, url, **options))
+
+    first = report()
+    assert (await call("POST", "/v1/activities", json=first))["status"] == "accepted"
+    assert (await call("POST", "/v1/activities", json=first))["status"] == "duplicate"
+    other = {**first, "measures": {"road_km": "9"}}
+    assert (await call("POST", "/v1/activities", json=other))["status"] == 409
+    assert (await call("POST", "/v1/activities", json=report(campaign="nope")))["errors"]
+    await call("POST", "/v1/activities", content=b"{" + b" " * 5000 + b"}")  # 413
+    await call("POST", "/v1/activities", content=b"{not json")  # 422
+    batch = await call("POST", "/v1/activities/batch",
+                       json=[*REFORM_REPORTS, first, report(locality="99999")])
+    assert batch["counts"] == {"accepted": 4, "duplicate": 1, "rejected": 1, "unavailable": 0}
+    await call("POST", "/v1/activities/batch", json={"not": "a list"})  # 422
+
+    change = {"id": str(uuid.uuid4()), "measures": {"road_km": "2"}, "reason": "đo lại"}
+    corrections = f"/v1/activities/{first['id']}/corrections"
+    assert (await call("POST", corrections, json=change))["status"] == "accepted"
+    assert (await call("POST", corrections, json=change))["status"] == "duplicate"
+    await call("POST", f"/v1/activities/{uuid.uuid4()}/corrections", json=change)  # 404
+    await call("POST", "/v1/activities/not-a-uuid/corrections", json=change)  # 422
+    gone = batch["results"][0]["id"]
+    retracted = await call("POST", f"/v1/activities/{gone}/retraction",
+                           json={"reason": "báo trùng"})
+    await call("POST", f"/v1/activities/{gone}/retraction", json={"reason": "khác"})  # 409
+    await call("POST", f"/v1/activities/{gone}/corrections",
+               json={**change, "id": str(uuid.uuid4())})  # 409
+
+    history = await call("GET", f"/v1/activities/{first['id']}")
+    assert [e["type"] for e in history["history"]] == ["ActivityLogged", "ActivityCorrected"]
+    assert (await call("GET", f"/v1/activities/{gone}"))["status"] == "retracted"
+    await call("GET", f"/v1/activities/{uuid.uuid4()}")  # 404
+    await call("GET", "/v1/activities/42")  # 422
+    seq: int = retracted["seq"]
+    return seq
+
+
+async def _projector_calls(client: httpx.AsyncClient, documented: Documented,
+                           last: int, nats_url: str) -> None:
+    async def call(method: str, url: str, **options: Any) -> Any:
+        return documented.check(await client.request(method, url, **options))
+
+    legacy = await call("GET", "/v1/totals/VN", params={"map": "legacy", "min_seq": last})
+    assert legacy["position"] >= last
+    lao_cai = await call("GET", "/v1/totals/15", params={"map": "2025"})
+    assert any(c.get("unattributed") for c in lao_cai["children"]), lao_cai
+    await call("GET", "/v1/totals/92", params={"map": "2025"})  # a split commune
+    await call("GET", "/v1/totals/15", params={"map": "2025", "basis": "reported",
+                                               "period": "2025"})
+    await call("GET", "/v1/totals/04495", params={
+        "map": "legacy", "campaign": "ngay-cuoi-tuan-cung-dan", "indicator": "road_km",
+        "from": "2023-01-01", "to": "2024-12-31"})
+    await call("GET", "/v1/totals/VN", params={"min_seq": last + 1000})  # 503 not yet
+    await call("GET", "/v1/totals/XX")  # 404
+    await call("GET", "/v1/totals/VN", params={"period": "2025-Q5"})  # 422
+    await call("GET", "/v1/totals/VN", params={"map": "1999"})  # 422
+    await call("GET", "/v1/localities/VN")
+    await call("GET", "/v1/localities/04495", params={"map": "legacy"})
+    await call("GET", "/v1/localities/XX")  # 404
+
+    poison = await nats.connect(nats_url)
+    try:
+        await poison.jetstream().publish(
+            f"cungdan.activity.{uuid.uuid4()}.logged.legacy.15.ngay-cuoi-tuan-cung-dan.v2",
+            b"{not json")
+    finally:
+        await poison.close()
+
+    async def dead_letters() -> list[Any]:
+        letters: list[Any] = (await call("GET", "/v1/deadletters"))["dead_letters"]
+        return letters
+
+    await _until(dead_letters, "the poison message to be dead-lettered")
+    redriven = await call("POST", "/v1/deadletters/redrive")
+    assert [r["status"] for r in redriven["results"]] == ["still failing"]
+    await call("POST", "/v1/deadletters/redrive", params={"seq": "x"})  # 422
+    assert (await call("GET", "/v1/rebuild"))["state"] == "idle"
+    assert (await call("POST", "/v1/rebuild"))["state"] in ("running", "done")
+
+    async def rebuilt() -> bool:
+        return bool((await call("GET", "/v1/rebuild"))["state"] == "done")
+
+    await _until(rebuilt, "the rebuild to finish", within=60)
+    status = await call("GET", "/v1/status")
+    assert status["role"] == "applying" and status["freshness"]
+
+
+async def test_every_route_answers_as_documented(services: Services) -> None:
+    ingest, projector = services.documents["ingest"], services.documents["projector"]
+    last = await _ingest_calls(services.ingest, ingest)
+    await _projector_calls(services.projector, projector, last, services.nats_url)
+    for documented in (ingest, projector):
+        assert not documented.unseen_2xx(), (
+            f"{documented.name}: routes never answered 2xx in this test (add a call): "
+            f"{documented.unseen_2xx()}")
+    refusals = {s for _, _, s in ingest.seen | projector.seen if s >= "400"}
+    assert refusals >= {"404", "409", "413", "422", "503"}, refusals
