@@ -165,8 +165,24 @@ async def _ingest_calls(client: httpx.AsyncClient, documented: Documented) -> in
     assert (await call("GET", f"/v1/activities/{gone}"))["status"] == "retracted"
     await call("GET", f"/v1/activities/{uuid.uuid4()}")  # 404
     await call("GET", "/v1/activities/42")  # 422
+    await _import_calls(call)
     seq: int = retracted["seq"]
     return seq
+
+
+async def _import_calls(call: Callable[..., Awaitable[Any]]) -> None:
+    """The spreadsheet import, as a dry run (the stream stays as the totals expect)."""
+    assert (await call("GET", "/v1/imports/template.csv")).startswith("id,")
+    await call("GET", "/v1/imports/template.xlsx")
+    sheet = ("campaign,locality,date,unit,road_km\r\n"
+             "ngay-cuoi-tuan-cung-dan,04495,2023-05-06,Ban CHQS huyện,2\r\n"
+             "ngay-cuoi-tuan-cung-dan,99999,2023-05-06,Ban CHQS huyện,2\r\n")
+    summary = await call("POST", "/v1/imports", params={"dry_run": "true"},
+                         content=sheet.encode(), headers={"content-type": "text/csv"})
+    assert (summary["counts"]["accepted"], summary["counts"]["rejected"]) == (1, 1), summary
+    await call("POST", "/v1/imports", content=b"%PDF-1.4",
+               headers={"content-type": "application/pdf"})  # 415
+    await call("POST", "/v1/imports", content=b"", headers={"content-type": "text/csv"})  # 422
 
 
 async def _projector_calls(client: httpx.AsyncClient, documented: Documented,

@@ -31,7 +31,8 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from cungdan_contracts import ActivityLogged, Gazetteer, decode_event
 from cungdan_contracts.subjects import Kind as EventKind
 from cungdan_service.auth import Principal, Reason
-from cungdan_service.problems import ANONYMOUS, PROBLEM_JSON, ProblemError, problem
+from cungdan_service.openapi_answers import TOKEN_REFUSALS, refusals
+from cungdan_service.problems import ANONYMOUS, ProblemError, problem
 
 from . import templates
 from .http import Caller
@@ -363,19 +364,16 @@ _BODY = {"requestBody": {"required": True, "content": {
 }}}
 
 
-def _refusal(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": {"type": "object"}}}}
+_ANSWERS = refusals(
+    *TOKEN_REFUSALS, (413, "File too large"), (415, "Neither CSV nor XLSX"),
+    (422, "The file cannot be read: empty, not a spreadsheet, bad header, no rows"), 429,
+    (503, "The event store is unavailable; send the file again (ids make it safe)"))
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
 
 
-_ANSWERS: dict[int | str, dict[str, Any]] = {
-    401: _refusal("No token, or an unknown or revoked one (auth on)"),
-    403: _refusal("The token lacks the report role"),
-    413: _refusal("File too large"),
-    415: _refusal("Neither CSV nor XLSX"),
-    422: _refusal("The file cannot be read: empty, not a spreadsheet, bad header, no rows"),
-    429: _refusal("Rate limit of the token exceeded; see Retry-After"),
-    503: _refusal("The event store is unavailable; send the file again (ids make it safe)"),
-}
+def _template(media_type: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"description": "The template", "content": {media_type: _BINARY}},
+            **refusals(*TOKEN_REFUSALS, 429)}
 
 
 @router.post("/v1/imports", openapi_extra=_BODY, response_model=ImportSummary,
@@ -441,7 +439,7 @@ async def _import(request: Request, caller: Principal | None, kind: Kind, file: 
 
 
 @router.get("/v1/imports/template.xlsx", summary="The import template (XLSX)",
-            response_class=Response, responses={200: {"content": {XLSX: {}}}})
+            response_class=Response, responses=_template(XLSX))
 async def get_template_xlsx(request: Request, caller: Caller) -> Response:
     gazetteer: Gazetteer = request.app.state.gazetteer
     body = await asyncio.to_thread(templates.xlsx, templates.localities(gazetteer, caller))
@@ -450,7 +448,7 @@ async def get_template_xlsx(request: Request, caller: Caller) -> Response:
 
 
 @router.get("/v1/imports/template.csv", summary="The import template (CSV)",
-            response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+            response_class=Response, responses=_template("text/csv"))
 async def get_template_csv(caller: Caller) -> Response:
     return Response(templates.csv_text(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="cungdan-import.csv"'})
