@@ -43,6 +43,9 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from cungdan_ingest import sheets
+from cungdan_ingest.imports import is_header
+
 from .addresses import ServiceAddresses
 from .client import bearer
 from .command_errors import CommandError, check
@@ -169,8 +172,12 @@ def read_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     if path.suffix.lower() == ".xlsx":
         yield from _xlsx_rows(path)
         return
-    with path.open(newline="", encoding="utf-8-sig", errors="replace") as file:
-        yield from enumerate(csv.reader(file), start=1)
+    with path.open("rb") as file:
+        try:
+            for row in sheets.rows(file, "csv", is_header):
+                yield row.number, ["" if cell is None else str(cell) for cell in row.cells]
+        except sheets.SheetError as exc:
+            raise CommandError(f"cannot read {path}: {exc.detail}") from None
 
 
 def count_rows(path: Path) -> int | None:

@@ -6,6 +6,7 @@ services (and `make run`) use: CUNGDAN_PROJECTOR_PORT, CUNGDAN_INGEST_PORT."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -154,3 +155,32 @@ def test_run_refuses_a_port_in_use_in_one_line(running: Running) -> None:
             CUNGDAN_NATS_PORT=str(free_port()), CUNGDAN_NATS_HTTP_PORT=str(free_port())),
             running.tmp)
     assert_one_line(answer, f"port {port} (CUNGDAN_INGEST_PORT) is in use")
+
+
+def test_import_against_the_real_ingest(running: Running) -> None:
+    """`cungdan import` end to end: the rejected row is written beside the file, fixed and
+    imported again; the same file again counts nothing twice."""
+    sheet = running.tmp / "tuan-19.csv"
+    sheet.write_text(
+        "campaign;locality;date;unit;road_km\r\n"
+        "ngay-cuoi-tuan-cung-dan;04495;2023-05-06;Đoàn xã;1,5\r\n"
+        "ngay-cuoi-tuan-cung-dan;04495;2023-05-13;Đoàn xã;2\r\n"
+        "ngay-cuoi-tuan-cung-dan;99999;2023-05-13;Đoàn xã;3\r\n", encoding="utf-8-sig")
+    env = running.env(CUNGDAN_TOKEN=running.reporter)
+    first = cungdan(["import", str(sheet)], env, running.tmp)
+    assert first.code == 1, first
+    assert "Traceback" not in first.out + first.err
+    rejected = running.tmp / "tuan-19.rejected.csv"
+    rows = rejected.read_text(encoding="utf-8-sig").splitlines()
+    assert len(rows) == 2 and "99999" in rows[1], rows
+    rejected.write_text(rejected.read_text(encoding="utf-8-sig").replace("99999", "04495"),
+                        encoding="utf-8")
+    fixed = cungdan(["import", str(rejected)], env, running.tmp)
+    assert fixed.code == 0, fixed
+    again = cungdan(["import", str(sheet)], env, running.tmp)
+    assert again.code == 1, again
+    for answer, counts in ((first, ("accepted", 2, "rejected", 1)),
+                           (fixed, ("accepted", 1, "rejected", 0)),
+                           (again, ("duplicate", 2, "rejected", 1))):
+        for name, value in zip(counts[::2], counts[1::2], strict=True):
+            assert re.search(rf"\b{value} {name}\b", answer.out), answer.out

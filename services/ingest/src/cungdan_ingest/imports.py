@@ -43,8 +43,11 @@ FIXED_COLUMNS: dict[str, tuple[str, ...]] = {
     "unit_kind": ("loại đơn vị",),
     "note": ("ghi chú",),
     "village": ("thôn", "thôn, bản, tổ dân phố"),
+    "reason": ("lý do",),
 }
-"""The columns other than the indicators: code -> Vietnamese labels."""
+"""The columns other than the indicators: code -> Vietnamese labels. ``reason`` is the
+reason a previous import gave for a row (``cungdan import`` writes the rejected rows with
+it, to be fixed and imported again): known, and not read."""
 FIXED_LABELS = {code: labels[0] for code, labels in FIXED_COLUMNS.items()}
 REQUIRED_COLUMNS = ("campaign", "locality", "date", "unit")
 TEMPLATE_COLUMNS = ("id", "campaign", "locality", "date", "unit", "unit_kind", "note",
