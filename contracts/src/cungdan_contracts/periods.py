@@ -155,7 +155,8 @@ def decode_period_event(data: bytes) -> PeriodEvent:
 PERIOD_PREFIX = "cungdan.period."
 ALL_PERIOD_EVENTS = "cungdan.period.>"
 CLOSED, REOPENED, CONTROL = "closed", "reopened", "control"
-_KINDS = {PeriodClosed: CLOSED, PeriodReopened: REOPENED, ControlTotalsSubmitted: CONTROL}
+_KINDS: dict[type[BaseModel], str] = {
+    PeriodClosed: CLOSED, PeriodReopened: REOPENED, ControlTotalsSubmitted: CONTROL}
 
 
 def period_filter(province: str, admin_map: AdminMap, period: str) -> str:
