@@ -83,7 +83,8 @@ _CONTROL = ControlTotalsSubmitted(
                                             measures={"models_registered": Decimal(128)}))
 PERIOD_CHANNELS: dict[str, tuple[str, type[Any]]] = {
     "PeriodClosed.v1": (period_subject(_CLOSED), PeriodClosed),
-    "PeriodReopened.v1": (period_subject(PeriodReopened(**_CLOSED.model_dump(exclude={"type"}))), PeriodReopened),
+    "PeriodReopened.v1": (
+        period_subject(PeriodReopened(**_CLOSED.model_dump(exclude={"type"}))), PeriodReopened),
     "ControlTotalsSubmitted.v1": (period_subject(_CONTROL), ControlTotalsSubmitted),
 }
 PERIOD_VALUES = {"province": "15", "map": "legacy", "period": "2024-Q2", "closing": "1",
