@@ -27,6 +27,7 @@ from cungdan_service.responses import FastJSONResponse
 from .answers import Basis, describe, totals_query
 from .generations import ReadModel
 from .periods import period_range
+from .periods_http import closed_totals, late_marks
 from .reads import TotalsFilter
 from .runtime import NotApplyingError, ProjectorRuntime, RebuildRunningError
 
@@ -75,12 +76,21 @@ async def get_totals(
     min_seq: Annotated[int | None, Query(
         ge=0, description="Answer only once this stream sequence (the `seq` ingest "
                           "returned) is applied; waits a bounded time, else 503 not-yet.")] = None,
+    as_closed: Annotated[bool, Query(description=(
+        "With `period`: the figures as they stood when the province last closed the period "
+        "(docs/periods.md)"))] = False,
+    closing: Annotated[int | None, Query(ge=1, description=(
+        "With `as_closed`: an earlier closing of the period, by number"))] = None,
 ) -> Response:
     gazetteer = _gazetteer(request)
     loc = gazetteer.get(map, code)
     if loc is None:
         return problem(404, "unknown-locality", "Unknown locality",
                        detail=f"no locality '{code}' in the {map.value} map")
+    if as_closed or closing is not None:
+        if min_seq is not None and (waited := await _wait_for_position(request, min_seq)):
+            return waited
+        return await closed_totals(request, map, loc, period, campaign, indicator, closing)
     if period is not None:
         try:
             date_from, date_to = period_range(period)
@@ -106,7 +116,7 @@ async def get_totals(
         "filters": {"campaign": campaign, "indicator": indicator,
                     "from": date_from.isoformat() if date_from else None,
                     "to": date_to.isoformat() if date_to else None},
-        "position": seen, **body,
+        "position": seen, **body, **(await late_marks(request, map, loc, period)),
     })
 
 
