@@ -83,8 +83,9 @@ class _Consumer:
 
 
 class StreamReader:
-    """Reads ``STREAM`` (subjects ``PROJECTED``: activities and period events) in order after a position, holding at most
-    ``batch + prefetch`` messages: the batch in hand and the next ones.
+    """Reads ``STREAM`` (subjects ``PROJECTED``: activities and period events) in order
+    after a position, holding at most ``batch + prefetch`` messages: the batch in hand and
+    the next ones.
 
     One pull request is open at a time, for no more messages than there is room for, so
     the bound holds for what the server sends too. ``take`` hands out the next messages;
