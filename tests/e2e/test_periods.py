@@ -179,3 +179,32 @@ def test_closings_freeze_the_stream_up_to_their_place(stack: Stack) -> None:
     projector.close()
     with_subjects = [s for _, s, _ in stream if s.startswith(ALL_PERIOD_EVENTS[:-1])]
     assert len(with_subjects) == 4  # close, reopen, close, control totals
+
+
+def test_period_reads_answer_problems_never_a_500(stack: Stack) -> None:
+    with httpx.Client(base_url=stack.projector_url, timeout=10, trust_env=False) as projector:
+        for path, params, status, kind in [
+            ("/v1/totals/15", {"map": "legacy", "as_closed": "true"}, 422, "invalid-query"),
+            ("/v1/totals/15", {"map": "legacy", "period": "2023-Q9", "as_closed": "true"},
+             422, "invalid-query"),
+            ("/v1/totals/VN", {"map": "legacy", "period": "2023", "as_closed": "true"}, 422,
+             "invalid-query"),
+            ("/v1/totals/15", {"map": "legacy", "period": "2019", "as_closed": "true"}, 404,
+             "not-closed"),
+            ("/v1/totals/15", {"map": "legacy", "period": PERIOD, "as_closed": "true",
+                               "closing": "0"}, 422, None),
+            ("/v1/periods/99", {"map": "legacy"}, 404, "unknown-locality"),
+            ("/v1/periods/15", {"map": "1999"}, 422, "invalid-query"),
+            ("/v1/periods/15/2023-13", {}, 422, "invalid-query"),
+            ("/v1/periods/15/2023", {"campaign": "nope"}, 422, "invalid-query"),
+        ]:
+            answer = projector.get(path, params=params)
+            assert answer.status_code == status, (path, params, answer.text)
+            assert answer.headers["content-type"].startswith("application/problem+json") \
+                or kind is None
+            if kind is not None:
+                assert answer.json()["type"] == f"urn:cungdan:problem:{kind}"
+        empty = projector.get("/v1/periods/10", params={"map": "legacy"}).json()
+        assert empty["periods"] == []
+        open_period = projector.get("/v1/periods/15/2019").json()
+        assert (open_period["status"], open_period["comparisons"]) == ("open", [])
