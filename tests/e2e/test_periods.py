@@ -1,6 +1,6 @@
 """End to end: a province's period closed, raced, reopened and closed again over HTTP;
 the closed figures equal a recount of the stream up to each closing, and a rebuild
-serves them again."""
+serves them again; on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,9 +34,10 @@ BASE = f"/v1/periods/{PROVINCE}/{PERIOD}"
 NCD = "ngay-cuoi-tuan-cung-dan"
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    config = stack_config(tmp_path_factory.mktemp("periods"),
+@pytest.fixture
+def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
+    """The services on a read model of SQLite, then of PostgreSQL."""
+    config = stack_config(tmp_path / "periods", database_url=database_url,
                           extra_env={"CUNGDAN_READ_WAIT_SECONDS": "1"})
     with Stack(config) as running:
         yield running
