@@ -171,6 +171,8 @@ def test_closings_freeze_the_stream_up_to_their_place(stack: Stack) -> None:
                and closes[1] < seq < reopened_at
                and dt.date.fromisoformat(ev["activity"]["date"]) <= dt.date(2023, 6, 30))
     assert q2["late_amendments"] == late  # the raced report, if stored after the close
+    assert len(detail["late"]) == late
+    assert all(closes[1] < entry["seq"] < reopened_at for entry in detail["late"])
 
     assert projector.post("/v1/rebuild").status_code == 202
     wait_until(lambda: projector.get("/v1/rebuild").json()["state"] == "done",

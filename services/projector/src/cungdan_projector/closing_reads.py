@@ -69,6 +69,8 @@ class PeriodView:
     closings: list[ClosingRecord] = field(default_factory=list)
     late_amendments: int = 0
     controls: list[ControlRecord] = field(default_factory=list)
+    late: list[dict[str, Any]] = field(default_factory=list)
+    """The late amendments themselves (read for one period only)."""
 
 
 @contextmanager
@@ -118,6 +120,14 @@ def periods(engine: Engine, admin_map: str, province: str,
             late = late.where(la.c.period == period)
         for name, count in conn.execute(late.group_by(la.c.period)):
             found.setdefault(name, PeriodView()).late_amendments = int(count)
+        if period is not None:
+            rows = conn.execute(select(la.c.seq, la.c.closing, la.c.activity_id, la.c.kind)
+                                .where(la.c.map == admin_map, la.c.province == province,
+                                       la.c.period == period).order_by(la.c.seq))
+            late_rows = [{"seq": int(r.seq), "closing": int(r.closing),
+                          "activity_id": r.activity_id, "kind": r.kind} for r in rows]
+            if late_rows:
+                found.setdefault(period, PeriodView()).late = late_rows
         ct = t.control_totals
         controls = select(ct).where(ct.c.map == admin_map, ct.c.province == province)
         if period is not None:

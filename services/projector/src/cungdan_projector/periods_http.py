@@ -124,7 +124,8 @@ async def period_detail(request: Request, province: str, period: str,
         return _not_kept()
     view = found.get(period, PeriodView())
     body: dict[str, Any] = {"map": admin_map.value, "province": province,
-                            "position": position, **_view(period, view)}
+                            "position": position, **_view(period, view),
+                            "late": view.late}
     last = view.closings[-1] if view.closings else None
     if last is None:
         body["comparisons"] = []
