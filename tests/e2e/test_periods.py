@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -173,6 +174,16 @@ def test_closings_freeze_the_stream_up_to_their_place(stack: Stack) -> None:
     assert q2["late_amendments"] == late  # the raced report, if stored after the close
     assert len(detail["late"]) == late
     assert all(closes[1] < entry["seq"] < reopened_at for entry in detail["late"])
+
+    metrics = projector.get("/metrics").text
+    assert 'cungdan_projector_period_events_total{kind="closed"} 2.0' in metrics
+    assert f'cungdan_projector_period_events_total{{kind="late"}} {float(late)}' in metrics \
+        or late == 0
+    ingest_metrics = ingest.get("/metrics").text
+    assert 'cungdan_ingest_period_requests_total{kind="close",outcome="accepted"} 2.0' \
+        in ingest_metrics
+    assert re.search(r'cungdan_ingest_period_closed_refusals_total\{kind="report"\} [1-9]',
+                     ingest_metrics)
 
     assert projector.post("/v1/rebuild").status_code == 202
     wait_until(lambda: projector.get("/v1/rebuild").json()["state"] == "done",

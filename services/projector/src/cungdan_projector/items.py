@@ -113,3 +113,6 @@ class BatchResult:
     """Events counted by this batch per source (map, province, campaign, events)."""
     latest: tuple[tuple[str, str, dt.datetime], ...] = ()
     """The newest ``recorded_at`` counted per source (map, province)."""
+    periods: tuple[tuple[str, int], ...] = ()
+    """Period events applied (``closed``, ``reopened``, ``control``) and late amendments
+    noted (``late``), with their counts."""

@@ -9,6 +9,7 @@ resumes after the stored position, and an id stored once never counts again.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -114,17 +115,20 @@ class GenerationStore:
             position, results = current, []
             for part in closings.segments(batch):  # the period events apart, in order
                 if isinstance(part, PeriodMark):
-                    if part.seq > position and periods:
+                    applied = part.seq > position and periods
+                    if applied:
                         closings.apply_mark(conn, self.tables, part, opened, day=self._day)
-                    results.append(BatchResult(int(part.seq > position), 0, 0, part.seq))
+                    results.append(BatchResult(int(applied), 0, 0, max(position, part.seq),
+                                               periods=((part.kind, 1),) if applied else ()))
                     position = max(position, part.seq)
                     continue
                 plan = self._fold_part(conn, part, position,
                                        ahead if len(part) == len(batch) else None)
-                if opened:
-                    closings.note_late(conn, self.tables, plan, opened)
+                late = closings.note_late(conn, self.tables, plan, opened) if opened else 0
                 position = plan.position
-                results.append(plan.result())
+                result = plan.result()
+                results.append(dataclasses.replace(result, periods=(("late", late),))
+                               if late else result)
             if position != current:
                 conn.execute(update(generations)
                              .where(generations.c.generation == self.number)
@@ -271,7 +275,8 @@ def _combined(results: Sequence[BatchResult]) -> BatchResult:
     return BatchResult(sum(r.applied for r in results), sum(r.already_applied for r in results),
                        sum(r.dead_lettered for r in results), results[-1].position,
                        tuple(c for r in results for c in r.counted),
-                       tuple(c for r in results for c in r.latest))
+                       tuple(c for r in results for c in r.latest),
+                       tuple(p for r in results for p in r.periods))
 
 
 def presum(batch: Sequence[Message]) -> CopiedSums | None:
