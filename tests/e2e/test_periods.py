@@ -208,6 +208,8 @@ def test_period_reads_answer_problems_never_a_500(stack: Stack) -> None:
              "not-closed"),
             ("/v1/totals/15", {"map": "legacy", "period": PERIOD, "as_closed": "true",
                                "closing": "0"}, 422, None),
+            ("/v1/totals/15", {"map": "legacy", "period": PERIOD, "as_closed": "true",
+                               "indicator": "nope"}, 422, "invalid-query"),
             ("/v1/periods/99", {"map": "legacy"}, 404, "unknown-locality"),
             ("/v1/periods/15", {"map": "1999"}, 422, "invalid-query"),
             ("/v1/periods/15/2023-13", {}, 422, "invalid-query"),

@@ -87,10 +87,6 @@ async def get_totals(
     if loc is None:
         return problem(404, "unknown-locality", "Unknown locality",
                        detail=f"no locality '{code}' in the {map.value} map")
-    if as_closed or closing is not None:
-        if min_seq is not None and (waited := await _wait_for_position(request, min_seq)):
-            return waited
-        return await closed_totals(request, map, loc, period, campaign, indicator, closing)
     if period is not None:
         try:
             date_from, date_to = period_range(period)
@@ -106,6 +102,8 @@ async def get_totals(
         waited = await _wait_for_position(request, min_seq)
         if waited is not None:
             return waited
+    if as_closed or closing is not None:
+        return await closed_totals(request, map, loc, period, campaign, indicator, closing)
     where = TotalsFilter(campaign, indicator, date_from, date_to)
     query = totals_query(gazetteer, request.app.state.reform_views, map, loc, basis, where)
     model: ReadModel = request.app.state.model
