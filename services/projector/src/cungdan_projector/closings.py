@@ -19,7 +19,6 @@ generation's tables.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -208,7 +207,3 @@ def note_late(conn: Connection, tables: GenerationTables, plan: Plan,
         conn.execute(tables.late_amendments.insert(), rows)
     return len(rows)
 
-
-def closed_since(at: dt.datetime) -> dt.datetime:
-    """SQLite hands timestamps back naive; they were written in UTC."""
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
