@@ -64,8 +64,9 @@ class Api:
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     base = tmp_path_factory.mktemp("fuzz")
     tokens = TokenFile(base / "tokens.json")
-    roles = ["report", "correct", "read"]  # every route: reports, changes, history
-    secrets = {"national": issue(tokens, "fuzz-national", ["VN"], roles).secret,
+    roles = ["report", "correct", "read", "approve"]  # every route: reports, changes,
+    # history, periods (reopening: the national admin; the province's is refused, 403)
+    secrets = {"national": issue(tokens, "fuzz-national", ["VN"], [*roles, "admin"]).secret,
                "province": issue(tokens, "fuzz-lao-cai", ["15"], roles).secret,
                "unknown": "cdn_" + "A" * 43}
     port = free_port()

@@ -3,12 +3,14 @@ deterministic, committed as docs/asyncapi.json, and served by both services."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
 import subprocess
 import sys
 import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,13 @@ from cungdan_contracts import (
     ActivityLoggedV2,
     ActivityRetracted,
     AdminMap,
+)
+from cungdan_contracts.periods import (
+    ControlTotalsRequest,
+    ControlTotalsSubmitted,
+    PeriodClosed,
+    PeriodReopened,
+    period_subject,
 )
 from cungdan_contracts.subjects import (
     corrected_subject,
@@ -66,6 +75,20 @@ EVENT_CHANNELS: dict[str, tuple[str, type[Any]]] = {
         layout1_retracted_subject(AdminMap.LEGACY, "15", "dan-van-kheo", ACTIVITY),
         ActivityRetracted),
 }
+_CLOSED = PeriodClosed(recorded_at=dt.datetime(2024, 7, 1, tzinfo=dt.UTC), province="15",
+                       map=AdminMap.LEGACY, period="2024-Q2", closing=1, reason="published")
+_CONTROL = ControlTotalsSubmitted(
+    recorded_at=_CLOSED.recorded_at, province="15", map=AdminMap.LEGACY, period="2024-Q2",
+    closing=1, control=ControlTotalsRequest(campaign="dan-van-kheo",
+                                            measures={"models_registered": Decimal(128)}))
+PERIOD_CHANNELS: dict[str, tuple[str, type[Any]]] = {
+    "PeriodClosed.v1": (period_subject(_CLOSED), PeriodClosed),
+    "PeriodReopened.v1": (
+        period_subject(PeriodReopened(**_CLOSED.model_dump(exclude={"type"}))), PeriodReopened),
+    "ControlTotalsSubmitted.v1": (period_subject(_CONTROL), ControlTotalsSubmitted),
+}
+PERIOD_VALUES = {"province": "15", "map": "legacy", "period": "2024-Q2", "closing": "1",
+                 "key": _CONTROL.key()}
 VALUES = {"map": "legacy", "province": "15", "campaign": "dan-van-kheo",
           "activity_id": str(ACTIVITY), "correction_id": str(CORRECTION), "seq": "42"}
 
@@ -97,7 +120,10 @@ def test_generation_is_deterministic_across_processes() -> None:
 
 def test_it_is_asyncapi_3_with_the_events_on_their_subjects(document: dict[str, Any]) -> None:
     assert document["asyncapi"] == "3.0.0"
-    assert set(document["channels"]) == {*EVENT_CHANNELS, "DeadLetter"}
+    assert set(document["channels"]) == {*EVENT_CHANNELS, *PERIOD_CHANNELS, "DeadLetter"}
+    for key, (subject, _) in PERIOD_CHANNELS.items():
+        assert document["channels"][key]["address"].format(**PERIOD_VALUES) == subject, key
+        assert document["operations"][key]["action"] == "send"
     for key, (subject, _) in EVENT_CHANNELS.items():
         address = document["channels"][key]["address"]
         assert address.format(**VALUES) == subject, key

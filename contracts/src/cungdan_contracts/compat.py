@@ -140,6 +140,11 @@ POLICY: dict[str, Mode] = {
     "RetractionRequest.v1": Mode.BACKWARD,
     "ActivityCorrected.v1": Mode.BACKWARD,
     "ActivityRetracted.v1": Mode.BACKWARD,
+    "PeriodRequest.v1": Mode.BACKWARD,
+    "ControlTotalsRequest.v1": Mode.BACKWARD,
+    "PeriodClosed.v1": Mode.BACKWARD,
+    "PeriodReopened.v1": Mode.BACKWARD,
+    "ControlTotalsSubmitted.v1": Mode.BACKWARD,
 }
 """The rule each published contract is held to. Events already in the log for good
 (v1) are held to FULL: they can no longer change at all. The current ones are held

@@ -21,6 +21,13 @@ from .corrections import (
     CorrectionRequest,
     RetractionRequest,
 )
+from .periods import (
+    ControlTotalsRequest,
+    ControlTotalsSubmitted,
+    PeriodClosed,
+    PeriodReopened,
+    PeriodRequest,
+)
 
 CONTRACTS: dict[str, type[BaseModel]] = {
     "ActivityReport.v1": ActivityReportV1,
@@ -31,6 +38,11 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     "RetractionRequest.v1": RetractionRequest,
     "ActivityCorrected.v1": ActivityCorrected,
     "ActivityRetracted.v1": ActivityRetracted,
+    "PeriodRequest.v1": PeriodRequest,
+    "ControlTotalsRequest.v1": ControlTotalsRequest,
+    "PeriodClosed.v1": PeriodClosed,
+    "PeriodReopened.v1": PeriodReopened,
+    "ControlTotalsSubmitted.v1": ControlTotalsSubmitted,
 }
 
 

@@ -44,8 +44,12 @@ from uuid import UUID
 from .localities import AdminMap
 
 STREAM = "CUNGDAN_ACTIVITY"
-STREAM_SUBJECTS = ("cungdan.activity.>",)
+STREAM_SUBJECTS = ("cungdan.activity.>", "cungdan.period.>")
+"""Activities, and the closings of reporting periods (:mod:`.periods`)."""
 ALL_EVENTS = "cungdan.activity.>"
+PROJECTED = ("cungdan.activity.>", "cungdan.period.>")
+"""What the projector reads: every activity event and every period event, in stream
+order (a period's closing counts exactly the activities stored before it)."""
 ALL_LOGGED = "cungdan.activity.*.logged.>"
 """Every ActivityLogged, any version, both layouts."""
 

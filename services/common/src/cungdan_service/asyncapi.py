@@ -45,6 +45,7 @@ from cungdan_contracts import (
     AdminMap,
 )
 from cungdan_contracts.lifecycle import retraction_id
+from cungdan_contracts.periods import ControlTotalsSubmitted, PeriodClosed, PeriodReopened
 from cungdan_contracts.subjects import (
     HEADER_FINGERPRINT,
     HEADER_MSG_ID,
@@ -242,6 +243,29 @@ CHANNELS = (
         LAYOUT1 + WILDCARD_RULE,
     ),
     Channel(
+        "PeriodClosed.v1",
+        "cungdan.period.{province}.{map}.{period}.closed.{closing}.v1",
+        PeriodClosed,
+        "A province closed a reporting period: its figures for the period are published "
+        "as they stand at this event's place in the stream, and later reports dated in it "
+        "are refused. One per closing number. Filter every period event with "
+        "`cungdan.period.>`, one province with `cungdan.period.<province>.>`.",
+    ),
+    Channel(
+        "PeriodReopened.v1",
+        "cungdan.period.{province}.{map}.{period}.reopened.{closing}.v1",
+        PeriodReopened,
+        "A national admin reopened a closed period (naming the closing undone): reports "
+        "dated in it are taken again, until it is closed again.",
+    ),
+    Channel(
+        "ControlTotalsSubmitted.v1",
+        "cungdan.period.{province}.{map}.{period}.control.{key}.v1",
+        ControlTotalsSubmitted,
+        "A province's own totals of one campaign for a closed period, to compare with the "
+        "projected figures. The latest for a campaign and closing counts.",
+    ),
+    Channel(
         "DeadLetter",
         "cungdan.deadletter.activity.{seq}",
         bytes,
@@ -282,6 +306,18 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "description": "The correction's id (a UUID chosen by the client).",
         "examples": ["0b7e4a52-8d0e-4c55-9d47-6a1f1f9b7c1e"],
     },
+    "period": {
+        "description": "A reporting period: `YYYY`, `YYYY-Qn` or `YYYY-MM`.",
+        "examples": ["2024", "2024-Q2", "2024-04"],
+    },
+    "closing": {
+        "description": "The number of the period's closing (1 for the first).",
+        "examples": ["1"],
+    },
+    "key": {
+        "description": "The digest of the control totals' content and closing.",
+        "examples": ["5f1c0e8a9b7d4c3e2a1f0e9d8c7b6a59"],
+    },
     "seq": {
         "description": f"The stream sequence of the original event in `{STREAM}`.",
         "examples": ["4711"],
@@ -294,7 +330,8 @@ HEADERS: dict[str, dict[str, Any]] = {
                     "(ActivityLogged), the correction id (ActivityCorrected), "
                     f"`{retraction_id('<activity id>')}` (ActivityRetracted)."},
     HEADER_TYPE: {"type": "string", "description": "The contract: the payload's `type`.",
-                  "enum": ["ActivityLogged", "ActivityCorrected", "ActivityRetracted"]},
+                  "enum": ["ActivityLogged", "ActivityCorrected", "ActivityRetracted",
+                           "PeriodClosed", "PeriodReopened", "ControlTotalsSubmitted"]},
     HEADER_VERSION: {"type": "string", "description":
                      "The contract version of the payload (its `version`), as text."},
     HEADER_FINGERPRINT: {"type": "string", "description":

@@ -44,6 +44,8 @@ class Role(StrEnum):
     REPORT = "report"
     CORRECT = "correct"
     READ = "read"
+    APPROVE = "approve"
+    """Close a reporting period of the token's provinces, send its control totals."""
     ADMIN = "admin"
 
 
@@ -71,6 +73,11 @@ class Principal:
 
     def has(self, role: Role) -> bool:
         return role in self.roles or Role.ADMIN in self.roles
+
+    @property
+    def national_admin(self) -> bool:
+        """An ``admin`` token of the whole nation (who alone may reopen a period)."""
+        return self.national and Role.ADMIN in self.roles
 
     def covers(self, admin_map: AdminMap, province: str) -> bool:
         """Whether a locality of ``province`` (in ``admin_map``) lies in this token's scope."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -11,16 +12,20 @@ from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry
 
 from cungdan_contracts import NATION, AdminMap, Gazetteer, load_gazetteer
+from cungdan_contracts.periods import ALL_PERIOD_EVENTS
 from cungdan_contracts.subjects import STREAM, STREAM_SUBJECTS
 from cungdan_service.auth import Authorizer, authorizer_from_settings
 from cungdan_service.nats import connect_broker, redact
 from cungdan_service.web import install_common
 
-from . import http, imports_http
+from . import http, imports_http, periods_http
 from .changes import ChangeService
+from .closures import Closures
+from .closures_feed import ClosuresFeed
 from .journal import Journal, ensure_stream, stream_config
 from .limits import RateLimiter
 from .metrics import IngestMetrics
+from .period_actions import PeriodService
 from .service import IngestService
 from .settings import IngestSettings
 
@@ -60,15 +65,29 @@ def create_app(settings: IngestSettings | None = None, gazetteer: Gazetteer | No
                  len(layout1), time.perf_counter() - started, layout1.nbytes,
                  extra={"layout1_ids": layout1.counts()})
         metrics.broker_connected.set_function(lambda: float(journal.connected))
+        closures = Closures()  # the closed periods, from the stream's period events
+        feed = ClosuresFeed(nc, STREAM, closures)
+        await feed.start()
+        last = await journal.last_on(ALL_PERIOD_EVENTS)
+        if last is not None:
+            try:
+                async with asyncio.timeout(settings.nats_connect_timeout_seconds):
+                    await feed.caught_up(last[0])
+            except TimeoutError:
+                log.warning("period events not all read at start (up to %d of %d)",
+                            closures.position, last[0])
         app.state.journal = journal
         app.state.gazetteer = gazetteer_
-        app.state.service = IngestService(journal, gazetteer_)
-        app.state.changes = ChangeService(journal)
+        app.state.closures = closures
+        app.state.service = IngestService(journal, gazetteer_, closures=closures)
+        app.state.changes = ChangeService(journal, closures=closures)
+        app.state.periods = PeriodService(journal, gazetteer_)
         log.info("ingest ready on stream %s via %s; authentication %s", STREAM,
                  redact(settings.nats_url), "on" if app.state.authorizer.enabled else "OFF")
         try:
             yield
         finally:
+            await feed.stop()
             await broker.stop()
 
     async def readiness(request: Request) -> str | None:
@@ -88,6 +107,7 @@ def create_app(settings: IngestSettings | None = None, gazetteer: Gazetteer | No
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.include_router(http.router)
     imports_http.install(app)
+    app.include_router(periods_http.router)
     install_common(app, service="ingest", registry=registry, readiness=readiness,
                    refusals=metrics.refusals)
     return app

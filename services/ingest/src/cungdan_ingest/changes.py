@@ -42,11 +42,12 @@ from cungdan_contracts.subjects import (
     retraction_filter,
 )
 
+from .closures import Closing, Closures
 from .journal import AlreadyStored, AppendResult, NotStored, Outgoing, Stored
 from .validation import FieldProblem, problems_of
 
 ChangeStatus = Literal["accepted", "duplicate", "rejected", "conflict", "unavailable",
-                       "not_found", "forbidden"]
+                       "not_found", "forbidden", "period_closed"]
 M = TypeVar("M", bound=BaseModel)
 ScopeCheck = Callable[[AdminMap, str], str | None]
 """(map, province of the activity) -> why the caller may not change it, or None."""
@@ -70,6 +71,7 @@ class ChangeOutcome:
     id: str | None = None
     seq: int | None = None
     problems: list[FieldProblem] = field(default_factory=list)
+    closing: Closing | None = None
 
 
 def _utcnow() -> dt.datetime:
@@ -78,9 +80,11 @@ def _utcnow() -> dt.datetime:
 
 class ChangeService:
     def __init__(self, journal: ChangeJournal,
-                 clock: Callable[[], dt.datetime] = _utcnow) -> None:
+                 clock: Callable[[], dt.datetime] = _utcnow,
+                 closures: Closures | None = None) -> None:
         self._journal = journal
         self._clock = clock
+        self._closures = Closures() if closures is None else closures
 
     async def correct(self, activity_id: UUID, raw: Any, *, reported_by: str | None = None,
                       may_change: ScopeCheck | None = None) -> ChangeOutcome:
@@ -143,6 +147,12 @@ class ChangeService:
         if refusal is not None:
             return ChangeOutcome("forbidden", str(activity_id),
                                  problems=[FieldProblem("activity", refusal)])
+        closing = self._closures.closed(event.map, event.source_province, event.activity.date)
+        if closing is not None:
+            return ChangeOutcome("period_closed", str(activity_id), closing=closing,
+                                 problems=[FieldProblem("activity", (
+                                     f"dated {event.activity.date}: {closing.describe()} for "
+                                     f"province {event.source_province}"), "period_closed")])
         return event
 
     async def _append(self, event: ActivityCorrected | ActivityRetracted, subject: str,

@@ -46,6 +46,7 @@ from .answer_models import ActivityHistory, BatchAnswer, Stored
 from .changes import ChangeOutcome, ChangeService, ScopeCheck
 from .limits import RateLimiter, read_body
 from .metrics import IngestMetrics
+from .periods_http import PERIOD_CLOSED, period_closed
 from .service import IngestService, Outcome
 from .settings import IngestSettings
 from .validation import FieldProblem
@@ -151,6 +152,8 @@ def _count(metrics: IngestMetrics, outcomes: list[Outcome], caller: Principal | 
                 metrics.rejection(p.kind)
         elif outcome.status == "forbidden":
             metrics.refusals.labels(_token(caller), Reason.OUT_OF_SCOPE).inc()
+        elif outcome.status == "period_closed":
+            metrics.period_refusals.labels("report").inc()
 
 
 def _retry_after(request: Request) -> dict[str, str]:
@@ -185,6 +188,8 @@ async def post_activity(request: Request, caller: Caller) -> Response:
         case "conflict":
             return problem(409, "id-conflict", "This id already names a different report",
                            errors=errors, id=outcome.id, seq=outcome.seq)
+        case "period_closed":
+            return period_closed(errors, outcome.closing, id=outcome.id)
         case "unavailable":
             return problem(503, "broker-unavailable", "The event store is unavailable",
                            errors=errors, headers=_retry_after(request),
@@ -234,10 +239,14 @@ router.add_api_route("/v1/activities/batch", post_batch, methods=["POST"],
 
 
 def _item(index: int, outcome: Outcome) -> dict[str, Any]:
-    status = "rejected" if outcome.status in ("conflict", "forbidden") else outcome.status
+    status = ("rejected" if outcome.status in ("conflict", "forbidden", "period_closed")
+              else outcome.status)
     item: dict[str, Any] = {"index": index, "id": outcome.id, "status": status}
     if outcome.status == "forbidden":
         item["reason"] = str(Reason.OUT_OF_SCOPE)
+    if outcome.status == "period_closed" and outcome.closing is not None:
+        item["reason"] = PERIOD_CLOSED
+        item["closing"] = outcome.closing.as_json()
     if outcome.seq is not None:
         item["seq"] = outcome.seq
     if outcome.problems:
@@ -284,6 +293,9 @@ def _change_response(request: Request, outcome: ChangeOutcome,
         case "conflict":
             return problem(409, "change-conflict", "This change conflicts with the log",
                            errors=errors, seq=outcome.seq)
+        case "period_closed":
+            metrics.period_refusals.labels("change").inc()
+            return period_closed(errors, outcome.closing, id=outcome.id)
         case "unavailable":
             return problem(503, "broker-unavailable", "The event store is unavailable",
                            errors=errors, headers=_retry_after(request))

@@ -303,6 +303,13 @@ class Journal:
                 return found
         return None
 
+    async def events_on(self, subject_filter: str) -> list[tuple[int, bytes]]:
+        """Every event on the subjects matching ``subject_filter``, one per subject (as the
+        period events are), in stream order."""
+        listed = await subjects(self._nc, self._stream, subject_filter)
+        found = await asyncio.gather(*(self.last_on(s) for s in listed))
+        return sorted(f for f in found if f is not None)
+
     async def history(self, activity_id: str) -> list[tuple[int, bytes]]:
         """Every event about the activity, in stream order: each subject is listed from the
         server's subject index, then read (each event has a subject of its own)."""

@@ -25,6 +25,15 @@ class IngestMetrics:
             registry=registry)
         self.broker_connected = Gauge(
             "cungdan_ingest_broker_connected", "1 while connected to NATS.", registry=registry)
+        self.period_refusals = Counter(
+            "cungdan_ingest_period_closed_refusals_total",
+            "Reports and changes (corrections, retractions) refused as dated in a period "
+            "closed for their province (late reports).", ["kind"], registry=registry)
+        self.period_events = Counter(
+            "cungdan_ingest_period_requests_total",
+            "Closes, reopenings and control totals, by kind (close, reopen, control) and "
+            "outcome (accepted, duplicate, rejected, forbidden, closed, open, ...).",
+            ["kind", "outcome"], registry=registry)
         self._reports: dict[tuple[str, ...], Counter] = {}
         self._rejections: dict[tuple[str, ...], Counter] = {}
         self.refusals = refusal_counter("ingest", registry)

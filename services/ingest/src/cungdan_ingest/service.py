@@ -28,12 +28,14 @@ from cungdan_contracts.subjects import (
 )
 from cungdan_service.auth import Principal, Role, scope_refusal
 
+from .closures import Closing, Closures
 from .journal import AlreadyStored, AppendResult, NotStored, Outgoing, Stored
 from .validation import FieldProblem, ValidReport, today_in_vietnam, validate_report
 
 log = logging.getLogger("cungdan.ingest")
 
-Status = Literal["accepted", "duplicate", "rejected", "conflict", "unavailable", "forbidden"]
+Status = Literal["accepted", "duplicate", "rejected", "conflict", "unavailable", "forbidden",
+                 "period_closed"]
 
 
 class JournalPort(Protocol):
@@ -49,6 +51,8 @@ class Outcome:
     seq: int | None = None
     problems: list[FieldProblem] = field(default_factory=list)
     province: str | None = None
+    closing: Closing | None = None
+    """The closing of the period the report is dated in (``period_closed``)."""
 
 
 def _utcnow() -> dt.datetime:
@@ -79,10 +83,12 @@ def to_outgoing(valid: ValidReport, recorded_at: dt.datetime,
 
 class IngestService:
     def __init__(self, journal: JournalPort, gazetteer: Gazetteer,
-                 clock: Callable[[], dt.datetime] = _utcnow) -> None:
+                 clock: Callable[[], dt.datetime] = _utcnow,
+                 closures: Closures | None = None) -> None:
         self._journal = journal
         self._gazetteer = gazetteer
         self._clock = clock
+        self._closures = Closures() if closures is None else closures
 
     async def submit(self, raw: Any, principal: Principal | None = None) -> Outcome:
         return (await self.submit_many([raw], principal))[0]
@@ -101,6 +107,8 @@ class IngestService:
                 outcomes.append(Outcome("rejected", _raw_id(raw), problems=checked))
             elif (refused := out_of_scope(principal, checked)) is not None:
                 outcomes.append(refused)
+            elif (closed := in_closed_period(self._closures, checked)) is not None:
+                outcomes.append(closed)
             else:
                 valid.append((index, checked))
                 outcomes.append(None)
@@ -178,6 +186,17 @@ def out_of_scope(principal: Principal | None, valid: ValidReport) -> Outcome | N
     return Outcome("forbidden", str(report.id), province=valid.province, problems=[
         FieldProblem("locality", f"{report.locality} (read in the {valid.map.value} map, in "
                                  f"force on {report.date}): {reason}")])
+
+
+def in_closed_period(closures: Closures, valid: ValidReport) -> Outcome | None:
+    """The ``period_closed`` outcome of a report dated in a period closed for its province."""
+    report = valid.report
+    closing = closures.closed(valid.map, valid.province, report.date)
+    if closing is None:
+        return None
+    return Outcome("period_closed", str(report.id), province=valid.province, closing=closing,
+                   problems=[FieldProblem("date", f"{report.date}: {closing.describe()} for "
+                                                  f"province {valid.province}", "period_closed")])
 
 
 def _raw_id(raw: Any) -> str | None:

@@ -213,6 +213,9 @@ class _Staged:
                       prefixes=["TEMPORARY"], postgresql_on_commit="DELETE ROWS")
         self.create = str(CreateTable(stage, if_not_exists=True).compile(dialect=dialect))
         pgsql = _pgsql()
+        self.clear = pgsql.SQL("DELETE FROM {}").format(pgsql.Identifier(stage.name))
+        """Empty at the start of every transaction (emptied at commit); a batch cut at its
+        period events merges twice in one, so the rows of the part before go."""
         self.copy = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
             pgsql.Identifier(stage.name), pgsql.SQL(", ").join(map(pgsql.Identifier, self.columns)))
         insert = postgresql.insert(table).from_select(
@@ -225,6 +228,7 @@ class _Staged:
         cursor: Any = conn.connection.cursor()
         try:
             cursor.execute(self.create)
+            cursor.execute(self.clear)
             with cursor.copy(self.copy) as copy:
                 if isinstance(rows, bytes):
                     copy.write(rows)

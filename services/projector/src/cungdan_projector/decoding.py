@@ -18,13 +18,17 @@ from cungdan_contracts import (
     decode_event,
     lifecycle,
 )
+from cungdan_contracts.periods import is_period_subject
 
+from .closings import decode_period
 from .items import Corrected, DeadLetter, Logged, Message, Origin, Retracted
 from .rollup import facts_of, units_of
 
 
 def decode(seq: int, subject: str, data: bytes, gazetteer: Gazetteer) -> Message:
     """Decode one message; what cannot be applied is kept aside with its reason."""
+    if is_period_subject(subject):
+        return decode_period(seq, subject, data)
     try:
         event = decode_event(data)
     except MalformedJSONError as exc:

@@ -37,6 +37,7 @@ from .items import (
     Logged,
     Message,
     Origin,
+    Retracted,
 )
 from .rollup import Facts, Tally
 
@@ -120,7 +121,7 @@ def needs(items: Iterable[Message]) -> Needs:
     for item in items:
         if isinstance(item, Logged):
             logged.add(item.event_id)
-        elif not isinstance(item, DeadLetter):
+        elif isinstance(item, Corrected | Retracted):
             changed.add(item.activity_id)
             changes.add(item.change_id)
     return Needs(logged, changed, changes)
@@ -136,7 +137,7 @@ def plan(batch: Sequence[Message], position: int, known: Known, *,
     the batch (no activity stored already, no change, none parked).
     """
     messages = fresh(batch, position)
-    items = [m for m in messages if not isinstance(m, DeadLetter)]
+    items = [m for m in messages if isinstance(m, Logged | Corrected | Retracted)]
     ahead = (sums_ahead and len(messages) == len(batch) and not known.stored
              and not known.parked and all(isinstance(i, Logged) for i in items))
     folded = fold(items, known, tally=not ahead)

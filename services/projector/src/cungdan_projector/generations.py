@@ -142,7 +142,9 @@ class ReadModel:
         with self.writing() as conn:
             inspector = inspect(conn)
             present = {t.name: {c["name"] for c in inspector.get_columns(t.name)}
-                       for t in (tables.totals, tables.monthly, tables.activities)}
+                       for t in (tables.totals, tables.monthly, tables.activities,
+                                 tables.closing_totals, tables.control_totals)
+                       if inspector.has_table(t.name)}  # closings: since version 5
             for table, code in missing_columns(tables, present):
                 quote = self.engine.dialect.identifier_preparer.quote
                 conn.execute(text(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(code)} "

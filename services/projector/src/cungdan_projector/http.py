@@ -36,6 +36,7 @@ from .answer_models import (
 from .answers import Basis, describe, totals_query
 from .generations import ReadModel
 from .periods import period_range
+from .periods_http import closed_totals, late_marks
 from .reads import TotalsFilter
 from .runtime import NotApplyingError, ProjectorRuntime, RebuildRunningError
 
@@ -97,6 +98,11 @@ async def get_totals(
     min_seq: Annotated[int | None, Query(
         ge=0, description="Answer only once this stream sequence (the `seq` ingest "
                           "returned) is applied; waits a bounded time, else 503 not-yet.")] = None,
+    as_closed: Annotated[bool, Query(description=(
+        "With `period`: the figures as they stood when the province last closed the period "
+        "(docs/periods.md)"))] = False,
+    closing: Annotated[int | None, Query(ge=1, description=(
+        "With `as_closed`: an earlier closing of the period, by number"))] = None,
 ) -> Response:
     gazetteer = _gazetteer(request)
     loc = gazetteer.get(map, code)
@@ -118,6 +124,8 @@ async def get_totals(
         waited = await _wait_for_position(request, min_seq)
         if waited is not None:
             return waited
+    if as_closed or closing is not None:
+        return await closed_totals(request, map, loc, period, campaign, indicator, closing)
     where = TotalsFilter(campaign, indicator, date_from, date_to)
     query = totals_query(gazetteer, request.app.state.reform_views, map, loc, basis, where)
     model: ReadModel = request.app.state.model
@@ -128,7 +136,7 @@ async def get_totals(
         "filters": {"campaign": campaign, "indicator": indicator,
                     "from": date_from.isoformat() if date_from else None,
                     "to": date_to.isoformat() if date_to else None},
-        "position": seen, **body,
+        "position": seen, **body, **(await late_marks(request, map, loc, period)),
     })
 
 

@@ -78,7 +78,28 @@ class DeadLetter:
     attempts: int = 1
 
 
-Message = Item | DeadLetter
+@dataclass(frozen=True, slots=True)
+class PeriodMark:
+    """A decoded period event (:mod:`cungdan_contracts.periods`): a closing, a reopening
+    or control totals of a province's period. It changes no totals; a closing snapshots
+    them as they stand at its place in the stream (:mod:`.closings`)."""
+
+    seq: int
+    kind: str
+    """``closed``, ``reopened`` or ``control``."""
+    map: str
+    province: str
+    period: str
+    closing: int
+    at: dt.datetime
+    by: str | None
+    reason: str | None = None
+    campaign: str | None = None
+    """Control totals: their campaign and amounts (indicator -> units)."""
+    measures: dict[str, int] | None = None
+
+
+Message = Item | DeadLetter | PeriodMark
 """A stream message as the projection folds it."""
 
 
@@ -92,3 +113,6 @@ class BatchResult:
     """Events counted by this batch per source (map, province, campaign, events)."""
     latest: tuple[tuple[str, str, dt.datetime], ...] = ()
     """The newest ``recorded_at`` counted per source (map, province)."""
+    periods: tuple[tuple[str, int], ...] = ()
+    """Period events applied (``closed``, ``reopened``, ``control``) and late amendments
+    noted (``late``), with their counts."""

@@ -28,6 +28,11 @@ class ProjectorMetrics:
         self.dead_letters = Counter(
             "cungdan_projector_dead_letters_total",
             "Messages dead-lettered because they could not be applied.", registry=registry)
+        self.periods = Counter(
+            "cungdan_projector_period_events_total",
+            "Period events applied (kind closed, reopened, control) and late amendments "
+            "noted (kind late: events counted after a closing of a period they are dated in).",
+            ["kind"], registry=registry)
         self.batch_size = Histogram(
             "cungdan_projector_batch_size_events", "Messages per committed batch.",
             buckets=(1, 10, 50, 100, 500, 1000, 2000, 5000, 10000), registry=registry)
@@ -76,6 +81,8 @@ class ProjectorMetrics:
         if not live:
             return
         self.position.set(result.position)
+        for kind, count in result.periods:
+            self.periods.labels(kind).inc(count)
         for admin_map, province, campaign, events in result.counted:
             self.applied.labels(admin_map, province, campaign).inc(events)
         for admin_map, province, at in result.latest:

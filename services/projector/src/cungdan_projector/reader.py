@@ -46,7 +46,7 @@ from nats.aio.subscription import Subscription
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RawStreamMsg
 from nats.js.errors import NotFoundError
 
-from cungdan_contracts.subjects import ALL_EVENTS, STREAM
+from cungdan_contracts.subjects import PROJECTED, STREAM
 from cungdan_service.natspy import is_consumer_delete_refused, is_permissions_violation
 
 from .deadletters import Original
@@ -83,8 +83,9 @@ class _Consumer:
 
 
 class StreamReader:
-    """Reads ``STREAM`` (subjects ``ALL_EVENTS``) in order after a position, holding at most
-    ``batch + prefetch`` messages: the batch in hand and the next ones.
+    """Reads ``STREAM`` (subjects ``PROJECTED``: activities and period events) in order
+    after a position, holding at most ``batch + prefetch`` messages: the batch in hand and
+    the next ones.
 
     One pull request is open at a time, for no more messages than there is room for, so
     the bound holds for what the server sends too. ``take`` hands out the next messages;
@@ -253,7 +254,7 @@ class StreamReader:
                     raise ConnectionError("not connected to NATS")
                 c.sub = await self._nc.subscribe(c.inbox, cb=functools.partial(self._receive, c))
                 await self._nc.jetstream().add_consumer(STREAM, ConsumerConfig(
-                    name=c.name, filter_subject=ALL_EVENTS, ack_policy=AckPolicy.NONE,
+                    name=c.name, filter_subjects=list(PROJECTED), ack_policy=AckPolicy.NONE,
                     deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start,
                     inactive_threshold=self.inactive_threshold, mem_storage=True,
                     max_waiting=1))

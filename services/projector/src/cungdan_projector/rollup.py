@@ -33,10 +33,11 @@ from typing import Any, NamedTuple
 from cungdan_contracts import INDICATORS, NATION, ActivityLogged, AdminMap, Gazetteer, to_units
 from cungdan_contracts.conversion import load_conversion
 
-PROJECTION_VERSION = 4
+PROJECTION_VERSION = 5
 """Version of these rules and of the tables they fill: raise it when they change, and the
 projector rebuilds on start. (2: corrections and retractions; 3: wide rows, all-time and
-monthly; 4: legacy activities' entries on the 2025 map.)"""
+monthly; 4: legacy activities' entries on the 2025 map; 5: closings of reporting periods,
+their frozen figures, control totals and late amendments.)"""
 
 CONVERSION_VERSION = "vietnamadminunits 1.0.4 + cungdan rules 1"
 """The conversion (:func:`cungdan_contracts.conversion.load_conversion`) the entries of

@@ -67,6 +67,10 @@ class GenerationTables:
     pending: Table
     dead_letters: Table
     freshness: Table
+    closings: Table
+    closing_totals: Table
+    control_totals: Table
+    late_amendments: Table
 
 
 @cache
@@ -135,8 +139,61 @@ def generation_tables(generation: int) -> GenerationTables:
         Column("last_recorded_at", DateTime(timezone=True), nullable=False),
         PrimaryKeyConstraint("map", "province"),
     )
+    closings = Table(  # every closing of a province's period, and its reopening if any
+        f"period_closings_g{generation}", md,
+        Column("map", String(8), nullable=False),
+        Column("province", String(8), nullable=False),
+        Column("period", String(8), nullable=False),
+        Column("closing", Integer, nullable=False),
+        Column("seq", BigInteger, nullable=False),
+        Column("closed_at", DateTime(timezone=True), nullable=False),
+        Column("closed_by", String(100)),
+        Column("reason", Text, nullable=False),
+        Column("reopened_seq", BigInteger),
+        Column("reopened_at", DateTime(timezone=True)),
+        Column("reopened_by", String(100)),
+        Column("reopen_reason", Text),
+        PrimaryKeyConstraint("map", "province", "period", "closing"),
+    )
+    closing_totals = Table(  # the figures of the province and below as each closing froze them
+        f"closing_totals_g{generation}", md,
+        Column("map", String(8), nullable=False),
+        Column("province", String(8), nullable=False),
+        Column("period", String(8), nullable=False),
+        Column("closing", Integer, nullable=False),
+        Column("locality", String(8), nullable=False),
+        Column("campaign", String(64), nullable=False),
+        *amount_columns(),
+        PrimaryKeyConstraint("map", "province", "period", "closing", "locality", "campaign"),
+    )
+    control_totals = Table(  # a province's own totals of a campaign, the latest per closing
+        f"control_totals_g{generation}", md,
+        Column("map", String(8), nullable=False),
+        Column("province", String(8), nullable=False),
+        Column("period", String(8), nullable=False),
+        Column("closing", Integer, nullable=False),
+        Column("campaign", String(64), nullable=False),
+        Column("seq", BigInteger, nullable=False),
+        Column("submitted_at", DateTime(timezone=True), nullable=False),
+        Column("submitted_by", String(100)),
+        *amount_columns(),
+        PrimaryKeyConstraint("map", "province", "period", "closing", "campaign"),
+    )
+    late_amendments = Table(  # events counted after a closing of a period they are dated in
+        f"late_amendments_g{generation}", md,
+        Column("seq", BigInteger, nullable=False),
+        Column("map", String(8), nullable=False),
+        Column("province", String(8), nullable=False),
+        Column("period", String(8), nullable=False),
+        Column("closing", Integer, nullable=False),
+        Column("activity_id", String(36), nullable=False),
+        Column("kind", String(16), nullable=False),
+        PrimaryKeyConstraint("seq", "period"),
+        Index(f"late_amendments_g{generation}_by_period", "map", "province", "period"),
+    )
     return GenerationTables(md, totals, monthly, activities, changes, pending, dead_letters,
-                            freshness)
+                            freshness, closings, closing_totals, control_totals,
+                            late_amendments)
 
 
 def is_deferred(index: Index) -> bool:
@@ -159,5 +216,7 @@ def amount_columns() -> list[Column[int]]:
 def missing_columns(tables: GenerationTables,
                     present: dict[str, set[str]]) -> list[tuple[str, str]]:
     """(table, indicator) pairs the catalog has and the database tables lack."""
-    return [(table.name, code) for table in (tables.totals, tables.monthly, tables.activities)
-            for code in INDICATORS if code not in present.get(table.name, set())]
+    return [(table.name, code) for table in (tables.totals, tables.monthly, tables.activities,
+                                             tables.closing_totals, tables.control_totals)
+            if table.name in present
+            for code in INDICATORS if code not in present[table.name]]

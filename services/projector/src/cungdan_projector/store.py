@@ -9,20 +9,31 @@ resumes after the stored position, and an id stored once never counts again.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cungdan_contracts import INDICATORS, AdminMap
 
-from . import fold, reads
+from . import closings, fold, reads
 from .bulk import BulkStatements, CopiedSums, bulk_statements, copy_text
 from .engine import CATCH_UP_BATCH
-from .items import NO_ORIGIN, BatchResult, Change, Corrected, Item, Logged, Message, Retracted
+from .items import (
+    NO_ORIGIN,
+    BatchResult,
+    Change,
+    Corrected,
+    Item,
+    Logged,
+    Message,
+    PeriodMark,
+    Retracted,
+)
 from .rollup import INDICATOR_INDEX, Facts, Tally
 from .schema import GenerationTables, generation_tables, generations, is_deferred
 
@@ -61,6 +72,7 @@ class GenerationStore:
         self.number = number
         self.tables: GenerationTables = generation_tables(number)
         self._bulk: BulkStatements = bulk_statements(self.tables, model.engine)
+        self._periods: bool | None = None
         self._day: Callable[[dt.date], Any] = (
             dt.date.isoformat if model.is_sqlite else (lambda day: day))
         """How a date is bound: SQLAlchemy's Date stores ISO text in SQLite."""
@@ -98,20 +110,51 @@ class GenerationStore:
         ahead = presummed if self._bulk.copied_sums is not None else None
         with self.model.writing(catching_up=len(batch) >= CATCH_UP_BATCH) as conn:
             current = self._position(conn, lock=True)
-            messages = fold.fresh(batch, current)
-            known = self._known(conn, fold.needs(messages))
-            plan = fold.plan(batch, current, known, sums_ahead=ahead is not None)
-            self._write(conn, plan, ahead)
-            if plan.dead_letters:
-                conn.execute(self.tables.dead_letters.insert(), [
-                    {"seq": d.seq, "subject": d.subject, "reason": d.reason,
-                     "attempts": d.attempts, "dead_lettered_at": _now()}
-                    for d in plan.dead_letters])
-            if plan.position != current:
+            periods = self._has_periods(conn)
+            opened = closings.open_closings(conn, self.tables) if periods else {}
+            position, results = current, []
+            for part in closings.segments(batch):  # the period events apart, in order
+                if isinstance(part, PeriodMark):
+                    applied = part.seq > position and periods
+                    if applied:
+                        closings.apply_mark(conn, self.tables, part, opened, day=self._day)
+                    results.append(BatchResult(int(applied), 0, 0, max(position, part.seq),
+                                               periods=((part.kind, 1),) if applied else ()))
+                    position = max(position, part.seq)
+                    continue
+                plan = self._fold_part(conn, part, position,
+                                       ahead if len(part) == len(batch) else None)
+                late = closings.note_late(conn, self.tables, plan, opened) if opened else 0
+                position = plan.position
+                result = plan.result()
+                results.append(dataclasses.replace(result, periods=(("late", late),))
+                               if late else result)
+            if position != current:
                 conn.execute(update(generations)
                              .where(generations.c.generation == self.number)
-                             .values(position=plan.position))
-        return plan.result()
+                             .values(position=position))
+        return results[0] if len(results) == 1 else _combined(results)
+
+    def _fold_part(self, conn: Connection, batch: Sequence[Message], current: int,
+                   ahead: CopiedSums | None) -> fold.Plan:
+        """Fold and write messages without period events, past ``current``."""
+        messages = fold.fresh(batch, current)
+        known = self._known(conn, fold.needs(messages))
+        plan = fold.plan(batch, current, known, sums_ahead=ahead is not None)
+        self._write(conn, plan, ahead)
+        if plan.dead_letters:
+            conn.execute(self.tables.dead_letters.insert(), [
+                {"seq": d.seq, "subject": d.subject, "reason": d.reason,
+                 "attempts": d.attempts, "dead_lettered_at": _now()}
+                for d in plan.dead_letters])
+        return plan
+
+    def _has_periods(self, conn: Connection) -> bool:
+        """Whether this generation has the tables of closings (made by version 5 on; an
+        older one serves until its rebuild is done, and skips period events)."""
+        if self._periods is None:
+            self._periods = inspect(conn).has_table(self.tables.closings.name)
+        return self._periods
 
     def redrive(self, item: Item) -> bool:
         """Apply a dead letter that now decodes, exactly once; True if it counted."""
@@ -227,12 +270,21 @@ class GenerationStore:
             for (m, p), at in latest.items()])
 
 
+def _combined(results: Sequence[BatchResult]) -> BatchResult:
+    """The result of a batch folded in parts (cut at its period events)."""
+    return BatchResult(sum(r.applied for r in results), sum(r.already_applied for r in results),
+                       sum(r.dead_lettered for r in results), results[-1].position,
+                       tuple(c for r in results for c in r.counted),
+                       tuple(c for r in results for c in r.latest),
+                       tuple(p for r in results for p in r.periods))
+
+
 def presum(batch: Sequence[Message]) -> CopiedSums | None:
     """What :meth:`GenerationStore.apply` adds to the sums for ``batch`` if every activity
     in it is new, as COPY text (for PostgreSQL), made where the batch is decoded while the
     one before commits: the writer then only sends it. ``None`` for a batch with
     corrections or retractions (the fold needs the stored activities for those)."""
-    if any(isinstance(item, Corrected | Retracted) for item in batch):
+    if any(isinstance(item, Corrected | Retracted | PeriodMark) for item in batch):
         return None
     tally = Tally()
     seen: set[str] = set()

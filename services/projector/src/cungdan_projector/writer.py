@@ -38,7 +38,16 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from cungdan_contracts import AdminMap
 
-from .items import BatchResult, Corrected, DeadLetter, Logged, Message, Origin, Retracted
+from .items import (
+    BatchResult,
+    Corrected,
+    DeadLetter,
+    Logged,
+    Message,
+    Origin,
+    PeriodMark,
+    Retracted,
+)
 from .rollup import Facts
 from .store import GenerationStore, presum
 
@@ -289,6 +298,10 @@ def pack(items: Sequence[Message]) -> list[Packed]:
             o = item.origin
             out.append((3, item.seq, item.change_id, item.activity_id,
                         o.map, o.province, o.campaign, o.recorded_at.isoformat()))
+        elif isinstance(item, PeriodMark):
+            out.append((4, item.seq, item.kind, item.map, item.province, item.period,
+                        item.closing, item.at.isoformat(), item.by, item.reason, item.campaign,
+                        item.measures))
         else:
             out.append((2, item.seq, item.subject, item.reason, item.attempts))
     return out
@@ -314,6 +327,11 @@ def unpack(packed: Sequence[Packed]) -> list[Message]:
             _, seq, change_id, activity_id, o_map, o_province, o_campaign, at = row
             out.append(Retracted(seq, change_id, activity_id,
                                  Origin(o_map, o_province, o_campaign, time_of(at))))
+        elif kind == 4:
+            (_, seq, mark, admin_map, province, period, closing, at, by, reason, campaign,
+             measures) = row
+            out.append(PeriodMark(seq, mark, admin_map, province, period, closing,
+                                  time_of(at), by, reason, campaign, measures))
         else:
             _, seq, subject, reason, attempts = row
             out.append(DeadLetter(seq, subject, reason, attempts))

@@ -1,0 +1,194 @@
+"""HTTP adapter of reporting periods: close, reopen, control totals, and their history.
+
+``POST /v1/periods/{province}/{period}/close?map=`` (role ``approve``, a token covering the
+province), ``.../reopen?map=`` (a national ``admin`` token), ``.../control-totals?map=``
+(role ``approve``; the period must be closed) are answered like reports: 202 with the
+event's stream sequence, 200 for the same request again (a duplicate). A report dated in
+a closed period is refused with 409 ``period-closed`` (:func:`period_closed`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
+from fastapi.responses import JSONResponse
+
+from cungdan_contracts import MalformedJSONError, loads_exact
+from cungdan_contracts.periods import ControlTotalsRequest, PeriodEvent, PeriodRequest
+from cungdan_service.auth import Principal, Reason, Role, requires
+from cungdan_service.problems import ANONYMOUS, PROBLEM_JSON, problem
+
+from .closures import Closing
+from .limits import RateLimiter, read_body
+from .metrics import IngestMetrics
+from .period_actions import PeriodOutcome, PeriodService, Target
+from .settings import IngestSettings
+from .validation import FieldProblem
+
+PERIOD_CLOSED = "period-closed"
+
+router = APIRouter()
+
+
+def period_closed(errors: list[dict[str, str]], closing: Closing | None,
+                  **extra: Any) -> JSONResponse:
+    """409 ``period-closed``: naming the period, and when and by whom it was closed."""
+    named = closing.as_json() if closing is not None else {}
+    return problem(409, PERIOD_CLOSED, "Dated in a closed period", errors=errors,
+                   closing=named, **extra)
+
+
+def _caller(role: Role) -> Callable[[Request], Awaitable[Principal | None]]:
+    authenticated = requires(role)
+
+    async def caller(request: Request) -> Principal | None:
+        principal = await authenticated(request)
+        if principal is not None:
+            limiter: RateLimiter = request.app.state.rate_limiter
+            limiter.admit(principal.name)
+        return principal
+
+    return caller
+
+
+Approver = Annotated[Principal | None, Security(_caller(Role.APPROVE))]
+Admin = Annotated[Principal | None, Security(_caller(Role.ADMIN))]
+MapQuery = Annotated[str | None, Query(
+    alias="map", description="legacy or 2025; default: the map in force on the period's "
+                             "first day")]
+
+
+def _service(request: Request) -> PeriodService:
+    service: PeriodService = request.app.state.periods
+    return service
+
+
+def _refusal(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": {"type": "object"}}}}
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _refusal("No token, or an unknown one (auth on)"),
+    403: _refusal("The token lacks the role, or does not cover the province"),
+    409: _refusal("Closed already (period-closed), or not closed (period-open)"),
+    422: _refusal("Invalid province, period, map or body; each problem names its field"),
+    503: _refusal("The event store is unavailable"),
+}
+
+
+def _body(model: type[Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": model.model_json_schema()}}}}
+
+
+async def _act(request: Request, kind: str, province: str, period: str,
+               map_value: str | None, caller: Principal | None,
+               action: Callable[[Target, Any, Principal | None], Awaitable[PeriodOutcome]],
+               ) -> Response:
+    metrics: IngestMetrics = request.app.state.metrics
+    settings: IngestSettings = request.app.state.settings
+    target = _service(request).target(province, period, map_value)
+    if not isinstance(target, Target):
+        metrics.period_events.labels(kind, "rejected").inc()
+        return problem(422, "invalid-period", "Invalid province, period or map",
+                       errors=[p.as_json() for p in target])
+    try:
+        raw = loads_exact(await read_body(request, settings.max_body_bytes,
+                                          caller.name if caller else ANONYMOUS))
+    except MalformedJSONError as exc:
+        metrics.period_events.labels(kind, "rejected").inc()
+        return problem(422, "malformed-json", "The body is not valid JSON",
+                       errors=[FieldProblem("(body)", str(exc)).as_json()])
+    outcome = await action(target, raw, caller)
+    metrics.period_events.labels(kind, outcome.status).inc()
+    return _answer(request, outcome, target, caller)
+
+
+def _answer(request: Request, outcome: PeriodOutcome, target: Target,
+            caller: Principal | None) -> Response:
+    errors = [p.as_json() for p in outcome.problems]
+    where: dict[str, Any] = {"province": target.province, "map": target.map.value,
+                             "period": target.period}
+    match outcome.status:
+        case "accepted" | "duplicate":
+            assert outcome.event is not None
+            return JSONResponse({**where, "status": outcome.status, "seq": outcome.seq,
+                                 "type": outcome.event.type, "closing": outcome.event.closing},
+                                status_code=202 if outcome.status == "accepted" else 200)
+        case "rejected":
+            return problem(422, "invalid-request", "The request is invalid", errors=errors)
+        case "forbidden":
+            metrics: IngestMetrics = request.app.state.metrics
+            metrics.refusals.labels(caller.name if caller else ANONYMOUS,
+                                    Reason.OUT_OF_SCOPE).inc()
+            return problem(403, Reason.OUT_OF_SCOPE, "Not allowed for this province",
+                           errors=errors, reason=Reason.OUT_OF_SCOPE)
+        case "closed":
+            closing = outcome.closing
+            assert closing is not None
+            seq, event = closing
+            return problem(409, PERIOD_CLOSED, "The period is closed", detail=(
+                f"period {target.period} of province {target.province} "
+                f"({target.map.value} map) was closed (closing {event.closing}, stream "
+                f"sequence {seq}) at {event.recorded_at.isoformat()} by "
+                f"{event.by or '(authentication off)'}"), **where, closing={
+                    "closing": event.closing, "seq": seq,
+                    "closed_at": event.recorded_at.isoformat(), "closed_by": event.by,
+                    "reason": event.reason})
+        case "open":
+            return problem(409, "period-open", "The period is not closed", errors=errors,
+                           **where)
+        case "conflict":
+            return problem(409, "period-conflict", "This conflicts with the log",
+                           errors=errors, seq=outcome.seq)
+    settings: IngestSettings = request.app.state.settings
+    return problem(503, "broker-unavailable", "The event store is unavailable", errors=errors,
+                   headers={"Retry-After": str(settings.retry_after_seconds)})
+
+
+@router.post("/v1/periods/{province}/{period}/close", status_code=202,
+             openapi_extra=_body(PeriodRequest), responses=_RESPONSES,
+             summary="Close a province's reporting period (role approve)")
+async def close_period(request: Request, province: str, period: str, caller: Approver,
+                       map_value: MapQuery = None) -> Response:
+    return await _act(request, "close", province, period, map_value, caller,
+                      _service(request).close)
+
+
+@router.post("/v1/periods/{province}/{period}/reopen", status_code=202,
+             openapi_extra=_body(PeriodRequest), responses=_RESPONSES,
+             summary="Reopen a closed period (a national admin)")
+async def reopen_period(request: Request, province: str, period: str, caller: Admin,
+                        map_value: MapQuery = None) -> Response:
+    return await _act(request, "reopen", province, period, map_value, caller,
+                      _service(request).reopen)
+
+
+@router.post("/v1/periods/{province}/{period}/control-totals", status_code=202,
+             openapi_extra=_body(ControlTotalsRequest), responses=_RESPONSES,
+             summary="The province's own totals of a campaign for a closed period")
+async def post_control_totals(request: Request, province: str, period: str,
+                              caller: Approver, map_value: MapQuery = None) -> Response:
+    return await _act(request, "control", province, period, map_value, caller,
+                      _service(request).control)
+
+
+@router.get("/v1/periods/{province}/{period}/history", responses=_RESPONSES,
+            summary="Every closing, reopening and control total of a period, in stream order",
+            dependencies=[Depends(requires(Role.READ))])
+async def period_history(request: Request, province: str, period: str,
+                         map_value: MapQuery = None) -> Response:
+    target = _service(request).target(province, period, map_value)
+    if not isinstance(target, Target):
+        return problem(422, "invalid-period", "Invalid province, period or map",
+                       errors=[p.as_json() for p in target])
+    history = await _service(request).history(target)
+    return JSONResponse({"province": target.province, "map": target.map.value,
+                         "period": target.period,
+                         "history": [_entry(seq, event) for seq, event in history]})
+
+
+def _entry(seq: int, event: PeriodEvent) -> Mapping[str, Any]:
+    return {"seq": seq, **event.model_dump(mode="json")}

@@ -1,0 +1,182 @@
+"""The read side of closings: frozen figures, periods, control totals, late amendments.
+
+Each read takes the active generation and its position in one snapshot, as the totals
+do (:mod:`.reads`). A generation made before closings existed (projection version < 5,
+serving while its rebuild runs) has none of these tables: :class:`NoClosingsError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, inspect, select
+
+from cungdan_contracts import INDICATORS
+
+from .engine import is_sqlite
+from .schema import GenerationTables, generation_tables, generations
+
+_CODES = tuple(INDICATORS)
+
+
+class NoClosingsError(LookupError):
+    """The active generation predates closings (it is being rebuilt)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClosingRecord:
+    period: str
+    closing: int
+    seq: int
+    closed_at: dt.datetime
+    closed_by: str | None
+    reason: str
+    reopened_seq: int | None = None
+    reopened_at: dt.datetime | None = None
+    reopened_by: str | None = None
+    reopen_reason: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "closing": self.closing, "seq": self.seq, "closed_at": self.closed_at.isoformat(),
+            "closed_by": self.closed_by, "reason": self.reason, "reopened": None}
+        if self.reopened_seq is not None:
+            assert self.reopened_at is not None
+            body["reopened"] = {"seq": self.reopened_seq,
+                                "at": self.reopened_at.isoformat(),
+                                "by": self.reopened_by, "reason": self.reopen_reason}
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class ControlRecord:
+    campaign: str
+    closing: int
+    seq: int
+    submitted_at: dt.datetime
+    submitted_by: str | None
+    amounts: list[int]
+
+
+@dataclass(slots=True)
+class PeriodView:
+    """What the read model knows of one province's period."""
+
+    closings: list[ClosingRecord] = field(default_factory=list)
+    late_amendments: int = 0
+    controls: list[ControlRecord] = field(default_factory=list)
+    late: list[dict[str, Any]] = field(default_factory=list)
+    """The late amendments themselves (read for one period only)."""
+
+
+@contextmanager
+def _snapshot(engine: Engine) -> Iterator[tuple[Connection, int, GenerationTables]]:
+    with engine.connect() as conn:
+        if not is_sqlite(engine):
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            row = conn.execute(select(generations.c.generation, generations.c.position)
+                               .where(generations.c.status == "active")).first()
+            if row is None:
+                raise NoClosingsError("no active generation")
+            tables = generation_tables(row.generation)
+            if not inspect(conn).has_table(tables.closings.name):
+                raise NoClosingsError(f"generation {row.generation} predates closings")
+            yield conn, int(row.position), tables
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _closing(r: Any) -> ClosingRecord:
+    closed_at = _aware(r.closed_at)
+    assert closed_at is not None
+    return ClosingRecord(r.period, int(r.closing), int(r.seq), closed_at, r.closed_by, r.reason,
+                         r.reopened_seq, _aware(r.reopened_at), r.reopened_by, r.reopen_reason)
+
+
+def periods(engine: Engine, admin_map: str, province: str,
+            period: str | None = None) -> tuple[int, dict[str, PeriodView]]:
+    """Every period of the province with closings (or late amendments), or just ``period``."""
+    found: dict[str, PeriodView] = {}
+    with _snapshot(engine) as (conn, position, t):
+        c = t.closings
+        query = select(c).where(c.c.map == admin_map, c.c.province == province)
+        if period is not None:
+            query = query.where(c.c.period == period)
+        for r in conn.execute(query.order_by(c.c.period, c.c.closing)):
+            found.setdefault(r.period, PeriodView()).closings.append(_closing(r))
+        la = t.late_amendments
+        late = select(la.c.period, func.count()).where(
+            la.c.map == admin_map, la.c.province == province)
+        if period is not None:
+            late = late.where(la.c.period == period)
+        for name, count in conn.execute(late.group_by(la.c.period)):
+            found.setdefault(name, PeriodView()).late_amendments = int(count)
+        if period is not None:
+            rows = conn.execute(select(la.c.seq, la.c.closing, la.c.activity_id, la.c.kind)
+                                .where(la.c.map == admin_map, la.c.province == province,
+                                       la.c.period == period).order_by(la.c.seq))
+            late_rows = [{"seq": int(r.seq), "closing": int(r.closing),
+                          "activity_id": r.activity_id, "kind": r.kind} for r in rows]
+            if late_rows:
+                found.setdefault(period, PeriodView()).late = late_rows
+        ct = t.control_totals
+        controls = select(ct).where(ct.c.map == admin_map, ct.c.province == province)
+        if period is not None:
+            controls = controls.where(ct.c.period == period)
+        for r in conn.execute(controls.order_by(ct.c.period, ct.c.closing, ct.c.campaign)):
+            at = _aware(r.submitted_at)
+            assert at is not None
+            found.setdefault(r.period, PeriodView()).controls.append(ControlRecord(
+                r.campaign, int(r.closing), int(r.seq), at, r.submitted_by,
+                [int(r._mapping[code]) for code in _CODES]))
+    return position, found
+
+
+def closed_figures(engine: Engine, admin_map: str, province: str, period: str,
+                   closing: int | None, localities: Collection[str],
+                   campaign: str | None) -> tuple[int, ClosingRecord | None,
+                                                  dict[str, list[int]]]:
+    """The figures of ``localities`` as closing ``closing`` (default: the last) froze them:
+    (position, the closing, amounts in catalog order per locality with any)."""
+    sums: dict[str, list[int]] = {}
+    with _snapshot(engine) as (conn, position, t):
+        c = t.closings
+        query = select(c).where(c.c.map == admin_map, c.c.province == province,
+                                c.c.period == period)
+        query = (query.where(c.c.closing == closing) if closing is not None
+                 else query.order_by(c.c.closing.desc()).limit(1))
+        row = conn.execute(query).first()
+        if row is None:
+            return position, None, sums
+        record = _closing(row)
+        ct = t.closing_totals
+        figures = select(ct.c.locality, *(func.sum(ct.c[code]) for code in _CODES)).where(
+            ct.c.map == admin_map, ct.c.province == province, ct.c.period == period,
+            ct.c.closing == record.closing, ct.c.locality.in_(list(localities)))
+        if campaign is not None:
+            figures = figures.where(ct.c.campaign == campaign)
+        for locality, *amounts in conn.execute(figures.group_by(ct.c.locality)):
+            sums[locality] = [int(a or 0) for a in amounts]
+    return position, record, sums
+
+
+def late_amendments(engine: Engine, admin_map: str, province: str, period: str) -> int | None:
+    """How many events amended the period after a closing (None: closings not kept yet)."""
+    try:
+        with _snapshot(engine) as (conn, _, t):
+            la = t.late_amendments
+            count = conn.execute(select(func.count()).where(
+                la.c.map == admin_map, la.c.province == province,
+                la.c.period == period)).scalar()
+    except NoClosingsError:
+        return None
+    return int(count or 0)

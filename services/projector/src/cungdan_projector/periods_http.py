@@ -1,0 +1,231 @@
+"""HTTP adapter of reporting periods on the read side.
+
+- ``GET /v1/periods/{province}?map=``: every period of the province that was closed, with
+  its closings and reopenings (who, when, why), late amendments and control totals;
+- ``GET /v1/periods/{province}/{period}?map=&campaign=``: per indicator, the figure as the
+  period was last closed, the province's own figure and the difference;
+- ``GET /v1/totals/{locality}?period=P&as_closed=true[&closing=N]`` (through
+  :func:`closed_totals`): the figures as they stood when the period was closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from cungdan_contracts import CAMPAIGNS, INDICATORS, NATION, AdminMap, Gazetteer, Locality
+from cungdan_contracts.periods import default_map, period_range
+from cungdan_service.auth import Role, requires
+from cungdan_service.problems import problem
+from cungdan_service.responses import FastJSONResponse
+
+from . import closing_reads
+from .answers import describe, quantities
+from .closing_reads import ClosingRecord, NoClosingsError, PeriodView
+from .generations import ReadModel
+
+router = APIRouter()
+
+MapQuery = Annotated[str | None, Query(alias="map", description="legacy or 2025")]
+
+
+def _gazetteer(request: Request) -> Gazetteer:
+    gazetteer: Gazetteer = request.app.state.gazetteer
+    return gazetteer
+
+
+def _model(request: Request) -> ReadModel:
+    model: ReadModel = request.app.state.model
+    return model
+
+
+def _map(value: str | None, fallback: AdminMap) -> AdminMap | Response:
+    if value is None:
+        return fallback
+    try:
+        return AdminMap(value)
+    except ValueError:
+        return problem(422, "invalid-query", "Unknown map", errors=[{
+            "field": "map", "reason": f"'{value}' is no map (use legacy or 2025)"}])
+
+
+def _province(gazetteer: Gazetteer, admin_map: AdminMap, province: str) -> Response | None:
+    loc = gazetteer.get(admin_map, province)
+    if loc is None or loc.parent != NATION:
+        return problem(404, "unknown-locality", "Unknown province",
+                       detail=f"no province '{province}' in the {admin_map.value} map")
+    return None
+
+
+def _not_kept() -> Response:
+    return problem(503, "not-yet", "Closings are not in the read model yet",
+                   detail="the read model is being rebuilt to keep closings; try again",
+                   headers={"Retry-After": "5"})
+
+
+def _view(name: str, view: PeriodView) -> dict[str, Any]:
+    last = view.closings[-1] if view.closings else None
+    return {
+        "period": name,
+        "status": "closed" if last is not None and last.reopened_seq is None else "open",
+        "closings": [c.as_json() for c in view.closings],
+        "late_amendments": view.late_amendments,
+        "control_totals": [{"campaign": c.campaign, "closing": c.closing, "seq": c.seq,
+                            "submitted_at": c.submitted_at.isoformat(),
+                            "submitted_by": c.submitted_by, "totals": quantities(c.amounts)}
+                           for c in view.controls],
+    }
+
+
+@router.get("/v1/periods/{province}", summary="A province's periods: closings, reopenings",
+            dependencies=[Depends(requires(Role.READ))])
+async def list_periods(request: Request, province: str,
+                       map_value: MapQuery = None) -> Response:
+    admin_map = _map(map_value, AdminMap.Y2025)
+    if not isinstance(admin_map, AdminMap):
+        return admin_map
+    if (unknown := _province(_gazetteer(request), admin_map, province)) is not None:
+        return unknown
+    try:
+        position, found = await asyncio.to_thread(
+            closing_reads.periods, _model(request).engine, admin_map.value, province)
+    except NoClosingsError:
+        return _not_kept()
+    return FastJSONResponse({"map": admin_map.value, "province": province,
+                             "position": position,
+                             "periods": [_view(name, found[name]) for name in sorted(found)]})
+
+
+@router.get("/v1/periods/{province}/{period}",
+            summary="A closed period: projected figures, the province's figures, differences",
+            dependencies=[Depends(requires(Role.READ))])
+async def period_detail(request: Request, province: str, period: str,
+                        map_value: MapQuery = None, campaign: str | None = None) -> Response:
+    try:
+        period_range(period)
+    except ValueError as exc:
+        return problem(422, "invalid-query", "Invalid period",
+                       errors=[{"field": "period", "reason": str(exc)}])
+    admin_map = _map(map_value, default_map(period))
+    if not isinstance(admin_map, AdminMap):
+        return admin_map
+    if campaign is not None and campaign not in CAMPAIGNS:
+        return problem(422, "invalid-query", "Unknown campaign",
+                       errors=[{"field": "campaign", "reason": f"unknown campaign '{campaign}'"}])
+    if (unknown := _province(_gazetteer(request), admin_map, province)) is not None:
+        return unknown
+    engine = _model(request).engine
+    try:
+        position, found = await asyncio.to_thread(
+            closing_reads.periods, engine, admin_map.value, province, period)
+    except NoClosingsError:
+        return _not_kept()
+    view = found.get(period, PeriodView())
+    body: dict[str, Any] = {"map": admin_map.value, "province": province,
+                            "position": position, **_view(period, view),
+                            "late": view.late}
+    last = view.closings[-1] if view.closings else None
+    if last is None:
+        body["comparisons"] = []
+        return FastJSONResponse(body)
+    controls = {c.campaign: c for c in view.controls if c.closing == last.closing}
+    wanted: list[str | None] = [campaign] if campaign else [*sorted(controls)] or [None]
+    comparisons = []
+    for name in wanted:
+        _, _, sums = await asyncio.to_thread(
+            closing_reads.closed_figures, engine, admin_map.value, province, period,
+            last.closing, [province], name)
+        control = controls.get(name) if name else None
+        comparisons.append({"campaign": name, "closing": last.closing,
+                            "indicators": _compare(sums.get(province), control)})
+    body["comparisons"] = comparisons
+    return FastJSONResponse(body)
+
+
+def _compare(projected: list[int] | None,
+             control: closing_reads.ControlRecord | None) -> list[dict[str, Any]]:
+    """Per indicator either side has: the projected figure, the province's, the difference
+    (the province's minus the projected)."""
+    ours = projected or [0] * len(INDICATORS)
+    theirs = control.amounts if control is not None else None
+    rows = []
+    for i, code in enumerate(INDICATORS):
+        if not ours[i] and not (theirs and theirs[i]):
+            continue
+        one = [0] * len(INDICATORS)
+        one[i] = ours[i]
+        row: dict[str, Any] = {"indicator": code, "unit": INDICATORS[code].unit,
+                               "projected": quantities(one).get(code, "0"),
+                               "province": None, "difference": None}
+        if theirs is not None:
+            one[i] = theirs[i]
+            row["province"] = quantities(one).get(code, "0")
+            one[i] = theirs[i] - ours[i]
+            row["difference"] = quantities(one).get(code, "0")
+        rows.append(row)
+    return rows
+
+
+async def closed_totals(request: Request, admin_map: AdminMap, loc: Locality,
+                        period: str | None, campaign: str | None, indicator: str | None,
+                        closing: int | None) -> Response:
+    """The answer of ``/v1/totals/{locality}?as_closed=true``."""
+    if period is None:
+        return problem(422, "invalid-query", "as_closed needs a period",
+                       errors=[{"field": "period", "reason": "give the closed period"}])
+    try:
+        period_range(period)
+    except ValueError as exc:
+        return problem(422, "invalid-query", "Invalid period", detail=str(exc))
+    gazetteer = _gazetteer(request)
+    path = gazetteer.ancestors(admin_map, loc.code)
+    if len(path) < 2:
+        return problem(422, "invalid-query", "Closed figures are a province's",
+                       detail="as_closed reads a province or a locality below it")
+    province = path[-2]
+    children = gazetteer.children(admin_map, loc.code)
+    try:
+        position, record, sums = await asyncio.to_thread(
+            closing_reads.closed_figures, _model(request).engine, admin_map.value, province,
+            period, closing, [loc.code, *(c.code for c in children)], campaign)
+    except NoClosingsError:
+        return _not_kept()
+    if record is None:
+        which = f"closing {closing}" if closing is not None else "a closing"
+        return problem(404, "not-closed", "The period was never closed", detail=(
+            f"period {period} of province {province} ({admin_map.value} map) has no {which}"))
+
+    def shown(code: str) -> dict[str, str]:
+        totals = quantities(sums.get(code))
+        return {indicator: totals[indicator]} if indicator and indicator in totals else (
+            {} if indicator else totals)
+
+    own = shown(loc.code)
+    return FastJSONResponse({
+        "map": admin_map.value, "locality": {**describe(loc), "parent": loc.parent},
+        "period": period, "as_closed": True, "province": province,
+        "closing": _closing_json(record),
+        "filters": {"campaign": campaign, "indicator": indicator},
+        "position": position, "totals": own,
+        "units": {c: INDICATORS[c].unit for c in own},
+        "children": [{**describe(c), "totals": shown(c.code)} for c in children],
+    })
+
+
+def _closing_json(record: ClosingRecord) -> dict[str, Any]:
+    return {**record.as_json(), "period": record.period}
+
+
+async def late_marks(request: Request, admin_map: AdminMap, loc: Locality,
+                     period: str | None) -> dict[str, Any]:
+    """What the live totals add for a period with late amendments: their count."""
+    if period is None:
+        return {}
+    path = _gazetteer(request).ancestors(admin_map, loc.code)
+    if len(path) < 2:
+        return {}
+    count = await asyncio.to_thread(closing_reads.late_amendments, _model(request).engine,
+                                    admin_map.value, path[-2], period)
+    return {"late_amendments": count} if count else {}
