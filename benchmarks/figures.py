@@ -45,6 +45,7 @@ FIGURES: dict[str, str] = {
     "projector-naive": "projector vs naive one-transaction-per-event handler",
     "rebuild": "rebuild of the big stream, SQLite",
     "freshness": "freshness at a steady rate: 202 -> visible in totals, p99",
+    "soak": "soak at a steady rate through ingest: RSS growth, freshness p99 per window, lost",
     "totals-get": "GET /v1/totals/<province> with children, big stream applied, p99",
     "rss": "projector peak RSS during the rebuild",
 }
@@ -90,6 +91,11 @@ class Sizes:
     freshness_rate: float = 1_000.0
     freshness_seconds: float = 15.0
     freshness_poll_seconds: float = 0.005
+    soak_rate: float = 1_000.0
+    soak_seconds: float = 600.0
+    """How long the soak drives ingest (``--set soak_seconds=20`` for a short one)."""
+    soak_window_seconds: float = 60.0
+    """RSS is sampled and freshness judged per window; the first is the warm-up."""
     totals_requests: int = 2_000
     totals_seconds: float = 45.0
     upgrade_stream: int = 1_000_000
@@ -110,6 +116,7 @@ QUICK = Sizes(
     batch_events=2_000, batch_size=200, single_requests=400, single_rate=300.0,
     single_open_seconds=1.0, big_stream=5_000, projector_events=3_000, naive_events=500,
     freshness_rate=200.0, freshness_seconds=2.0, totals_requests=100, upgrade_stream=5_000,
+    soak_rate=200.0, soak_seconds=20.0, soak_window_seconds=5.0,
     upgrade_resend=200,
     rebuild_deadline=60.0, projector_deadline=60.0, projector_rounds=1, ingest_rounds=1)
 
@@ -240,6 +247,8 @@ class Bench:
             await self.ingest_single()
         if "freshness" in self.runs:
             await self.freshness()
+        if "soak" in self.runs:
+            await self.soak()
         if self.runs & STREAM_GROUP:
             await self.stream_group()
         if "upgrade" in self.runs:
@@ -484,6 +493,26 @@ class Bench:
         self.rows["freshness"] = self.judge(row, Target(
             "<= 250 ms", lambda: p99 <= 0.250 and unseen == 0 and len(accepted) == count))
         self.log(f"freshness: p99 {_ms(p99)}")
+
+    async def soak(self) -> None:
+        """Minutes at a steady rate through ingest (see :mod:`.soak`)."""
+        from .soak import FRESHNESS_P99_MAX, RSS_GROWTH_MAX, describe, run_soak
+
+        s = self.sizes
+        result = await run_soak(
+            workdir=self.workdir, rate=s.soak_rate, seconds=s.soak_seconds,
+            window_seconds=s.soak_window_seconds, poll_seconds=s.freshness_poll_seconds,
+            env=NO_AUTH, position_path=self.position_path, log=self.log)
+        measured, notes = describe(result)
+        row = Row("soak", FIGURES["soak"].replace(
+            "a steady rate", f"{s.soak_rate:,.0f} events/s for " + (
+                f"{s.soak_seconds / 60:.0f} min" if s.soak_seconds >= 60
+                else f"{s.soak_seconds:.0f} s")),
+            measured, notes=notes)
+        self.rows["soak"] = self.judge(row, Target(
+            f"RSS growth < {RSS_GROWTH_MAX:.0%} per process, p99 <= "
+            f"{FRESHNESS_P99_MAX * 1000:.0f} ms every window, 0 lost", result.passed))
+        self.log(f"soak: {measured}")
 
     # ---------------------------------------------------------------- the big stream
 
