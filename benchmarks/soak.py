@@ -38,7 +38,7 @@ from .machine import CpuMeter, descendants, status_kib
 DISTINCT_REPORTS = 5_000
 """Loadgen reports sent in turn (each time under a new id)."""
 RSS_GROWTH_MAX = 0.10
-"""Each process's RSS after the first window may grow by less than this fraction."""
+"""Each process's RSS after the warm-up may grow by less than this fraction."""
 FRESHNESS_P99_MAX = 0.250
 """Seconds: the p99 of every window's freshness."""
 JUDGED = ("ingest", "projector", "projector's writer")
@@ -96,7 +96,15 @@ class Window:
 class SoakResult:
     rate: float
     seconds: float
+    load_seconds: float
+    """How long sending took: more than ``seconds`` when ingest fell behind the rate."""
+    latency_p99: float
+    """Of the POSTs, timed from each one's scheduled send (queueing for a connection
+    included)."""
     window_seconds: float
+    warmup_windows: int
+    """RSS growth is measured from the end of this many windows (the writer's SQLite page
+    cache fills meanwhile: ``engine.WRITER_CACHE_KIB``, bounded)."""
     sent: int
     accepted: int
     statuses: dict[int, int]
@@ -113,12 +121,14 @@ class SoakResult:
     caught_up_seconds: float
     cpu: str
 
-    def growth(self, process: str) -> float:
-        """The most ``process``'s RSS grew after the first window, as a fraction of it."""
+    def growth(self, process: str, after: int | None = None) -> float:
+        """The most ``process``'s RSS grew after window ``after`` (the warm-up's last by
+        default), as a fraction of what it held then."""
+        n = self.warmup_windows if after is None else after
         samples = [w.rss_kib.get(process, 0) for w in self.windows]
-        if len(samples) < 2 or samples[0] <= 0:
+        if len(samples) <= n or n < 1 or samples[n - 1] <= 0:
             return float("nan")
-        return max(samples[1:]) / samples[0] - 1
+        return max(samples[n:]) / samples[n - 1] - 1
 
     @property
     def processes(self) -> list[str]:
@@ -163,8 +173,8 @@ def processes_rss_kib(pids: dict[str, int]) -> dict[str, int]:
 
 
 async def run_soak(*, workdir: Path, rate: float, seconds: float, window_seconds: float,
-                   poll_seconds: float, env: dict[str, str], position_path: str,
-                   log: Callable[[str], None]) -> SoakResult:
+                   warmup_seconds: float, poll_seconds: float, env: dict[str, str],
+                   position_path: str, log: Callable[[str], None]) -> SoakResult:
     """Start a stack on fresh state, drive it and measure (see the module's docstring)."""
     data = workdir / "soak"
     config = StackConfig(data_dir=data, nats_port=free_port(), nats_http_port=free_port(),
@@ -207,12 +217,17 @@ async def run_soak(*, workdir: Path, rate: float, seconds: float, window_seconds
                     caught.set()
                 await asyncio.sleep(poll_seconds)
 
+        def sample(n: int) -> None:
+            rss.append(processes_rss_kib(pids))
+            log(f"soak: window {n} of {windows}: RSS " + ", ".join(
+                f"{k} {v / 1024:.0f} MiB" for k, v in rss[-1].items()))
+
         async def sampler(started: float) -> None:
-            for n in range(1, windows + 1):
+            n = 1
+            while True:  # until the load is over, however long it takes
                 await asyncio.sleep(max(0.0, started + n * window_seconds - time.perf_counter()))
-                rss.append(processes_rss_kib(pids))
-                log(f"soak: window {n}/{windows}: RSS " + ", ".join(
-                    f"{k} {v / 1024:.0f} MiB" for k, v in rss[-1].items()))
+                sample(n)
+                n += 1
 
         poll_task = asyncio.create_task(poller())
         meter = CpuMeter(pids)
@@ -220,8 +235,11 @@ async def run_soak(*, workdir: Path, rate: float, seconds: float, window_seconds
         sample_task = asyncio.create_task(sampler(started))
         result = await open_loop(LOCALHOST, config.ingest_port, requests, rate,
                                  on_response=on_202)
-        await sample_task
+        sample_task.cancel()
+        await asyncio.gather(sample_task, return_exceptions=True)
         cpu = meter.describe()
+        if len(rss) * window_seconds < result.seconds - 1:  # the last window, cut short
+            sample(len(rss) + 1)
         last_accepted = max(accepted_seq, default=0)
         loaded = time.perf_counter()
         target[0] = last_accepted
@@ -238,11 +256,14 @@ async def run_soak(*, workdir: Path, rate: float, seconds: float, window_seconds
     expected |= {warm.id_of(i) for i in range(len(warm))}
     held = set(ledger)
     result_windows = lags_by_window(accepted_seq, accepted_at, polls_at, polls_position,
-                                    started, window_seconds, windows)
-    for window, sample in zip(result_windows, rss, strict=False):
-        window.rss_kib = sample
+                                    started, window_seconds, len(rss))
+    for window, taken in zip(result_windows, rss, strict=False):
+        window.rss_kib = taken
     return SoakResult(
-        rate=rate, seconds=seconds, window_seconds=window_seconds, sent=count,
+        rate=rate, seconds=seconds, load_seconds=result.seconds,
+        latency_p99=percentile(result.latencies, 0.99), window_seconds=window_seconds,
+        warmup_windows=min(len(rss) - 1, max(1, round(warmup_seconds / window_seconds))),
+        sent=count,
         accepted=len(accepted_seq), statuses=dict(result.statuses), errors=result.errors,
         windows=result_windows, lost=len(expected - held), doubled=len(ledger) - len(held),
         foreign=len(held - expected), stream_last=stream_last, last_accepted=last_accepted,
@@ -251,9 +272,11 @@ async def run_soak(*, workdir: Path, rate: float, seconds: float, window_seconds
 
 def describe(result: SoakResult) -> tuple[str, list[str]]:
     """The row's measured cell and its notes."""
-    growth = ", ".join(f"{p} {result.growth(p):+.1%}" for p in result.processes)
-    measured = (f"RSS growth after the first window: {growth}; freshness p99 worst window "
+    growth = ", ".join(f"{p} {result.growth(p):+.1%}" for p in JUDGED)
+    warmup = result.warmup_windows * result.window_seconds
+    measured = (f"RSS growth after {warmup:.0f} s: {growth}; freshness p99, worst window "
                 f"{result.worst_p99 * 1000:.1f} ms; lost {result.lost}")
+    from_first = ", ".join(f"{p} {result.growth(p, 1):+.1%}" for p in result.processes)
     statuses = ", ".join(f"{code}: {n}" for code, n in sorted(result.statuses.items()))
     per_window = "; ".join(
         f"{w.number}: p99 {w.p99 * 1000:.1f} ms"
@@ -262,8 +285,14 @@ def describe(result: SoakResult) -> tuple[str, list[str]]:
         for w in result.windows)
     notes = [
         f"{result.sent:,} single POSTs open-loop at {result.rate:,.0f}/s for "
-        f"{result.seconds:.0f} s, windows of {result.window_seconds:.0f} s (the first is the "
-        f"warm-up the growth is measured from); HTTP {statuses}"
+        f"{result.seconds:.0f} s, sent in {result.load_seconds:.0f} s"
+        + (" (ingest fell behind the rate)" if result.load_seconds > 1.05 * result.seconds
+           else "")
+        + f", POST p99 {result.latency_p99 * 1000:.1f} ms from its scheduled send; "
+        f"windows of {result.window_seconds:.0f} s; RSS growth "
+        f"measured from the end of window {result.warmup_windows} (the warm-up: the "
+        f"writer's SQLite page cache, engine.WRITER_CACHE_KIB, fills meanwhile); from the end "
+        f"of the first window: {from_first}; HTTP {statuses}"
         + (f", connection errors: {result.errors}" if result.errors else ""),
         f"per window, freshness p99 and RSS at its end (MiB): {per_window}",
         f"ledger: {result.accepted:,} accepted, lost {result.lost}, doubled {result.doubled}, "
