@@ -89,6 +89,15 @@ same run on the same machine: these machines are noisy, so compare ratios, not a
   runs three times in turns (read, SQLite, PostgreSQL; read, ...), each projector on a
   fresh database: a run lasts seconds, one is a single sample on a noisy machine. A row
   gives the median run over the median read, and every sample in its notes.
+- Rebuild: the events/s of a projector catching up with the big stream from an empty
+  database, after its first commit, against an ordered push consumer of nats-py reading
+  the same events just before it (the target is that ratio, so it holds on any machine).
+- Soak (`soak`): single POSTs open-loop at 1,000/s for 10 minutes (`--set soak_seconds=20`
+  for a short one) through a fresh stack. Each minute: the `VmRSS` of ingest, the projector
+  and its writer (growth judged after a 3-minute warm-up, in which the writer's SQLite page
+  cache fills), and the p99 freshness of the reports accepted in it (202 -> the projector's
+  position covers the event). At the end the read model's ids against the 202s: lost,
+  doubled, unaccounted.
 - Machine speed: the median raw read over the 48k ev/s the same read gave on the machine
   the targets were set on. Ratios to same-run baselines carry across machines; absolute
   figures (seconds, requests/s, p99s) are judged as they are, so on a slower machine they

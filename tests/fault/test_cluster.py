@@ -6,9 +6,9 @@ election, not an event.
   Retry-After, never a 500 (how long is printed: the election window); the projector goes
   on; the killed node, started again, catches up by itself.
 - Two nodes of three are SIGKILLed: no quorum, ingest answers 503 and stores nothing;
-  nothing acknowledged before is lost; once they are back everything catches up. (The
-  services' /readyz meanwhile is printed, not asserted: after a few seconds without a
-  leader the lone replica answers stream info itself, so ingest's check may say ready.)
+  nothing acknowledged before is lost; once they are back everything catches up. Ingest's
+  /readyz says not ready meanwhile (the lone replica answers stream info itself after a
+  few seconds, without a leader); the projector's is printed.
 
 Each test ends with the totals compared to an independent recount of the stream, and the
 read model's ledger (every id once).
@@ -43,6 +43,7 @@ from cungdan.stack import Stack
 pytestmark = [pytest.mark.fault, pytest.mark.integration, pytest.mark.timeout(240)]
 
 STREAM = "CUNGDAN_ACTIVITY"
+DEADLETTERS = "CUNGDAN_DEADLETTER"
 SEED = 21_000
 SINGLES, BATCHES = 2, 2
 REPORTS_PER_CLIENT = 4000
@@ -61,6 +62,9 @@ def _cluster(make_stack: MakeStack) -> Stack:
     leader = wait_leader(stack.broker, STREAM, timeout=30)
     view = stream_view(leader, STREAM)
     assert view is not None and len(view.replicas) == 3, view
+    dead_letters = wait_leader(stack.broker, DEADLETTERS, timeout=30)
+    view = stream_view(dead_letters, DEADLETTERS)
+    assert view is not None and len(view.replicas) == 3, view  # as many as the stream's
     return stack
 
 
@@ -203,6 +207,7 @@ def test_two_of_three_down_no_quorum_nothing_lost(make_stack: MakeStack) -> None
         acknowledged = traffic.confirmed()  # before the kill, or stored just before it
         time.sleep(NO_QUORUM)
         readiness = {"ingest": ready_reason(ingest), "projector": ready_reason(projector)}
+        ingest_unready = readiness["ingest"]
         for node in (leader, follower):
             node.start()
         back_at = time.monotonic()
@@ -233,6 +238,7 @@ def test_two_of_three_down_no_quorum_nothing_lost(make_stack: MakeStack) -> None
           f"{projected}; acknowledged before the kill {len(acknowledged)}, lost {len(lost)}; "
           f"{summary}; {time.monotonic() - started:.1f}s in all")
 
+    assert ingest_unready[0] == 503, f"ingest ready without a quorum: {ingest_unready}"
     assert without_quorum, "no request was answered while the quorum was lost"
     assert {a.status for a in without_quorum} == {503}, sorted(
         {a.status for a in without_quorum})

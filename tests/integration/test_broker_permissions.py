@@ -21,12 +21,13 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.js.api import ConsumerConfig, DeliverPolicy, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
 from tests.factories import report_v2 as report
 
 from cungdan.client import wait_until_projected
 from cungdan.processes import NatsServer, ServiceProcess, free_port
 from cungdan_contracts.subjects import ALL_LOGGED, STREAM, STREAM_SUBJECTS
-from cungdan_ingest.journal import stream_config
+from cungdan_ingest.journal import CONSUMER_INACTIVE_SECONDS, stream_config
 from cungdan_service.nats import connect_broker
 
 pytestmark = pytest.mark.integration
@@ -50,6 +51,7 @@ durable-pull-consumer   -      -         x
 live-subscribe          -      -         x
 publish-dead-letter     -      x         -
 create-dead-letter-stream -    x         -
+update-dead-letter-stream -    x         -
 delete-stream           -      -         -
 purge-stream            -      -         -
 delete-consumer         -      -         -
@@ -213,6 +215,10 @@ async def _create_dead_letters(nc: Client, _: Broker) -> None:
     await nc.jetstream().add_stream(DEADLETTERS)
 
 
+async def _update_dead_letters(nc: Client, _: Broker) -> None:
+    await nc.jetstream().update_stream(DEADLETTERS)
+
+
 async def _delete_stream(nc: Client, _: Broker) -> None:
     await nc.jetstream().delete_stream(STREAM)
 
@@ -246,6 +252,7 @@ ACTIONS: dict[str, Action] = {
     "live-subscribe": _live,
     "publish-dead-letter": _dead_letter,
     "create-dead-letter-stream": _create_dead_letters,
+    "update-dead-letter-stream": _update_dead_letters,
     "delete-stream": _delete_stream,
     "purge-stream": _purge,
     "delete-consumer": _delete_consumer,
@@ -287,6 +294,34 @@ async def test_permission(broker: Broker, action: str, role: str, allowed: bool)
     else:
         assert violations and not succeeded, f"{role} could {action}"
         assert "permissions violation" in violations[0].lower()
+
+
+async def test_a_readers_durable_consumer_goes_once_unused(broker: Broker) -> None:
+    """``reader`` cannot delete its consumers: the stream gives each one an inactive
+    threshold (``CONSUMER_INACTIVE_SECONDS`` unless asked for less) and refuses more."""
+    reader = await _connect(broker, "reader")
+    try:
+        js = reader.jetstream()
+        name = f"reader-{uuid.uuid4().hex[:8]}"
+        await js.pull_subscribe(ALL_LOGGED, durable=name, stream=STREAM)
+        info = await js.consumer_info(STREAM, name)
+        assert info.config.inactive_threshold == CONSUMER_INACTIVE_SECONDS
+        with pytest.raises(BadRequestError, match="inactive threshold exceeds"):
+            await js.add_consumer(STREAM, ConsumerConfig(
+                durable_name=f"{name}-forever", inactive_threshold=2 * CONSUMER_INACTIVE_SECONDS))
+        short = f"{name}-short"
+        await js.add_consumer(STREAM, ConsumerConfig(durable_name=short, inactive_threshold=1))
+        await js.consumer_info(STREAM, short)
+        for _ in range(100):  # the server removes it about a second after
+            await asyncio.sleep(0.1)
+            try:
+                await js.consumer_info(STREAM, short)
+            except NotFoundError:
+                break
+        else:
+            raise AssertionError(f"{short} still there 10 s after its inactive threshold")
+    finally:
+        await reader.close()
 
 
 def test_the_stream_holds_only_what_ingest_published(broker: Broker) -> None:
@@ -350,7 +385,10 @@ def test_the_services_work_under_their_own_users(broker: Broker, tmp_path: Path)
         assert response.status_code == 202, response.text
         broker.published.append(response.json()["seq"])
         wait_until_projected(f"http://127.0.0.1:{projector_port}", response.json()["seq"])
-        logs = (tmp_path / "i.log").read_text() + (tmp_path / "p.log").read_text()
+    # Read once both stopped: the projector gives its consumer up on the way out, and
+    # must not try to delete it (its user may not).
+    logs = (tmp_path / "i.log").read_text() + (tmp_path / "p.log").read_text()
     assert "permissions violation" not in logs.lower(), logs
+    assert "CONSUMER.DELETE.CUNGDAN_ACTIVITY.projector-g" not in broker.server.log_file.read_text()
     for password in broker.passwords.values():
         assert password not in logs

@@ -53,7 +53,8 @@ def create_app(settings: IngestSettings | None = None, gazetteer: Gazetteer | No
         nc = broker.connection
         await ensure_stream(nc, stream_config(
             STREAM, STREAM_SUBJECTS, settings.stream_duplicate_window_seconds,
-            settings.stream_replicas))
+            settings.stream_replicas,
+            consumer_inactive_seconds=settings.stream_consumer_inactive_seconds))
         journal = Journal(nc, STREAM, timeout=settings.publish_timeout_seconds,
                           max_in_flight=settings.max_in_flight,
                           observe=metrics.publish_seconds.observe)

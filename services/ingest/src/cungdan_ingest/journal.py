@@ -31,7 +31,14 @@ from dataclasses import dataclass
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+    StreamConsumerLimits,
+    StreamInfo,
+)
 from nats.js.errors import NotFoundError
 
 from cungdan_contracts import AdminMap
@@ -83,9 +90,18 @@ class NotStored:
 AppendResult = Stored | AlreadyStored | NotStored
 
 
+CONSUMER_INACTIVE_SECONDS = 7 * 24 * 3600.0
+"""The longest a consumer of the activity stream may go unused before the server deletes
+it: the default of consumers created without an ``inactive_threshold`` (a downstream
+reader's durable consumer: the ``reader`` user may not delete consumers), and the most
+one may ask for."""
+
+
 def stream_config(name: str, subjects: Sequence[str], duplicate_window: float,
-                  replicas: int) -> StreamConfig:
-    """The activity stream: the source of truth, kept forever on disk."""
+                  replicas: int, *,
+                  consumer_inactive_seconds: float = CONSUMER_INACTIVE_SECONDS) -> StreamConfig:
+    """The activity stream: the source of truth, kept forever on disk. Its consumers are
+    not: each goes once unused for ``consumer_inactive_seconds``."""
     return StreamConfig(
         name=name,
         subjects=list(subjects),
@@ -98,6 +114,7 @@ def stream_config(name: str, subjects: Sequence[str], duplicate_window: float,
         allow_direct=True,
         deny_delete=True,
         deny_purge=True,
+        consumer_limits=StreamConsumerLimits(inactive_threshold=consumer_inactive_seconds),
     )
 
 
@@ -110,6 +127,16 @@ async def ensure_stream(nc: Client, config: StreamConfig) -> None:
         log.info("created stream %s", config.name)
         return
     await js.update_stream(config)
+
+
+def leaderless(info: StreamInfo) -> str | None:
+    """Why a replicated stream cannot store now, judged by its info: it has no leader (a
+    quorum of its replicas is lost; a replica left alone answers the info itself)."""
+    replicas = info.config.num_replicas or 1
+    if replicas > 1 and info.cluster is not None and not info.cluster.leader:
+        return (f"stream {info.config.name} has no leader: fewer than a quorum of its "
+                f"{replicas} replicas reachable")
+    return None
 
 
 class _Append:
@@ -158,12 +185,12 @@ class Journal:
     async def stream_problem(self) -> str | None:
         """Why the stream cannot take events now (``None``: it can)."""
         try:
-            await asyncio.wait_for(self._nc.jetstream().stream_info(self._stream), 2.0)
+            info = await asyncio.wait_for(self._nc.jetstream().stream_info(self._stream), 2.0)
         except NotFoundError:
             return f"stream {self._stream} does not exist"
         except Exception as exc:  # noqa: BLE001 - any failure means: not ready, and why
             return f"stream {self._stream} unavailable: {exc.__class__.__name__}"
-        return None
+        return leaderless(info)
 
     async def start(self) -> None:
         self._inbox = self._nc.new_inbox()

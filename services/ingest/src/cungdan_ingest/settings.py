@@ -28,6 +28,9 @@ class IngestSettings(BaseSettings):
     max_in_flight: int = Field(default=4000, ge=1)
     stream_duplicate_window_seconds: float = Field(default=120.0, gt=0)
     stream_replicas: int = Field(default=1, ge=1, le=5)
+    stream_consumer_inactive_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
+    """A consumer of the stream unused this long is deleted by the server (downstream
+    durable consumers included: the ``reader`` user cannot delete them)."""
 
     auth_enabled: bool = False
     """Require a bearer token (see ``cungdan token create``) on every report."""

@@ -10,11 +10,17 @@ before committing publishes the same letter again and is told it exists.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from typing import Protocol
 
 from nats.aio.client import Client
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
+
+from cungdan_contracts.subjects import STREAM
+
+log = logging.getLogger("cungdan.projector")
 
 DEADLETTER_STREAM = "CUNGDAN_DEADLETTER"
 DEADLETTER_SUBJECTS = ("cungdan.deadletter.>",)
@@ -26,14 +32,24 @@ def deadletter_subject(seq: int) -> str:
 
 
 async def ensure_deadletter_stream(nc: Client) -> None:
+    """Create the dead-letter stream, with as many replicas as the activity stream has
+    (one while that does not exist yet); one made with fewer is given more."""
     js = nc.jetstream()
+    replicas = 1
+    with contextlib.suppress(NotFoundError):
+        replicas = (await js.stream_info(STREAM)).config.num_replicas or 1
     config = StreamConfig(name=DEADLETTER_STREAM, subjects=list(DEADLETTER_SUBJECTS),
                           retention=RetentionPolicy.LIMITS, storage=StorageType.FILE,
-                          allow_direct=True)
+                          allow_direct=True, num_replicas=replicas)
     try:
-        await js.stream_info(DEADLETTER_STREAM)
+        info = await js.stream_info(DEADLETTER_STREAM)
     except NotFoundError:
         await js.add_stream(config)
+        return
+    if (info.config.num_replicas or 1) < replicas:
+        info.config.num_replicas = replicas
+        await js.update_stream(info.config)
+        log.info("stream %s now has %d replicas, as %s", DEADLETTER_STREAM, replicas, STREAM)
 
 
 class Original(Protocol):

@@ -78,6 +78,9 @@ class ProjectionSettings:
     """Longest wait between retries of an unavailable database or NATS."""
     max_attempts: int = 3
     """Times an event the database refuses is tried alone before it is dead-lettered."""
+    delete_consumers: bool = True
+    """Whether the stream reader deletes the consumers it gives up (see
+    ``ProjectorSettings.nats_delete_consumers``)."""
 
     @property
     def prefetch(self) -> int:
@@ -86,7 +89,8 @@ class ProjectionSettings:
     @classmethod
     def of(cls, settings: ProjectorSettings) -> ProjectionSettings:
         return cls(batch_max=settings.batch_max, queue_max=settings.queue_max,
-                   retry_max_seconds=settings.retry_max_seconds)
+                   retry_max_seconds=settings.retry_max_seconds,
+                   delete_consumers=settings.deletes_consumers)
 
 
 class Projection:

@@ -102,7 +102,10 @@ class StreamReader:
     by a crash or a lost connection)."""
 
     def __init__(self, nc: Client, *, name: str, batch: int, prefetch: int,
-                 retry_max_seconds: float) -> None:
+                 retry_max_seconds: float, delete_consumers: bool = True) -> None:
+        """``delete_consumers``: False when this connection's user may not (the server
+        then removes a consumer given up after ``inactive_threshold``): no deletion is
+        tried, so none is refused."""
         self._nc = nc
         self._name = name
         self._batch = batch
@@ -125,7 +128,7 @@ class StreamReader:
         self.last_break: str | None = None
         """Why the last consumer was given up."""
         self._fruitless = 0
-        self._may_not_delete = False
+        self._may_not_delete = not delete_consumers
 
     @property
     def holding(self) -> int:
@@ -178,7 +181,8 @@ class StreamReader:
         await self._pull()
 
     async def close(self) -> None:
-        """Stop reading; unsubscribe and delete the consumer (errors ignored)."""
+        """Stop reading; unsubscribe and delete the consumer, if this user may (errors
+        ignored)."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

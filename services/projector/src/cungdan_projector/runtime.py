@@ -51,7 +51,8 @@ def stream_projection(nc: Client, store: GenerationStore, gazetteer: Gazetteer,
     """A projection of the NATS stream into ``store``'s generation."""
     source = StreamReader(nc, name=f"projector-g{store.number}", batch=settings.batch_max,
                           prefetch=settings.prefetch,
-                          retry_max_seconds=settings.retry_max_seconds)
+                          retry_max_seconds=settings.retry_max_seconds,
+                          delete_consumers=settings.delete_consumers)
     return Projection(store, source, gazetteer, deadletters, settings, writer=writer,
                       metrics=metrics, live=live)
 

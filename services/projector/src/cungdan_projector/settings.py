@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cungdan_service.nats import nats_target
+
 
 class ProjectorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CUNGDAN_", extra="ignore")
@@ -42,6 +44,18 @@ class ProjectorSettings(BaseSettings):
                                min_length=1, max_length=200)
     """This instance's name in the lease, ``/readyz`` and ``/v1/status`` (several instances
     may share one PostgreSQL read model; one of them applies the stream)."""
+    nats_delete_consumers: bool | None = None
+    """Whether the projector deletes the consumers it gives up (else the server removes
+    them after their ``inactive_threshold``). Unset: only when connecting without a user:
+    the users of deploy/nats/nats-auth.conf may not delete consumers, and a refused
+    deletion is a permissions violation in the broker's log."""
     lease_interval_seconds: float = Field(default=1.0, gt=0, le=30)
     """How often a standby instance tries to take the lease, and the applying one checks
     it still holds it: a takeover starts within this after the holder's death."""
+
+    @property
+    def deletes_consumers(self) -> bool:
+        """``nats_delete_consumers``, or whether the NATS URL names no user."""
+        if self.nats_delete_consumers is not None:
+            return self.nats_delete_consumers
+        return nats_target(self.nats_url).user is None
