@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - test_stack's fixtures, imported, are this module's parameters
 """The committee page in a real browser: Debian's chromium driven by Playwright.
 
 The stack and its demo data are test_stack's (its module fixtures, imported). Every
@@ -213,7 +214,7 @@ def test_first_load_is_light_and_fits_a_phone(browser: Any, stack: Stack,
         shot = context.new_page()
         sizes: list[int] = []
         shot.on("request", lambda r: requested.append(r.url))
-        shot.on("requestfinished", lambda r: sizes.append(
+        shot.on("requestfinished", lambda r, sizes=sizes: sizes.append(
             r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"]))
         shot.goto(f"{stack.projector_url}/ui/{LAO_CAI}?map=2025", wait_until="load")
         assert 0 < sum(sizes) <= FIRST_LOAD_BUDGET, sizes

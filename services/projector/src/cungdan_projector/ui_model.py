@@ -16,7 +16,15 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from cungdan_contracts import CAMPAIGNS, INDICATORS, AdminMap, Gazetteer, Level, Locality
+from cungdan_contracts import (
+    CAMPAIGNS,
+    INDICATORS,
+    AdminMap,
+    Gazetteer,
+    Level,
+    Locality,
+    format_units,
+)
 
 from .completeness import Completeness
 from .places import Point
@@ -199,7 +207,7 @@ def selected_indicator(query: ViewQuery, body: Mapping[str, Any]) -> str:
     if query.indicator:
         return query.indicator
     totals: Mapping[str, str] = body["totals"]
-    counts = {code: sum(1 for c in body["children"] if code in c["totals"])
+    counts = {code: sum(1 for c in body["children"] if c["code"] and code in c["totals"])
               for code in INDICATORS if code in totals}
     if not counts:
         return next(iter(INDICATORS))
@@ -294,7 +302,7 @@ def chart(series: Mapping[int, int], indicator: str) -> Chart | None:
     months = months[-CHART_MONTHS:]
     scale = INDICATORS[indicator].scale
     unit = unit_vi(INDICATORS[indicator].unit)
-    values = [Decimal(series.get(m, 0)).scaleb(-scale) for m in months]
+    values = [Decimal(format_units(series.get(m, 0), scale)) for m in months]
     peak = max(values) or Decimal(1)
     left, bottom, top = 8.0, 24.0, 8.0
     slot = (CHART_WIDTH - 2 * left) / len(months)
@@ -416,7 +424,3 @@ def page(query: ViewQuery, gazetteer: Gazetteer, loc: Locality, body: Mapping[st
         exports={t.name: [(fmt.upper(), query.url(suffix=f"/{t.name}.{fmt}"))
                           for fmt in ("csv", "xlsx")] for t in tables},
     )
-
-
-def is_leaf(loc: Locality) -> bool:
-    return loc.level is Level.COMMUNE
