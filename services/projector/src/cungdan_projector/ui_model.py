@@ -21,7 +21,6 @@ from cungdan_contracts import (
     INDICATORS,
     AdminMap,
     Gazetteer,
-    Level,
     Locality,
     format_units,
 )
