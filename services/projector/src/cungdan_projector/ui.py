@@ -34,8 +34,8 @@ from .places import coordinates
 from .reads import TotalsFilter
 from .reform import ReformViews
 from .series import monthly
-from .ui_model import ViewQuery, cell_text, cell_value
-from .vnformat import vn_number
+from .ui_html import body_rows
+from .ui_model import ViewQuery
 
 router = APIRouter()
 READ = [Depends(requires(Role.READ))]
@@ -52,9 +52,7 @@ def _templates() -> Environment:
     env = Environment(loader=PackageLoader("cungdan_projector", "templates"),
                       autoescape=select_autoescape(["html"]), trim_blocks=True,
                       lstrip_blocks=True)
-    env.filters.update(text=cell_text, value=cell_value, vn=vn_number)
-    env.tests["numeric"] = lambda cell: isinstance(cell, int | float) and not isinstance(
-        cell, bool)
+    env.globals["rows"] = body_rows
     return env
 
 
@@ -198,7 +196,7 @@ async def view(request: Request, code: str, map: MapParam = AdminMap.Y2025,
     html = _templates().get_template("page.html").render(page=page).encode()
     headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):
-        html = gzip.compress(html, compresslevel=5)
+        html = gzip.compress(html, compresslevel=1)
         headers["Content-Encoding"] = "gzip"
     return Response(html, media_type="text/html; charset=utf-8", headers=headers)
 

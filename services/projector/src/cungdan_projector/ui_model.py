@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -54,8 +55,13 @@ class ViewQuery:
     def url(self, code: str | None = None, suffix: str = "", **changes: Any) -> str:
         """The URL of this view, of ``code`` with the same filters, or of a table's export
         (``suffix``: ``/children.csv``)."""
-        query = replace(self, code=code or self.code, **changes)
-        return f"/ui/{query.code}{suffix}?{urlencode(query.params())}"
+        query = replace(self, **changes) if changes else self
+        return f"/ui/{code or self.code}{suffix}?{_query_string(query)}"
+
+
+@lru_cache(maxsize=256)
+def _query_string(query: ViewQuery) -> str:
+    return urlencode(query.params())
 
 
 @dataclass(frozen=True, slots=True)

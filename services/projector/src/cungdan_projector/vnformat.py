@@ -26,15 +26,14 @@ LEVELS_VI = {Level.NATION: "Toàn quốc", Level.PROVINCE: "Tỉnh, thành phố
 def vn_number(value: str | int | Decimal) -> str:
     """An exact decimal with ``.`` between thousands and ``,`` before the fraction:
     ``2400000000`` -> ``2.400.000.000``, ``-1234.5`` -> ``-1.234,5``."""
+    if isinstance(value, int):
+        return f"{value:,}".replace(",", ".")
     text = str(value)
-    sign = "-" if text.startswith("-") else ""
-    whole, _, fraction = text.lstrip("-+").partition(".")
-    groups = []
-    while len(whole) > 3:
-        whole, tail = whole[:-3], whole[-3:]
-        groups.append(tail)
-    grouped = ".".join([whole or "0", *reversed(groups)])
-    return f"{sign}{grouped},{fraction}" if fraction else f"{sign}{grouped}"
+    whole, _, fraction = text.partition(".")
+    grouped = f"{int(whole):,}".replace(",", ".") if whole.lstrip("-+") else "0"
+    if whole.startswith("-") and not grouped.startswith("-"):
+        grouped = "-" + grouped  # -0.5
+    return f"{grouped},{fraction}" if fraction else grouped
 
 
 def unit_vi(unit: str) -> str:
