@@ -206,6 +206,18 @@ def test_exports_carry_the_pages_numbers(page: Any, stack: Stack,
         [Decimal(v or "0") for v in r[2:]] for r in shown]
 
 
+def test_bad_parameters_get_problem_details(projector: httpx.Client) -> None:
+    for path, field in (("/ui/15?period=2025-13", "period"), ("/ui/15?from=tomorrow", "from"),
+                        ("/ui/15?indicator=nope", "indicator"),
+                        ("/v1/completeness/15?period=x", "period"),
+                        ("/ui/15/nope.csv", "table")):
+        response = projector.get(path)
+        assert response.status_code in (404, 422), path
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["errors"][0]["field"] == field
+    assert projector.get("/ui/99999").status_code == 404
+
+
 def test_first_load_is_light_and_fits_a_phone(browser: Any, stack: Stack,
                                               requested: list[str]) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

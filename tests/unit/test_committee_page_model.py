@@ -16,6 +16,7 @@ from cungdan_contracts import AdminMap, Level, Locality, load_gazetteer
 from cungdan_projector.completeness import Reports, completeness
 from cungdan_projector.exports import to_csv, to_xlsx
 from cungdan_projector.places import coordinates
+from cungdan_projector.ui_html import body_rows
 from cungdan_projector.ui_model import (
     ViewQuery,
     cell_text,
@@ -160,3 +161,12 @@ def test_a_whole_page_model_from_an_answer() -> None:
     assert built.completeness is None and built.map is not None
     assert built.exports["children"] == [("CSV", "/ui/15/children.csv?map=2025"),
                                          ("XLSX", "/ui/15/children.xlsx?map=2025")]
+
+
+def test_table_rows_escape_names_and_keep_exact_values() -> None:
+    body = _body()
+    body["children"][0]["name"] = "Xã <b>A</b> & B"
+    html = str(body_rows(children_table(ViewQuery("15"), body)))
+    assert "Xã &lt;b&gt;A&lt;/b&gt; &amp; B" in html and "<b>" not in html
+    assert '<td class="num" data-v="7.7">7,7</td>' in html
+    assert '<tr class="note">' in html  # the unattributed row, without a link

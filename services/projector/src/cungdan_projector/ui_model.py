@@ -135,8 +135,8 @@ class Chart:
     width: int
     height: int
     bars: tuple[Bar, ...]
-    ticks: tuple[tuple[float, str], ...]
-    """(x, month label) under some bars."""
+    ticks: tuple[tuple[float, str, str], ...]
+    """(x, month label, text-anchor) under some bars."""
     caption: str
     peak: str
 
@@ -296,9 +296,10 @@ CHART_WIDTH, CHART_HEIGHT, CHART_MONTHS = 640, 220, 36
 def chart(series: Mapping[int, int], indicator: str) -> Chart | None:
     """Bars of the last months (at most :data:`CHART_MONTHS`) from the first with
     figures, every month in between shown (zero where nothing was reported)."""
-    if not any(series.values()):
+    present = [month for month, amount in series.items() if amount]
+    if not present:
         return None
-    first, last = min(series), max(series)
+    first, last = min(present), max(present)
     months = []
     month = first
     while month <= last:
@@ -318,11 +319,19 @@ def chart(series: Mapping[int, int], indicator: str) -> Chart | None:
         bars.append(Bar(round(left + i * slot + slot * 0.1, 1),
                         round(CHART_HEIGHT - bottom - height, 1), round(slot * 0.8, 1),
                         round(height, 1), vn_month(m), f"{vn_month(m)}: {vn_number(value)} {unit}"))
-    every = max(1, math.ceil(len(months) / 8))
-    ticks = tuple((round(b.x + b.width / 2, 1), b.label) for i, b in enumerate(bars)
-                  if i % every == 0 or i == len(bars) - 1)
+    every = max(1, math.ceil(len(months) / 7))
+    last_bar = len(bars) - 1
+    ticks = []
+    for i, b in enumerate(bars):
+        if i == last_bar or (i % every == 0 and last_bar - i >= every / 2):
+            if i == 0 and i != last_bar:
+                ticks.append((b.x, b.label, "start"))
+            elif i == last_bar and i:
+                ticks.append((round(b.x + b.width, 1), b.label, "end"))
+            else:
+                ticks.append((round(b.x + b.width / 2, 1), b.label, "middle"))
     label = INDICATORS[indicator].label_vi
-    return Chart(CHART_WIDTH, CHART_HEIGHT, tuple(bars), ticks,
+    return Chart(CHART_WIDTH, CHART_HEIGHT, tuple(bars), tuple(ticks),
                  f"{label} theo tháng ({unit}), {vn_month(months[0])}–{vn_month(months[-1])}",
                  f"{vn_number(peak)} {unit}")
 
@@ -367,6 +376,11 @@ def map_view(query: ViewQuery, children: Sequence[Locality], amounts: Mapping[st
                    len(children) - len(placed))
 
 
+def _sentence(text: str) -> str:
+    """The catalog's labels are lower case: a heading starts with a capital."""
+    return text[:1].upper() + text[1:]
+
+
 def breadcrumb(query: ViewQuery, gazetteer: Gazetteer, loc: Locality) -> tuple[Crumb, ...]:
     chain = list(reversed(gazetteer.ancestors(query.map, loc.code)))
     crumbs = []
@@ -390,8 +404,8 @@ def legacy_note(body: Mapping[str, Any], indicator: str) -> str | None:
             f"báo cáo theo bản đồ hành chính cũ (trước 01/07/2025), quy đổi theo bảng "
             f"sắp xếp chính thức.")
     unattributed = [c for c in body["children"] if c.get("unattributed")]
-    if unattributed:
-        part = _amount(unattributed[0]["totals"], indicator)
+    part = _amount(unattributed[0]["totals"], indicator) if unattributed else Decimal(0)
+    if part:
         text += (f" Phần chưa phân bổ về xã, phường: {vn_number(part)} {unit} (báo cáo "
                  f"của xã bị chia tách, đơn vị đã giải thể hoặc cấp huyện, tỉnh cũ).")
     return text
@@ -413,7 +427,7 @@ def page(query: ViewQuery, gazetteer: Gazetteer, loc: Locality, body: Mapping[st
     return Page(
         query=query, title=loc.name, level=LEVELS_VI[loc.level],
         breadcrumb=breadcrumb(query, gazetteer, loc), position=int(body["position"]),
-        indicator=indicator, indicator_label=INDICATORS[indicator].label_vi,
+        indicator=indicator, indicator_label=_sentence(INDICATORS[indicator].label_vi),
         totals=tables[0], children=kids, completeness=done,
         completeness_summary=completeness_summary(found) if found and found.children else "",
         chart=chart(series, indicator),
