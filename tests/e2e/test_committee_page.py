@@ -224,11 +224,12 @@ def test_first_load_is_light_and_fits_a_phone(browser: Any, stack: Stack,
     for name, width in (("desktop", 1280), ("phone", 375)):
         context = browser.new_context(viewport={"width": width, "height": 800})
         shot = context.new_page()
-        sizes: list[int] = []
+        finished: list[Any] = []
         shot.on("request", lambda r: requested.append(r.url))
-        shot.on("requestfinished", lambda r, sizes=sizes: sizes.append(
-            r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"]))
+        shot.on("requestfinished", lambda r, into=finished: into.append(r))
         shot.goto(f"{stack.projector_url}/ui/{LAO_CAI}?map=2025", wait_until="load")
+        sizes = [r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"]
+                 for r in list(finished)]
         assert 0 < sum(sizes) <= FIRST_LOAD_BUDGET, sizes
         assert shot.evaluate("document.documentElement.scrollWidth") <= width
         path = ARTIFACTS / f"lao-cai-2025-{name}.png"
