@@ -50,6 +50,7 @@ FIGURES: dict[str, str] = {
     "rss": "projector peak RSS during the rebuild",
     "import-csv": "ingest POST /v1/imports of a CSV, rows/s against the batch endpoint",
     "import-xlsx-rss": "ingest peak RSS importing a big XLSX",
+    "ui": "GET /ui/<2025 province> (the committee page), big stream applied, p95",
 }
 """``--only`` names, in table order."""
 
@@ -59,6 +60,7 @@ NEEDS: dict[str, set[str]] = {
     "projector-naive": {"projector-sqlite"},
     "totals-get": {"rebuild"},
     "rss": {"rebuild"},
+    "ui": {"rebuild"},
 }
 NO_AUTH = {"CUNGDAN_AUTH_ENABLED": "false", "CUNGDAN_READS_PUBLIC": "true"}
 """The bench measures the data path; tokens (and their per-token rate limit) are off."""
@@ -560,6 +562,8 @@ class Bench:
                 self._rebuild_rows(run, read.rate)
                 if "totals-get" in self.runs:
                     await self._totals_get(run)
+                if "ui" in self.runs:
+                    await self._ui(run)
                 run.process.stop()
             if "at-scale" in self.runs:
                 await self._at_scale(server)
@@ -855,6 +859,42 @@ class Bench:
         self.rows["totals-get"] = self.judge(row, Target("<= 20 ms",
                                                          lambda: p99 <= 0.020 and ok))
         self.log(f"totals-get: p99 {_ms(p99)}")
+
+    async def _ui(self, run: ProjectionRun) -> None:
+        """The committee page of random 2025 provinces (its HTML holds every figure it
+        shows: totals, children, the chart's months, the completeness), and the
+        completeness answer alone, one connection each in turn."""
+        gazetteer = load_gazetteer()
+        provinces = [p.code for p in gazetteer.children(AdminMap.Y2025, "VN")]
+        filters = ["", "", "&campaign=dan-van-kheo", "&period=2026", "&indicator=road_km"]
+        rng = random.Random(23)
+        count = max(20, self.sizes.totals_requests // 4)
+        port = run.process.port
+        results: dict[str, LoadResult] = {}
+        for kind, path in (("page", "/ui/{}?map=2025{}"),
+                           ("completeness", "/v1/completeness/{}?map=2025{}")):
+            reqs = [Request("GET", path.format(rng.choice(provinces), rng.choice(filters)))
+                    for _ in range(count + 10)]
+            self.log(f"ui: {count:,} GETs of the {kind} of 2025 provinces")
+            await closed_loop(LOCALHOST, port, reqs[:10], 1)
+            results[kind] = await closed_loop(LOCALHOST, port, reqs[10:], 1,
+                                              max_seconds=self.sizes.totals_seconds)
+        page, done = results["page"], results["completeness"]
+        p95 = percentile(page.latencies, 0.95)
+        row = Row("ui", FIGURES["ui"].replace("big stream", f"{run.last_position:,} events"),
+                  _ms(p95))
+        row.notes += [
+            f"{page.count:,} GETs of the page, one connection, random 2025 provinces (some "
+            f"filtered by campaign, period or indicator): p50 "
+            f"{_ms(percentile(page.latencies, 0.5))}, p95 {_ms(p95)}, max "
+            f"{_ms(max(page.latencies, default=float('nan')))}; HTTP {_statuses(page)}",
+            f"its completeness alone (`GET /v1/completeness/<province>`): p50 "
+            f"{_ms(percentile(done.latencies, 0.5))}, p95 "
+            f"{_ms(percentile(done.latencies, 0.95))}; HTTP {_statuses(done)}",
+        ]
+        ok = page.statuses.get(200, 0) == page.count and run.reached
+        self.rows["ui"] = self.judge(row, Target("<= 150 ms", lambda: p95 <= 0.150 and ok))
+        self.log(f"ui: page p95 {_ms(p95)}")
 
     async def _at_scale(self, big: NatsServer) -> None:
         """Ingest on the big stream against ingest on an empty one, in turns ``ingest_rounds``

@@ -17,7 +17,7 @@ from cungdan_service.nats import connect_broker
 from cungdan_service.problems import problem
 from cungdan_service.web import install_common
 
-from . import http, periods_http
+from . import http, periods_http, ui
 from .deadletters import DeadLetterPublisher, ensure_deadletter_stream
 from .engine import make_engine
 from .generations import ReadModel
@@ -95,6 +95,7 @@ def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer |
     app.state.reform_views = ReformViews(gazetteer, load_conversion)
     app.include_router(http.router)
     app.include_router(periods_http.router)
+    app.include_router(ui.router)
 
     @app.exception_handler(OperationalError)
     async def database_down(_: Request, exc: OperationalError) -> Response:

@@ -109,6 +109,9 @@ def generation_tables(generation: int) -> GenerationTables:
         # deferred: random inserts into it slow a rebuild (see is_deferred)
         Index(f"activities_g{generation}_by_day", "map", "province", "day",
               info={"deferred": True}),
+        # covers the completeness read (reports per locality path, :mod:`.completeness`)
+        Index(f"activities_g{generation}_by_path", "map", "province", "path", "day",
+              "retracted", "campaign", info={"deferred": True}),
     )
     changes = Table(  # every correction and retraction applied (their ids: exactly once)
         f"changes_g{generation}", md,

@@ -1,0 +1,276 @@
+"""HTTP adapter of the committee page: ``/ui/{locality}``, its exports, the completeness
+answer and the stream position the page polls. Server-rendered (Jinja2 templates and
+SVG, a small script and style sheet served from the package): nothing leaves the server.
+
+The figures come from the same read as ``GET /v1/totals`` (:func:`.answers.totals_query`);
+:mod:`.ui_model` turns them into the page (pure), :mod:`.exports` into files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import gzip
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from cungdan_contracts import INDICATORS, NATION, AdminMap, Gazetteer, Level, Locality
+from cungdan_service.auth import Role, requires
+from cungdan_service.problems import problem
+
+from . import ui_model
+from .answers import Basis, totals_query
+from .completeness import Completeness, by_province, completeness, reports_by
+from .exports import CSV_TYPE, XLSX_TYPE, to_csv, to_xlsx
+from .generations import ReadModel
+from .periods import period_range
+from .places import coordinates
+from .reads import TotalsFilter
+from .reform import ReformViews
+from .series import monthly
+from .ui_html import body_rows
+from .ui_model import ViewQuery
+
+router = APIRouter()
+READ = [Depends(requires(Role.READ))]
+STATIC = {"ui.js": "text/javascript; charset=utf-8", "ui.css": "text/css; charset=utf-8"}
+
+MapParam = Annotated[AdminMap, Query(description="Administrative map: legacy or 2025.")]
+FromParam = Annotated[str | None, Query(alias="from", description="YYYY-MM-DD")]
+ToParam = Annotated[str | None, Query(alias="to", description="YYYY-MM-DD")]
+PeriodParam = Annotated[str | None, Query(description="YYYY, YYYY-Qn or YYYY-MM")]
+
+
+@cache
+def _templates() -> Environment:
+    env = Environment(loader=PackageLoader("cungdan_projector", "templates"),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True,
+                      lstrip_blocks=True)
+    env.globals["rows"] = body_rows
+    return env
+
+
+@cache
+def _static(name: str) -> bytes:
+    return files(__package__).joinpath("static", name).read_bytes()
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """A view asked for and checked: the query, its locality and its date range."""
+
+    query: ViewQuery
+    loc: Locality
+    date_from: dt.date | None
+    date_to: dt.date | None
+
+
+def _check(gazetteer: Gazetteer, query: ViewQuery | Response) -> _Asked | Response:
+    """The view, or the problem with its parameters (as ``GET /v1/totals`` answers)."""
+    if isinstance(query, Response):
+        return query
+    loc = gazetteer.get(query.map, query.code)
+    if loc is None:
+        return problem(404, "unknown-locality", "Unknown locality",
+                       detail=f"no locality '{query.code}' in the {query.map.value} map")
+    date_from, date_to = query.date_from, query.date_to
+    if query.period is not None:
+        try:
+            date_from, date_to = period_range(query.period)
+        except ValueError as exc:
+            return problem(422, "invalid-query", "Invalid period",
+                           errors=[{"field": "period", "reason": str(exc)}])
+    if date_from and date_to and date_from > date_to:
+        return problem(422, "invalid-query", "Invalid date range",
+                       errors=[{"field": "from",
+                                "reason": f"from ({date_from}) is after to ({date_to})"}])
+    if query.indicator is not None and query.indicator not in INDICATORS:
+        return problem(422, "invalid-query", "Unknown indicator",
+                       errors=[{"field": "indicator",
+                                "reason": f"unknown indicator '{query.indicator}'"}])
+    return _Asked(query, loc, date_from, date_to)
+
+
+def _view_query(code: str, admin_map: AdminMap, campaign: str | None, indicator: str | None,
+                period: str | None, date_from: str | None,
+                date_to: str | None) -> ViewQuery | Response:
+    """The view asked for; an empty parameter (a form's blank field) is no filter."""
+    days: list[dt.date | None] = []
+    for name, text in (("from", date_from), ("to", date_to)):
+        try:
+            days.append(dt.date.fromisoformat(text) if text else None)
+        except ValueError:
+            return problem(422, "invalid-query", "Invalid date",
+                           errors=[{"field": name,
+                                   "reason": f"'{text}' is not a date (use YYYY-MM-DD)"}])
+    return ViewQuery(code, admin_map, campaign or None, indicator or None, period or None,
+                     *days)
+
+
+def _provinces(gazetteer: Gazetteer, admin_map: AdminMap, loc: Locality) -> tuple[str, ...]:
+    """The province(s) the children of ``loc`` lie in (none: the nation's, all)."""
+    if loc.level is Level.NATION:
+        return ()
+    return (gazetteer.province_of(admin_map, loc.code),)
+
+
+def _completeness(model: ReadModel, gazetteer: Gazetteer, asked: _Asked) -> Completeness:
+    children = gazetteer.children(asked.query.map, asked.loc.code)
+    rows = [] if not children else reports_by(
+        model.engine, asked.query.map.value, group_by_province=by_province(asked.loc),
+        provinces=_provinces(gazetteer, asked.query.map, asked.loc),
+        campaign=asked.query.campaign, date_from=asked.date_from, date_to=asked.date_to)
+    return completeness(asked.loc, children, rows, asked.date_from, asked.date_to)
+
+
+def _series_parts(views: ReformViews, asked: _Asked) -> list[tuple[str, tuple[str, ...]]]:
+    """The (map, localities) whose monthly totals make the chart: the locality's own, and
+    on the 2025 map those of the legacy localities on its ground."""
+    loc, admin_map = asked.loc, asked.query.map
+    parts: list[tuple[str, tuple[str, ...]]] = [(admin_map.value, (loc.code,))]
+    if admin_map is AdminMap.Y2025:
+        if loc.level is Level.NATION:
+            parts.append((AdminMap.LEGACY.value, (NATION,)))
+        elif loc.level is Level.PROVINCE:
+            parts.append((AdminMap.LEGACY.value, views(loc.code).legacy_provinces))
+        else:
+            parts.append((AdminMap.LEGACY.value,
+                          views(loc.code, dated=True).takes.get(loc.code, ())))
+    return parts
+
+
+def _in_range(series: dict[int, int], asked: _Asked) -> dict[int, int]:
+    first = asked.date_from.year * 100 + asked.date_from.month if asked.date_from else 0
+    last = asked.date_to.year * 100 + asked.date_to.month if asked.date_to else 999999
+    return {m: v for m, v in series.items() if first <= m <= last}
+
+
+def _read_page(request: Request, asked: _Asked) -> ui_model.Page:
+    """Every read of one view (in a worker thread), then the page built from them."""
+    gazetteer: Gazetteer = request.app.state.gazetteer
+    views: ReformViews = request.app.state.reform_views
+    model: ReadModel = request.app.state.model
+    query = asked.query
+    where = TotalsFilter(query.campaign, query.indicator, asked.date_from, asked.date_to)
+    totals = totals_query(gazetteer, views, query.map, asked.loc, Basis.ALL, where)
+    seen, sums = model.totals_of(totals.parts, where)
+    body: dict[str, Any] = {**totals.body(gazetteer, sums), "position": seen}
+    indicator = ui_model.selected_indicator(query, body)
+    series = _in_range(monthly(model.engine, _series_parts(views, asked), indicator,
+                               query.campaign), asked)
+    found = _completeness(model, gazetteer, asked)
+    return ui_model.page(query, gazetteer, asked.loc, body, series, found,
+                         coordinates(query.map))
+
+
+@router.get("/", include_in_schema=False)
+async def home() -> Response:
+    return RedirectResponse(f"/ui/{NATION}?map={AdminMap.Y2025.value}", status_code=307)
+
+
+@router.get("/ui/static/{name}", include_in_schema=False)
+async def static(name: str) -> Response:
+    if name not in STATIC:
+        return problem(404, "not-found", "Not found", detail=f"no static file '{name}'")
+    return Response(_static(name), media_type=STATIC[name],
+                    headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/ui/{code}", response_class=HTMLResponse, dependencies=READ,
+            summary="The committee page of a locality (HTML)")
+async def view(request: Request, code: str, map: MapParam = AdminMap.Y2025,
+               campaign: str | None = None, indicator: str | None = None,
+               period: PeriodParam = None, date_from: FromParam = None,
+               date_to: ToParam = None) -> Response:
+    asked = _check(request.app.state.gazetteer,
+                   _view_query(code, map, campaign, indicator, period, date_from, date_to))
+    if isinstance(asked, Response):
+        return asked
+    page = await asyncio.to_thread(_read_page, request, asked)
+    html = _templates().get_template("page.html").render(page=page).encode()
+    headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        html = gzip.compress(html, compresslevel=1)
+        headers["Content-Encoding"] = "gzip"
+    return Response(html, media_type="text/html; charset=utf-8", headers=headers)
+
+
+async def _export(request: Request, query: ViewQuery | Response,
+                  table: str) -> Response | ui_model.Table:
+    asked = _check(request.app.state.gazetteer, query)
+    if isinstance(asked, Response):
+        return asked
+    page = await asyncio.to_thread(_read_page, request, asked)
+    found = {t.name: t for t in (page.totals, page.children, page.completeness) if t}
+    if table not in found:
+        return problem(404, "unknown-table", "Unknown table",
+                       errors=[{"field": "table", "reason": f"this view has no table "
+                                f"'{table}' (it has: {', '.join(found)})"}])
+    return found[table]
+
+
+def _file_name(query: ViewQuery, table: str, ext: str) -> str:
+    return f"cungdan-{query.code}-{query.map.value}-{table}.{ext}"
+
+
+@router.get("/ui/{code}/{table}.csv", dependencies=READ,
+            summary="A table of the committee page as CSV")
+async def export_csv(request: Request, code: str, table: str, map: MapParam = AdminMap.Y2025,
+                     campaign: str | None = None, indicator: str | None = None,
+                     period: PeriodParam = None, date_from: FromParam = None,
+                     date_to: ToParam = None) -> Response:
+    query = _view_query(code, map, campaign, indicator, period, date_from, date_to)
+    found = await _export(request, query, table)
+    if isinstance(found, Response):
+        return found
+    assert isinstance(query, ViewQuery)
+    return Response(to_csv(found), media_type=CSV_TYPE, headers={
+        "Content-Disposition": f'attachment; filename="{_file_name(query, table, "csv")}"'})
+
+
+@router.get("/ui/{code}/{table}.xlsx", dependencies=READ,
+            summary="A table of the committee page as XLSX")
+async def export_xlsx(request: Request, code: str, table: str,
+                      map: MapParam = AdminMap.Y2025, campaign: str | None = None,
+                      indicator: str | None = None, period: PeriodParam = None,
+                      date_from: FromParam = None, date_to: ToParam = None) -> Response:
+    query = _view_query(code, map, campaign, indicator, period, date_from, date_to)
+    found = await _export(request, query, table)
+    if isinstance(found, Response):
+        return found
+    assert isinstance(query, ViewQuery)
+    return Response(to_xlsx(found), media_type=XLSX_TYPE, headers={
+        "Content-Disposition": f'attachment; filename="{_file_name(query, table, "xlsx")}"'})
+
+
+@router.get("/v1/completeness/{code}", dependencies=READ,
+            summary="Which children of a locality reported, and the share that did")
+async def get_completeness(request: Request, code: str, map: MapParam = AdminMap.Y2025,
+                           campaign: str | None = None, period: PeriodParam = None,
+                           date_from: FromParam = None, date_to: ToParam = None) -> Response:
+    """Each direct child with its reports dated in the period (all time without one), the
+    date of its last report and whether it reported in the period; ``share``: the
+    children that did. Counts the reports made on the map asked, retractions excluded."""
+    asked = _check(request.app.state.gazetteer,
+                   _view_query(code, map, campaign, None, period, date_from, date_to))
+    if isinstance(asked, Response):
+        return asked
+    found = await asyncio.to_thread(_completeness, request.app.state.model,
+                                    request.app.state.gazetteer, asked)
+    return JSONResponse({"map": map.value, "campaign": campaign, **found.as_json()})
+
+
+@router.get("/v1/position", dependencies=READ,
+            summary="The stream position the served totals reflect (the page polls it)")
+async def get_position(request: Request) -> Response:
+    runtime = getattr(request.app.state, "runtime", None)
+    position = await runtime.refresh() if runtime is not None else 0
+    return JSONResponse({"position": position}, headers={"Cache-Control": "no-store"})
+
+
