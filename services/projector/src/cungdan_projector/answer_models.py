@@ -198,3 +198,47 @@ class StatusAnswer(BaseModel):
     freshness: list[ProvinceFreshness] = Field(
         description="Each province that ever reported; see the metric "
                     "`cungdan_projector_province_last_event_timestamp_seconds` for all.")
+
+
+class DateRange(BaseModel):
+    model_config = _CLOSED
+
+    from_: str | None = Field(alias="from", description="First day (ISO), null: open.")
+    to: str | None = Field(description="Last day (ISO), null: open.")
+
+
+class ChildCompleteness(BaseModel):
+    """One child: its reports in the period and all time, its last report's date."""
+
+    model_config = _CLOSED
+
+    code: str
+    name: str
+    level: str
+    reports: int = Field(description="Reports dated in the period (all time without one).")
+    reports_all_time: int
+    last_report: str | None = Field(description="Date of its last report, whenever.")
+    reported: bool = Field(description="Whether it reported in the period.")
+
+
+class CompletenessAnswer(BaseModel):
+    """Which children of a locality reported, and the share that did."""
+
+    model_config = _CLOSED
+
+    map: Literal["legacy", "2025"]
+    campaign: str | None
+    locality: LocalityRef
+    period: DateRange
+    children: list[ChildCompleteness]
+    reported: int
+    children_count: int
+    share: float = Field(description="reported / children_count (1.0 without children).")
+
+
+class PositionAnswer(BaseModel):
+    """The stream position the served totals reflect."""
+
+    model_config = _CLOSED
+
+    position: int

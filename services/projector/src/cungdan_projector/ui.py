@@ -22,9 +22,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cungdan_contracts import INDICATORS, NATION, AdminMap, Gazetteer, Level, Locality
 from cungdan_service.auth import Role, requires
+from cungdan_service.openapi_answers import TOKEN_REFUSALS, answers, refusals
 from cungdan_service.problems import problem
 
 from . import ui_model
+from .answer_models import CompletenessAnswer, PositionAnswer
 from .answers import Basis, totals_query
 from .completeness import Completeness, by_province, completeness, reports_by
 from .exports import CSV_TYPE, XLSX_TYPE, to_csv, to_xlsx
@@ -45,6 +47,13 @@ MapParam = Annotated[AdminMap, Query(description="Administrative map: legacy or 
 FromParam = Annotated[str | None, Query(alias="from", description="YYYY-MM-DD")]
 ToParam = Annotated[str | None, Query(alias="to", description="YYYY-MM-DD")]
 PeriodParam = Annotated[str | None, Query(description="YYYY, YYYY-Qn or YYYY-MM")]
+
+
+def _file_answers(media_type: str, schema: dict[str, str]) -> dict[int | str, dict[str, Any]]:
+    """A page or a file (200), and the refusals of a view (token, unknown locality or
+    table, bad parameter)."""
+    return {200: {"description": "The page or the file", "content": {media_type: {
+        "schema": schema}}}, **refusals(*TOKEN_REFUSALS, 404, 422)}
 
 
 @cache
@@ -183,6 +192,7 @@ async def static(name: str) -> Response:
 
 
 @router.get("/ui/{code}", response_class=HTMLResponse, dependencies=READ,
+            responses=_file_answers("text/html", {"type": "string"}),
             summary="The committee page of a locality (HTML)")
 async def view(request: Request, code: str, map: MapParam = AdminMap.Y2025,
                campaign: str | None = None, indicator: str | None = None,
@@ -219,7 +229,8 @@ def _file_name(query: ViewQuery, table: str, ext: str) -> str:
     return f"cungdan-{query.code}-{query.map.value}-{table}.{ext}"
 
 
-@router.get("/ui/{code}/{table}.csv", dependencies=READ,
+@router.get("/ui/{code}/{table}.csv", dependencies=READ, response_class=Response,
+            responses=_file_answers(CSV_TYPE.split(";")[0], {"type": "string"}),
             summary="A table of the committee page as CSV")
 async def export_csv(request: Request, code: str, table: str, map: MapParam = AdminMap.Y2025,
                      campaign: str | None = None, indicator: str | None = None,
@@ -234,7 +245,8 @@ async def export_csv(request: Request, code: str, table: str, map: MapParam = Ad
         "Content-Disposition": f'attachment; filename="{_file_name(query, table, "csv")}"'})
 
 
-@router.get("/ui/{code}/{table}.xlsx", dependencies=READ,
+@router.get("/ui/{code}/{table}.xlsx", dependencies=READ, response_class=Response,
+            responses=_file_answers(XLSX_TYPE, {"type": "string", "format": "binary"}),
             summary="A table of the committee page as XLSX")
 async def export_xlsx(request: Request, code: str, table: str,
                       map: MapParam = AdminMap.Y2025, campaign: str | None = None,
@@ -250,6 +262,7 @@ async def export_xlsx(request: Request, code: str, table: str,
 
 
 @router.get("/v1/completeness/{code}", dependencies=READ,
+            **answers(CompletenessAnswer, *TOKEN_REFUSALS, 404, 422),
             summary="Which children of a locality reported, and the share that did")
 async def get_completeness(request: Request, code: str, map: MapParam = AdminMap.Y2025,
                            campaign: str | None = None, period: PeriodParam = None,
@@ -266,7 +279,7 @@ async def get_completeness(request: Request, code: str, map: MapParam = AdminMap
     return JSONResponse({"map": map.value, "campaign": campaign, **found.as_json()})
 
 
-@router.get("/v1/position", dependencies=READ,
+@router.get("/v1/position", dependencies=READ, **answers(PositionAnswer, *TOKEN_REFUSALS),
             summary="The stream position the served totals reflect (the page polls it)")
 async def get_position(request: Request) -> Response:
     runtime = getattr(request.app.state, "runtime", None)
