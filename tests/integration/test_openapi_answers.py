@@ -166,8 +166,45 @@ async def _ingest_calls(client: httpx.AsyncClient, documented: Documented) -> in
     await call("GET", f"/v1/activities/{uuid.uuid4()}")  # 404
     await call("GET", "/v1/activities/42")  # 422
     await _import_calls(call)
+    closed_last = await _period_calls(call)
     seq: int = retracted["seq"]
-    return seq
+    return max(seq, closed_last)
+
+
+PERIOD = "/v1/periods/01/2022"
+"""A legacy province and year (Hà Nội, 2022) that no other call reports into."""
+
+
+async def _period_calls(call: Callable[..., Awaitable[Any]]) -> int:
+    """Close, refuse a report into the closed period, reopen, amend late, close again and
+    submit control totals (authentication is off: no token); the last stream sequence."""
+    def hanoi(date: str, road_km: str) -> dict[str, Any]:
+        return report(locality="00001", date=date, measures={"road_km": road_km})
+
+    assert (await call("POST", "/v1/activities", json=hanoi("2022-03-01", "4")))["seq"]
+    why = {"reason": "đã rà soát"}
+    closed = await call("POST", f"{PERIOD}/close", json=why)
+    assert (closed["status"], closed["closing"]) == ("accepted", 1)
+    assert (await call("POST", f"{PERIOD}/close", json=why))["status"] == "duplicate"
+    late = await call("POST", "/v1/activities", json=hanoi("2022-05-01", "1"))
+    assert late["type"] == "urn:cungdan:problem:period-closed", late  # 409
+    await call("POST", f"{PERIOD}/close", json={"reason": "lần nữa"})  # 409 period-closed
+    await call("POST", "/v1/periods/01/2022-Q2/reopen", json=why)  # 409 period-open
+    await call("POST", "/v1/periods/01/2022-13/close", json=why)  # 422
+    await call("POST", f"{PERIOD}/close", json={"reason": ""})  # 422
+    assert (await call("POST", f"{PERIOD}/reopen", json={"reason": "sót xã"}))["status"] \
+        == "accepted"
+    assert (await call("POST", "/v1/activities", json=hanoi("2022-05-01", "2")))["seq"]
+    assert (await call("POST", f"{PERIOD}/close", json=why))["closing"] == 2
+    control = {"campaign": "ngay-cuoi-tuan-cung-dan", "measures": {"road_km": "7"}}
+    submitted = await call("POST", f"{PERIOD}/control-totals", json=control)
+    assert submitted["status"] == "accepted"
+    history = await call("GET", f"{PERIOD}/history")
+    assert [e["type"] for e in history["history"]] == [
+        "PeriodClosed", "PeriodReopened", "PeriodClosed", "ControlTotalsSubmitted"]
+    await call("GET", "/v1/periods/01/2022-13/history")  # 422
+    last: int = submitted["seq"]
+    return last
 
 
 async def _import_calls(call: Callable[..., Awaitable[Any]]) -> None:
@@ -207,6 +244,7 @@ async def _projector_calls(client: httpx.AsyncClient, documented: Documented,
     await call("GET", "/v1/localities/VN")
     await call("GET", "/v1/localities/04495", params={"map": "legacy"})
     await call("GET", "/v1/localities/XX")  # 404
+    await _projector_period_calls(call)
 
     poison = await nats.connect(nats_url)
     try:
@@ -233,6 +271,36 @@ async def _projector_calls(client: httpx.AsyncClient, documented: Documented,
     await _until(rebuilt, "the rebuild to finish", within=60)
     status = await call("GET", "/v1/status")
     assert status["role"] == "applying" and status["freshness"]
+
+
+async def _projector_period_calls(call: Callable[..., Awaitable[Any]]) -> None:
+    """The period closed, reopened, amended late and closed again by ``_period_calls``."""
+    periods = await call("GET", "/v1/periods/01", params={"map": "legacy"})
+    [year] = periods["periods"]
+    assert (year["status"], len(year["closings"]), year["late_amendments"]) == ("closed", 2, 0)
+    assert year["closings"][0]["reopened"]["reason"] == "sót xã"
+    detail = await call("GET", PERIOD)
+    [compared] = detail["comparisons"]
+    assert compared["indicators"][0] == {
+        "indicator": "road_km", "unit": "km", "projected": "6", "province": "7",
+        "difference": "1"}, compared
+    assert detail["late"] == []  # reported while reopened: no late amendment
+    await call("GET", "/v1/periods/01/2021")  # never closed: no comparisons
+    await call("GET", "/v1/periods/99", params={"map": "legacy"})  # 404
+    await call("GET", "/v1/periods/01", params={"map": "1999"})  # 422
+    await call("GET", "/v1/periods/01/2022-13")  # 422
+    await call("GET", "/v1/periods/01/2022", params={"campaign": "nope"})  # 422
+    totals = {"map": "legacy", "period": "2022"}
+    first = await call("GET", "/v1/totals/01", params={**totals, "as_closed": "true",
+                                                      "closing": 1})
+    assert (first["totals"], first["closing"]["closing"]) == ({"road_km": "4"}, 1), first
+    last = await call("GET", "/v1/totals/00001", params={**totals, "as_closed": "true"})
+    assert last["closing"]["closing"] == 2 and last["totals"] == {"road_km": "6"}, last
+    live = await call("GET", "/v1/totals/01", params=totals)
+    assert "late_amendments" not in live and live["totals"] == {"road_km": "6"}, live
+    await call("GET", "/v1/totals/01", params={**totals, "as_closed": "true",
+                                               "closing": 9})  # 404 no such closing
+    await call("GET", "/v1/totals/01", params={"map": "legacy", "as_closed": "true"})  # 422
 
 
 async def test_every_route_answers_as_documented(services: Services) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cungdan_contracts import ActivityCorrected, ActivityLoggedV2, ActivityRetracted
+from cungdan_contracts.periods import ControlTotalsSubmitted, PeriodClosed, PeriodReopened
 from cungdan_service.openapi_answers import ProblemField
 
 _CLOSED = ConfigDict(extra="forbid")
@@ -93,3 +94,45 @@ class ActivityHistory(BaseModel):
                                                  "correction's, else the report's), as "
                                                  "decimal strings.")
     history: list[HistoryEntry]
+
+
+class PeriodAction(BaseModel):
+    """A closing, reopening or control totals in the log: stored now (202, ``accepted``)
+    or before, the same request (200, ``duplicate``)."""
+
+    model_config = _CLOSED
+
+    province: str
+    map: Literal["legacy", "2025"]
+    period: str
+    status: Literal["accepted", "duplicate"]
+    seq: int = Field(description="Its sequence in the stream.")
+    type: Literal["PeriodClosed", "PeriodReopened", "ControlTotalsSubmitted"]
+    closing: int = Field(description="The closing's number (1 for the first).")
+
+
+class ClosedEntry(PeriodClosed):
+    seq: int
+
+
+class ReopenedEntry(PeriodReopened):
+    seq: int
+
+
+class ControlEntry(ControlTotalsSubmitted):
+    seq: int
+
+
+PeriodHistoryEntry = Annotated[ClosedEntry | ReopenedEntry | ControlEntry,
+                               Field(discriminator="type")]
+
+
+class PeriodHistory(BaseModel):
+    """A period's closings, reopenings and control totals, in stream order."""
+
+    model_config = _CLOSED
+
+    province: str
+    map: Literal["legacy", "2025"]
+    period: str
+    history: list[PeriodHistoryEntry]

@@ -15,7 +15,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response, Security
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPBearer
 from pydantic import BaseModel, TypeAdapter
 
 from cungdan_contracts import (
@@ -29,8 +28,6 @@ from cungdan_contracts import (
     loads_exact,
 )
 from cungdan_service.auth import (
-    BEARER,
-    BEARER_DESCRIPTION,
     Principal,
     Reason,
     Role,
@@ -43,8 +40,9 @@ from cungdan_service.problems import ANONYMOUS, problem
 from cungdan_service.responses import FastJSONResponse
 
 from .answer_models import ActivityHistory, BatchAnswer, Stored
+from .callers import RateLimitedCaller
 from .changes import ChangeOutcome, ChangeService, ScopeCheck
-from .limits import RateLimiter, read_body
+from .limits import read_body
 from .metrics import IngestMetrics
 from .periods_http import PERIOD_CLOSED, period_closed
 from .service import IngestService, Outcome
@@ -98,27 +96,8 @@ def _stored(*refused: Refusal) -> dict[str, Any]:
         200: (Stored, "Stored before with the same content: nothing new is stored")})
 
 
-class _RateLimitedCaller(HTTPBearer):
-    """A dependency: the authenticated caller holding ``role`` (``None`` with auth off),
-    within its token's rate limit.
-
-    One dependency rather than a tree of three (FastAPI solves each one on every request),
-    and, being the bearer scheme, it documents itself in the OpenAPI document."""
-
-    def __init__(self, role: Role) -> None:
-        super().__init__(auto_error=False, scheme_name=BEARER, description=BEARER_DESCRIPTION)
-        self._authenticated = requires(role)
-
-    async def __call__(self, request: Request) -> Principal | None:  # type: ignore[override]
-        principal = await self._authenticated(request)
-        if principal is not None:
-            limiter: RateLimiter = request.app.state.rate_limiter
-            limiter.admit(principal.name)
-        return principal
-
-
-Caller = Annotated[Principal | None, Security(_RateLimitedCaller(Role.REPORT))]
-Corrector = Annotated[Principal | None, Security(_RateLimitedCaller(Role.CORRECT))]
+Caller = Annotated[Principal | None, Security(RateLimitedCaller(Role.REPORT))]
+Corrector = Annotated[Principal | None, Security(RateLimitedCaller(Role.CORRECT))]
 
 
 def _service(request: Request) -> IngestService:

@@ -18,10 +18,13 @@ from fastapi.responses import JSONResponse
 from cungdan_contracts import MalformedJSONError, loads_exact
 from cungdan_contracts.periods import ControlTotalsRequest, PeriodEvent, PeriodRequest
 from cungdan_service.auth import Principal, Reason, Role, requires
-from cungdan_service.problems import ANONYMOUS, PROBLEM_JSON, problem
+from cungdan_service.openapi_answers import TOKEN_REFUSALS, Refusal, answers
+from cungdan_service.problems import ANONYMOUS, problem
 
+from .answer_models import PeriodAction, PeriodHistory
+from .callers import RateLimitedCaller
 from .closures import Closing
-from .limits import RateLimiter, read_body
+from .limits import read_body
 from .metrics import IngestMetrics
 from .period_actions import PeriodOutcome, PeriodService, Target
 from .settings import IngestSettings
@@ -40,21 +43,8 @@ def period_closed(errors: list[dict[str, str]], closing: Closing | None,
                    closing=named, **extra)
 
 
-def _caller(role: Role) -> Callable[[Request], Awaitable[Principal | None]]:
-    authenticated = requires(role)
-
-    async def caller(request: Request) -> Principal | None:
-        principal = await authenticated(request)
-        if principal is not None:
-            limiter: RateLimiter = request.app.state.rate_limiter
-            limiter.admit(principal.name)
-        return principal
-
-    return caller
-
-
-Approver = Annotated[Principal | None, Security(_caller(Role.APPROVE))]
-Admin = Annotated[Principal | None, Security(_caller(Role.ADMIN))]
+Approver = Annotated[Principal | None, Security(RateLimitedCaller(Role.APPROVE))]
+Admin = Annotated[Principal | None, Security(RateLimitedCaller(Role.ADMIN))]
 MapQuery = Annotated[str | None, Query(
     alias="map", description="legacy or 2025; default: the map in force on the period's "
                              "first day")]
@@ -65,17 +55,18 @@ def _service(request: Request) -> PeriodService:
     return service
 
 
-def _refusal(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": {"type": "object"}}}}
+_ACTION_REFUSALS: tuple[Refusal, ...] = (
+    401, 413, 429,
+    (422, "Invalid province, period, map or body; each problem names its field"),
+    (503, "The event store is unavailable; see Retry-After"))
 
 
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _refusal("No token, or an unknown one (auth on)"),
-    403: _refusal("The token lacks the role, or does not cover the province"),
-    409: _refusal("Closed already (period-closed), or not closed (period-open)"),
-    422: _refusal("Invalid province, period, map or body; each problem names its field"),
-    503: _refusal("The event store is unavailable"),
-}
+def _action(forbidden: str, conflicts: str) -> dict[str, Any]:
+    """The answers of a period action: 202 stored now, 200 the same request stored before."""
+    return answers(PeriodAction, *_ACTION_REFUSALS, (403, forbidden), (409, conflicts),
+                   status=202, description="Stored now", also={
+                       200: (PeriodAction, "The same request was stored before: nothing new "
+                                           "is stored")})
 
 
 def _body(model: type[Any]) -> dict[str, Any]:
@@ -148,43 +139,61 @@ def _answer(request: Request, outcome: PeriodOutcome, target: Target,
                    headers={"Retry-After": str(settings.retry_after_seconds)})
 
 
-@router.post("/v1/periods/{province}/{period}/close", status_code=202,
-             openapi_extra=_body(PeriodRequest), responses=_RESPONSES,
-             summary="Close a province's reporting period (role approve)")
+@router.post("/v1/periods/{province}/{period}/close",
+             openapi_extra=_body(PeriodRequest),
+             summary="Close a province's reporting period (role approve)",
+             **_action("The token lacks the approve role, or does not cover the province",
+                       "Closed already (period-closed), or a concurrent request came first "
+                       "(period-conflict)"))
 async def close_period(request: Request, province: str, period: str, caller: Approver,
                        map_value: MapQuery = None) -> Response:
     return await _act(request, "close", province, period, map_value, caller,
                       _service(request).close)
 
 
-@router.post("/v1/periods/{province}/{period}/reopen", status_code=202,
-             openapi_extra=_body(PeriodRequest), responses=_RESPONSES,
-             summary="Reopen a closed period (a national admin)")
+@router.post("/v1/periods/{province}/{period}/reopen",
+             openapi_extra=_body(PeriodRequest),
+             summary="Reopen a closed period (a national admin)",
+             **_action("The token lacks the admin role, or is not national",
+                       "Not closed (period-open), or a concurrent request came first "
+                       "(period-conflict)"))
 async def reopen_period(request: Request, province: str, period: str, caller: Admin,
                         map_value: MapQuery = None) -> Response:
     return await _act(request, "reopen", province, period, map_value, caller,
                       _service(request).reopen)
 
 
-@router.post("/v1/periods/{province}/{period}/control-totals", status_code=202,
-             openapi_extra=_body(ControlTotalsRequest), responses=_RESPONSES,
-             summary="The province's own totals of a campaign for a closed period")
+@router.post("/v1/periods/{province}/{period}/control-totals",
+             openapi_extra=_body(ControlTotalsRequest),
+             summary="The province's own totals of a campaign for a closed period",
+             **_action("The token lacks the approve role, or does not cover the province",
+                       "The period is not closed (period-open), or other totals of the "
+                       "campaign were submitted for this closing (period-conflict)"))
 async def post_control_totals(request: Request, province: str, period: str,
                               caller: Approver, map_value: MapQuery = None) -> Response:
     return await _act(request, "control", province, period, map_value, caller,
                       _service(request).control)
 
 
-@router.get("/v1/periods/{province}/{period}/history", responses=_RESPONSES,
+@router.get("/v1/periods/{province}/{period}/history",
             summary="Every closing, reopening and control total of a period, in stream order",
-            dependencies=[Depends(requires(Role.READ))])
+            dependencies=[Depends(requires(Role.READ))],
+            **answers(PeriodHistory, *TOKEN_REFUSALS,
+                      (422, "Invalid province, period or map; each problem names its field"),
+                      (503, "The event store is unavailable; see Retry-After")))
 async def period_history(request: Request, province: str, period: str,
                          map_value: MapQuery = None) -> Response:
     target = _service(request).target(province, period, map_value)
     if not isinstance(target, Target):
         return problem(422, "invalid-period", "Invalid province, period or map",
                        errors=[p.as_json() for p in target])
-    history = await _service(request).history(target)
+    try:
+        history = await _service(request).history(target)
+    except Exception as exc:  # noqa: BLE001 - any broker failure: try again later
+        settings: IngestSettings = request.app.state.settings
+        return problem(503, "broker-unavailable", "The event store is unavailable",
+                       errors=[FieldProblem("(broker)", str(exc)).as_json()],
+                       headers={"Retry-After": str(settings.retry_after_seconds)})
     return JSONResponse({"province": target.province, "map": target.map.value,
                          "period": target.period,
                          "history": [_entry(seq, event) for seq, event in history]})

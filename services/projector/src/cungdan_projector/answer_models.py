@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 _CLOSED = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -113,6 +113,147 @@ class TotalsAnswer(BaseModel):
                                   "converted from the legacy map's reports.")
     units: dict[str, str] = Field(description="The unit of each indicator in `totals`.")
     children: list[ChildTotals | UnattributedTotals]
+    late_amendments: int | None = Field(
+        default=None, description="With `period`: how many events amended the period after "
+                                  "the province closed it (absent when none).")
+
+
+class Reopening(BaseModel):
+    """A national admin's reopening of a closing."""
+
+    model_config = _CLOSED
+
+    seq: int
+    at: str = Field(description="ISO timestamp.")
+    by: str | None = Field(description="The token's name (none with authentication off).")
+    reason: str | None
+
+
+class PeriodClosing(BaseModel):
+    """One closing of a period: who closed it, when, why; its reopening if any."""
+
+    model_config = _CLOSED
+
+    closing: int = Field(description="The closing's number (1 for the first).")
+    seq: int = Field(description="The closing's sequence in the stream.")
+    closed_at: str = Field(description="ISO timestamp.")
+    closed_by: str | None = Field(description="The token's name (none with authentication "
+                                              "off).")
+    reason: str
+    reopened: Reopening | None
+
+
+class ClosedTotalsClosing(PeriodClosing):
+    period: str
+
+
+class ClosedTotalsFilters(BaseModel):
+    model_config = _CLOSED
+
+    campaign: str | None
+    indicator: str | None
+
+
+class ClosedTotalsAnswer(BaseModel):
+    """``as_closed=true``: the totals of a locality and of each direct child as the
+    province's closing of the period froze them."""
+
+    model_config = _CLOSED
+
+    map: Literal["legacy", "2025"]
+    locality: TotalsLocality
+    period: str
+    as_closed: Literal[True]
+    province: str = Field(description="The province whose closing this is.")
+    closing: ClosedTotalsClosing
+    filters: ClosedTotalsFilters
+    position: int = Field(description="The stream position of the read model.")
+    totals: Quantities
+    units: dict[str, str] = Field(description="The unit of each indicator in `totals`.")
+    children: list[ChildTotals]
+
+
+class TotalsAnswers(RootModel[TotalsAnswer | ClosedTotalsAnswer]):
+    """The live totals, or with ``as_closed=true`` the totals as the period was closed."""
+
+
+class ControlTotalsEntry(BaseModel):
+    """The province's own totals of a campaign, submitted for a closing."""
+
+    model_config = _CLOSED
+
+    campaign: str
+    closing: int
+    seq: int
+    submitted_at: str = Field(description="ISO timestamp.")
+    submitted_by: str | None
+    totals: Quantities
+
+
+class PeriodSummary(BaseModel):
+    """A period of the province: its closings and reopenings, late amendments and control
+    totals."""
+
+    model_config = _CLOSED
+
+    period: str
+    status: Literal["open", "closed"]
+    closings: list[PeriodClosing]
+    late_amendments: int = Field(description="Events that amended the period after a "
+                                             "closing.")
+    control_totals: list[ControlTotalsEntry]
+
+
+class PeriodsAnswer(BaseModel):
+    """Every period of a province that was closed (or amended late)."""
+
+    model_config = _CLOSED
+
+    map: Literal["legacy", "2025"]
+    province: str
+    position: int
+    periods: list[PeriodSummary]
+
+
+class LateAmendment(BaseModel):
+    model_config = _CLOSED
+
+    seq: int
+    closing: int = Field(description="The closing it came after.")
+    activity_id: str
+    kind: str = Field(description="logged, corrected or retracted.")
+
+
+class IndicatorComparison(BaseModel):
+    """An indicator's figure as the period was closed, the province's own, and the
+    difference (the province's minus the projected); none without control totals."""
+
+    model_config = _CLOSED
+
+    indicator: str
+    unit: str
+    projected: str
+    province: str | None
+    difference: str | None
+
+
+class CampaignComparison(BaseModel):
+    model_config = _CLOSED
+
+    campaign: str | None = Field(description="None: every campaign, without control totals.")
+    closing: int
+    indicators: list[IndicatorComparison]
+
+
+class PeriodDetail(PeriodSummary):
+    """A period of a province: its closings, late amendments, and per campaign the
+    comparison of the closed figures with the province's control totals."""
+
+    map: Literal["legacy", "2025"]
+    province: str
+    position: int
+    late: list[LateAmendment]
+    comparisons: list[CampaignComparison]
 
 
 class DeadLetterEntry(BaseModel):

@@ -31,7 +31,7 @@ from .answer_models import (
     RebuildProgress,
     RedriveAnswer,
     StatusAnswer,
-    TotalsAnswer,
+    TotalsAnswers,
 )
 from .answers import Basis, describe, totals_query
 from .generations import ReadModel
@@ -78,7 +78,8 @@ async def get_locality(request: Request, code: str,
 
 @router.get("/v1/totals/{code}", summary="Totals of a locality and of each direct child",
             dependencies=[Depends(requires(Role.READ))],
-            **answers(TotalsAnswer, *_READ_REFUSALS, (404, "No such locality in the map"),
+            **answers(TotalsAnswers, *_READ_REFUSALS,
+                      (404, "No such locality in the map, or (`as_closed`) no such closing"),
                       (422, "Invalid query: map, period, dates, indicator or min_seq"),
                       (503, "`min_seq` is not applied yet (after a bounded wait), or the "
                             "read model is unavailable; see Retry-After")))

@@ -18,10 +18,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from cungdan_contracts import CAMPAIGNS, INDICATORS, NATION, AdminMap, Gazetteer, Locality
 from cungdan_contracts.periods import default_map, period_range
 from cungdan_service.auth import Role, requires
+from cungdan_service.openapi_answers import TOKEN_REFUSALS, Refusal, answers
 from cungdan_service.problems import problem
 from cungdan_service.responses import FastJSONResponse
 
 from . import closing_reads
+from .answer_models import PeriodDetail, PeriodsAnswer
 from .answers import describe, quantities
 from .closing_reads import ClosingRecord, NoClosingsError, PeriodView
 from .generations import ReadModel
@@ -29,6 +31,10 @@ from .generations import ReadModel
 router = APIRouter()
 
 MapQuery = Annotated[str | None, Query(alias="map", description="legacy or 2025")]
+
+_REFUSALS: tuple[Refusal, ...] = (
+    *TOKEN_REFUSALS, (404, "No such province in the map"),
+    (503, "The read model does not keep closings yet (being rebuilt); see Retry-After"))
 
 
 def _gazetteer(request: Request) -> Gazetteer:
@@ -80,7 +86,8 @@ def _view(name: str, view: PeriodView) -> dict[str, Any]:
 
 
 @router.get("/v1/periods/{province}", summary="A province's periods: closings, reopenings",
-            dependencies=[Depends(requires(Role.READ))])
+            dependencies=[Depends(requires(Role.READ))],
+            **answers(PeriodsAnswer, *_REFUSALS, (422, "Unknown map")))
 async def list_periods(request: Request, province: str,
                        map_value: MapQuery = None) -> Response:
     admin_map = _map(map_value, AdminMap.Y2025)
@@ -100,7 +107,9 @@ async def list_periods(request: Request, province: str,
 
 @router.get("/v1/periods/{province}/{period}",
             summary="A closed period: projected figures, the province's figures, differences",
-            dependencies=[Depends(requires(Role.READ))])
+            dependencies=[Depends(requires(Role.READ))],
+            **answers(PeriodDetail, *_REFUSALS,
+                      (422, "Invalid period, unknown map or unknown campaign")))
 async def period_detail(request: Request, province: str, period: str,
                         map_value: MapQuery = None, campaign: str | None = None) -> Response:
     try:
