@@ -245,6 +245,7 @@ async def _projector_calls(client: httpx.AsyncClient, documented: Documented,
     await call("GET", "/v1/localities/04495", params={"map": "legacy"})
     await call("GET", "/v1/localities/XX")  # 404
     await _projector_period_calls(call)
+    await _projector_page_calls(call, last)
 
     poison = await nats.connect(nats_url)
     try:
@@ -271,6 +272,22 @@ async def _projector_calls(client: httpx.AsyncClient, documented: Documented,
     await _until(rebuilt, "the rebuild to finish", within=60)
     status = await call("GET", "/v1/status")
     assert status["role"] == "applying" and status["freshness"]
+
+
+async def _projector_page_calls(call: Callable[..., Awaitable[Any]], last: int) -> None:
+    """The committee page, its files, completeness and position."""
+    assert "Lào Cai" in await call("GET", "/ui/15", params={"map": "2025"})
+    for table in ("totals", "children", "completeness"):
+        await call("GET", f"/ui/15/{table}.csv", params={"map": "2025"})
+    await call("GET", "/ui/15/children.xlsx", params={"map": "2025"})
+    await call("GET", "/ui/15/nothing.csv", params={"map": "2025"})  # 404
+    await call("GET", "/ui/XX")  # 404
+    await call("GET", "/ui/15", params={"map": "1999"})  # 422
+    done = await call("GET", "/v1/completeness/15", params={"map": "2025", "period": "2025"})
+    assert done["children_count"] == len(done["children"]) > 0, done
+    await call("GET", "/v1/completeness/XX")  # 404
+    await call("GET", "/v1/completeness/15", params={"period": "2025-Q5"})  # 422
+    assert (await call("GET", "/v1/position"))["position"] >= last
 
 
 async def _projector_period_calls(call: Callable[..., Awaitable[Any]]) -> None:

@@ -82,7 +82,7 @@ def create_app(settings: IngestSettings | None = None, gazetteer: Gazetteer | No
         app.state.closures = closures
         app.state.service = IngestService(journal, gazetteer_, closures=closures)
         app.state.changes = ChangeService(journal, closures=closures)
-        app.state.periods = PeriodService(journal, gazetteer_)
+        app.state.periods = PeriodService(journal, gazetteer_, applied=feed.caught_up)
         log.info("ingest ready on stream %s via %s; authentication %s", STREAM,
                  redact(settings.nats_url), "on" if app.state.authorizer.enabled else "OFF")
         try:

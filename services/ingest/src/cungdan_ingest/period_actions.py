@@ -13,8 +13,10 @@ The rules (who may do what, what the state allows) are the pure :func:`decide_cl
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -41,6 +43,12 @@ from cungdan_service.auth import Principal, Role, scope_refusal
 
 from .journal import AlreadyStored, AppendResult, NotStored, Outgoing, Stored
 from .validation import FieldProblem, problems_of
+
+log = logging.getLogger("cungdan.ingest")
+
+APPLIED_WAIT_SECONDS = 5.0
+"""How long an answer waits for this ingest's index of closings to hold the event it stored
+(so the next report is judged by it); past it, the answer goes anyway (the event is stored)."""
 
 PeriodStatus = Literal["accepted", "duplicate", "rejected", "forbidden", "closed", "open",
                        "conflict", "unavailable"]
@@ -177,10 +185,24 @@ def _utcnow() -> dt.datetime:
 
 class PeriodService:
     def __init__(self, journal: PeriodJournal, gazetteer: Gazetteer,
-                 clock: Callable[[], dt.datetime] = _utcnow) -> None:
+                 clock: Callable[[], dt.datetime] = _utcnow,
+                 applied: Callable[[int], Awaitable[None]] | None = None) -> None:
+        """``applied(seq)``: returns once the closings index holds the event at ``seq``."""
         self._journal = journal
         self._gazetteer = gazetteer
         self._clock = clock
+        self._applied = applied
+
+    async def _until_applied(self, seq: int) -> None:
+        """Read your writes: a close answered 202 refuses this ingest's next report into it."""
+        if self._applied is None:
+            return
+        try:
+            async with asyncio.timeout(APPLIED_WAIT_SECONDS):
+                await self._applied(seq)
+        except TimeoutError:
+            log.warning("period event %d stored, not yet in the closings index after %.0f s",
+                        seq, APPLIED_WAIT_SECONDS)
 
     def target(self, province: str, period: str,
                map_value: str | None) -> Target | list[FieldProblem]:
@@ -273,6 +295,7 @@ class PeriodService:
         [result] = await self._journal.append_many([message])
         match result:
             case Stored(seq):
+                await self._until_applied(seq)
                 return PeriodOutcome("accepted", seq, event)
             case NotStored(reason):
                 return PeriodOutcome("unavailable", problems=[FieldProblem("(broker)", reason)])
