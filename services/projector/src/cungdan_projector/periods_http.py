@@ -14,6 +14,7 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import Engine
 
 from cungdan_contracts import CAMPAIGNS, INDICATORS, NATION, AdminMap, Gazetteer, Locality
 from cungdan_contracts.periods import default_map, period_range
@@ -135,22 +136,32 @@ async def period_detail(request: Request, province: str, period: str,
     body: dict[str, Any] = {"map": admin_map.value, "province": province,
                             "position": position, **_view(period, view),
                             "late": view.late}
+    try:
+        body["comparisons"] = await asyncio.to_thread(
+            comparisons, engine, admin_map.value, province, period, view, campaign)
+    except NoClosingsError:
+        return _not_kept()
+    return FastJSONResponse(body)
+
+
+def comparisons(engine: Engine, admin_map: str, province: str, period: str, view: PeriodView,
+                campaign: str | None) -> list[dict[str, Any]]:
+    """Per campaign with control totals of the last closing (``campaign``: that one only;
+    none sent: all campaigns together), its indicators compared (:func:`_compare`); none
+    for a period never closed. The page's difference table reads the same."""
     last = view.closings[-1] if view.closings else None
     if last is None:
-        body["comparisons"] = []
-        return FastJSONResponse(body)
+        return []
     controls = {c.campaign: c for c in view.controls if c.closing == last.closing}
     wanted: list[str | None] = [campaign] if campaign else [*sorted(controls)] or [None]
-    comparisons = []
+    found = []
     for name in wanted:
-        _, _, sums = await asyncio.to_thread(
-            closing_reads.closed_figures, engine, admin_map.value, province, period,
-            last.closing, [province], name)
+        _, _, sums = closing_reads.closed_figures(
+            engine, admin_map, province, period, last.closing, [province], name)
         control = controls.get(name) if name else None
-        comparisons.append({"campaign": name, "closing": last.closing,
-                            "indicators": _compare(sums.get(province), control)})
-    body["comparisons"] = comparisons
-    return FastJSONResponse(body)
+        found.append({"campaign": name, "closing": last.closing,
+                      "indicators": _compare(sums.get(province), control)})
+    return found
 
 
 def _compare(projected: list[int] | None,
@@ -193,18 +204,31 @@ async def closed_totals(request: Request, admin_map: AdminMap, loc: Locality,
     if len(path) < 2:
         return problem(422, "invalid-query", "Closed figures are a province's",
                        detail="as_closed reads a province or a locality below it")
-    province = path[-2]
-    children = gazetteer.children(admin_map, loc.code)
     try:
-        position, record, sums = await asyncio.to_thread(
-            closing_reads.closed_figures, _model(request).engine, admin_map.value, province,
-            period, closing, [loc.code, *(c.code for c in children)], campaign)
+        body = await asyncio.to_thread(
+            closed_answer, _model(request).engine, gazetteer, admin_map, loc, period, campaign,
+            indicator, closing)
     except NoClosingsError:
         return _not_kept()
-    if record is None:
+    if body is None:
         which = f"closing {closing}" if closing is not None else "a closing"
         return problem(404, "not-closed", "The period was never closed", detail=(
-            f"period {period} of province {province} ({admin_map.value} map) has no {which}"))
+            f"period {period} of province {path[-2]} ({admin_map.value} map) has no {which}"))
+    return FastJSONResponse(body)
+
+
+def closed_answer(engine: Engine, gazetteer: Gazetteer, admin_map: AdminMap, loc: Locality,
+                  period: str, campaign: str | None, indicator: str | None,
+                  closing: int | None) -> dict[str, Any] | None:
+    """The body of ``/v1/totals/{locality}?as_closed=true`` (a locality in a province;
+    None: no such closing). The page's "as closed" view reads the same."""
+    province = gazetteer.ancestors(admin_map, loc.code)[-2]
+    children = gazetteer.children(admin_map, loc.code)
+    position, record, sums = closing_reads.closed_figures(
+        engine, admin_map.value, province, period, closing,
+        [loc.code, *(c.code for c in children)], campaign)
+    if record is None:
+        return None
 
     def shown(code: str) -> dict[str, str]:
         totals = quantities(sums.get(code))
@@ -212,7 +236,7 @@ async def closed_totals(request: Request, admin_map: AdminMap, loc: Locality,
             {} if indicator else totals)
 
     own = shown(loc.code)
-    return FastJSONResponse({
+    return {
         "map": admin_map.value, "locality": {**describe(loc), "parent": loc.parent},
         "period": period, "as_closed": True, "province": province,
         "closing": _closing_json(record),
@@ -220,7 +244,7 @@ async def closed_totals(request: Request, admin_map: AdminMap, loc: Locality,
         "position": position, "totals": own,
         "units": {c: INDICATORS[c].unit for c in own},
         "children": [{**describe(c), "totals": shown(c.code)} for c in children],
-    })
+    }
 
 
 def _closing_json(record: ClosingRecord) -> dict[str, Any]:

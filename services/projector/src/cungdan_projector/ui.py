@@ -25,13 +25,15 @@ from cungdan_service.auth import Role, requires
 from cungdan_service.openapi_answers import TOKEN_REFUSALS, answers, refusals
 from cungdan_service.problems import problem
 
-from . import ui_model
+from . import closing_reads, ui_model
 from .answer_models import CompletenessAnswer, PositionAnswer
 from .answers import Basis, totals_query
+from .closing_reads import NoClosingsError, PeriodView
 from .completeness import Completeness, by_province, completeness, reports_by
 from .exports import CSV_TYPE, XLSX_TYPE, to_csv, to_xlsx
 from .generations import ReadModel
 from .periods import period_range
+from .periods_http import closed_answer, comparisons
 from .places import coordinates
 from .reads import TotalsFilter
 from .reform import ReformViews
@@ -47,6 +49,10 @@ MapParam = Annotated[AdminMap, Query(description="Administrative map: legacy or 
 FromParam = Annotated[str | None, Query(alias="from", description="YYYY-MM-DD")]
 ToParam = Annotated[str | None, Query(alias="to", description="YYYY-MM-DD")]
 PeriodParam = Annotated[str | None, Query(description="YYYY, YYYY-Qn or YYYY-MM")]
+AsClosedParam = Annotated[bool, Query(description=(
+    "The figures as the period was closed (needs `period`; a province or below)"))]
+ClosingParam = Annotated[int | None, Query(ge=1, description=(
+    "With `as_closed`: an earlier closing of the period, by number"))]
 
 
 def _file_answers(media_type: str, schema: dict[str, str]) -> dict[int | str, dict[str, Any]]:
@@ -103,12 +109,19 @@ def _check(gazetteer: Gazetteer, query: ViewQuery | Response) -> _Asked | Respon
         return problem(422, "invalid-query", "Unknown indicator",
                        errors=[{"field": "indicator",
                                 "reason": f"unknown indicator '{query.indicator}'"}])
+    if query.as_closed and query.period is None:
+        return problem(422, "invalid-query", "as_closed needs a period",
+                       errors=[{"field": "period", "reason": "give the closed period"}])
+    if query.as_closed and loc.level is Level.NATION:
+        return problem(422, "invalid-query", "Closed figures are a province's",
+                       errors=[{"field": "as_closed",
+                                "reason": "as_closed reads a province or a locality below it"}])
     return _Asked(query, loc, date_from, date_to)
 
 
 def _view_query(code: str, admin_map: AdminMap, campaign: str | None, indicator: str | None,
-                period: str | None, date_from: str | None,
-                date_to: str | None) -> ViewQuery | Response:
+                period: str | None, date_from: str | None, date_to: str | None,
+                as_closed: bool = False, closing: int | None = None) -> ViewQuery | Response:
     """The view asked for; an empty parameter (a form's blank field) is no filter."""
     days: list[dt.date | None] = []
     for name, text in (("from", date_from), ("to", date_to)):
@@ -119,7 +132,7 @@ def _view_query(code: str, admin_map: AdminMap, campaign: str | None, indicator:
                            errors=[{"field": name,
                                    "reason": f"'{text}' is not a date (use YYYY-MM-DD)"}])
     return ViewQuery(code, admin_map, campaign or None, indicator or None, period or None,
-                     *days)
+                     days[0], days[1], as_closed or closing is not None, closing)
 
 
 def _provinces(gazetteer: Gazetteer, admin_map: AdminMap, loc: Locality) -> tuple[str, ...]:
@@ -160,22 +173,84 @@ def _in_range(series: dict[int, int], asked: _Asked) -> dict[int, int]:
     return {m: v for m, v in series.items() if first <= m <= last}
 
 
-def _read_page(request: Request, asked: _Asked) -> ui_model.Page:
-    """Every read of one view (in a worker thread), then the page built from them."""
+@dataclass(frozen=True, slots=True)
+class _PeriodParts:
+    status: ui_model.PeriodStatus | None = None
+    differences: ui_model.Table | None = None
+    periods: tuple[ui_model.PeriodEntry, ...] = ()
+
+
+def _period_parts(request: Request, asked: _Asked, shown: int | None) -> _PeriodParts:
+    """The period's status, its differences and (a province's view) the province's
+    periods, from the reads of ``GET /v1/periods`` (:mod:`.closing_reads`); ``shown``:
+    the closing the "as closed" view's figures are."""
+    gazetteer: Gazetteer = request.app.state.gazetteer
+    query, loc = asked.query, asked.loc
+    path = gazetteer.ancestors(query.map, loc.code)
+    if len(path) < 2 or (query.period is None and loc.level is not Level.PROVINCE):
+        return _PeriodParts()
+    province = path[-2]
+    engine = request.app.state.model.engine
+    try:
+        _, found = closing_reads.periods(engine, query.map.value, province)
+    except NoClosingsError:
+        return _PeriodParts()
+    own = gazetteer.get(query.map, province)
+    status = differences = None
+    if query.period is not None:
+        view = found.get(query.period, PeriodView())
+        record = next((c for c in view.closings if c.closing == shown), None)
+        status = ui_model.period_status(query, own.name if own else province, view, record)
+        controls = {c.campaign for c in view.controls
+                    if view.closings and c.closing == view.closings[-1].closing}
+        if loc.level is Level.PROVINCE and status is not None and status.closed and controls \
+                and (query.campaign is None or query.campaign in controls):
+            differences = ui_model.differences_table(comparisons(
+                engine, query.map.value, province, query.period, view, query.campaign))
+    periods = ui_model.periods_list(query, found) if loc.level is Level.PROVINCE else ()
+    return _PeriodParts(status, differences, periods)
+
+
+def _read_page(request: Request, asked: _Asked) -> ui_model.Page | Response:
+    """Every read of one view (in a worker thread), then the page built from them; on the
+    "as closed" view, the figures of ``GET /v1/totals?as_closed=true`` (or its problem)."""
     gazetteer: Gazetteer = request.app.state.gazetteer
     views: ReformViews = request.app.state.reform_views
     model: ReadModel = request.app.state.model
     query = asked.query
     where = TotalsFilter(query.campaign, query.indicator, asked.date_from, asked.date_to)
-    totals = totals_query(gazetteer, views, query.map, asked.loc, Basis.ALL, where)
-    seen, sums = model.totals_of(totals.parts, where)
-    body: dict[str, Any] = {**totals.body(gazetteer, sums), "position": seen}
+    shown = None
+    if query.as_closed:
+        assert query.period is not None  # _check
+        try:
+            closed = closed_answer(model.engine, gazetteer, query.map, asked.loc, query.period,
+                                   query.campaign, query.indicator, query.closing)
+        except NoClosingsError:
+            return problem(503, "not-yet", "Closings are not in the read model yet",
+                           detail="the read model is being rebuilt to keep closings; "
+                           "try again", headers={"Retry-After": "5"})
+        if closed is None:
+            which = f"closing {query.closing}" if query.closing is not None else "a closing"
+            return problem(404, "not-closed", "The period was never closed", errors=[{
+                "field": "closing" if query.closing is not None else "period",
+                "reason": f"period {query.period} has no {which} on the "
+                          f"{query.map.value} map"}])
+        body: dict[str, Any] = closed
+        shown = int(closed["closing"]["closing"])
+        series: dict[int, int] = {}  # the chart is of the live figures
+    else:
+        totals = totals_query(gazetteer, views, query.map, asked.loc, Basis.ALL, where)
+        seen, sums = model.totals_of(totals.parts, where)
+        body = {**totals.body(gazetteer, sums), "position": seen}
     indicator = ui_model.selected_indicator(query, body)
-    series = _in_range(monthly(model.engine, _series_parts(views, asked), indicator,
-                               query.campaign), asked)
+    if not query.as_closed:
+        series = _in_range(monthly(model.engine, _series_parts(views, asked), indicator,
+                                   query.campaign), asked)
     found = _completeness(model, gazetteer, asked)
+    parts = _period_parts(request, asked, shown)
     return ui_model.page(query, gazetteer, asked.loc, body, series, found,
-                         coordinates(query.map))
+                         coordinates(query.map), parts.status, parts.differences,
+                         parts.periods)
 
 
 @router.get("/", include_in_schema=False)
@@ -197,12 +272,15 @@ async def static(name: str) -> Response:
 async def view(request: Request, code: str, map: MapParam = AdminMap.Y2025,
                campaign: str | None = None, indicator: str | None = None,
                period: PeriodParam = None, date_from: FromParam = None,
-               date_to: ToParam = None) -> Response:
-    asked = _check(request.app.state.gazetteer,
-                   _view_query(code, map, campaign, indicator, period, date_from, date_to))
+               date_to: ToParam = None, as_closed: AsClosedParam = False,
+               closing: ClosingParam = None) -> Response:
+    asked = _check(request.app.state.gazetteer, _view_query(
+        code, map, campaign, indicator, period, date_from, date_to, as_closed, closing))
     if isinstance(asked, Response):
         return asked
     page = await asyncio.to_thread(_read_page, request, asked)
+    if isinstance(page, Response):
+        return page
     html = _templates().get_template("page.html").render(page=page).encode()
     headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):
@@ -217,7 +295,10 @@ async def _export(request: Request, query: ViewQuery | Response,
     if isinstance(asked, Response):
         return asked
     page = await asyncio.to_thread(_read_page, request, asked)
-    found = {t.name: t for t in (page.totals, page.children, page.completeness) if t}
+    if isinstance(page, Response):
+        return page
+    found = {t.name: t for t in (page.totals, page.children, page.completeness,
+                                 page.differences) if t}
     if table not in found:
         return problem(404, "unknown-table", "Unknown table",
                        errors=[{"field": "table", "reason": f"this view has no table "
@@ -235,8 +316,10 @@ def _file_name(query: ViewQuery, table: str, ext: str) -> str:
 async def export_csv(request: Request, code: str, table: str, map: MapParam = AdminMap.Y2025,
                      campaign: str | None = None, indicator: str | None = None,
                      period: PeriodParam = None, date_from: FromParam = None,
-                     date_to: ToParam = None) -> Response:
-    query = _view_query(code, map, campaign, indicator, period, date_from, date_to)
+                     date_to: ToParam = None, as_closed: AsClosedParam = False,
+                     closing: ClosingParam = None) -> Response:
+    query = _view_query(code, map, campaign, indicator, period, date_from, date_to,
+                        as_closed, closing)
     found = await _export(request, query, table)
     if isinstance(found, Response):
         return found
@@ -251,8 +334,11 @@ async def export_csv(request: Request, code: str, table: str, map: MapParam = Ad
 async def export_xlsx(request: Request, code: str, table: str,
                       map: MapParam = AdminMap.Y2025, campaign: str | None = None,
                       indicator: str | None = None, period: PeriodParam = None,
-                      date_from: FromParam = None, date_to: ToParam = None) -> Response:
-    query = _view_query(code, map, campaign, indicator, period, date_from, date_to)
+                      date_from: FromParam = None, date_to: ToParam = None,
+                      as_closed: AsClosedParam = False,
+                      closing: ClosingParam = None) -> Response:
+    query = _view_query(code, map, campaign, indicator, period, date_from, date_to,
+                        as_closed, closing)
     found = await _export(request, query, table)
     if isinstance(found, Response):
         return found
