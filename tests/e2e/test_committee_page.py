@@ -24,6 +24,7 @@ from openpyxl import load_workbook
 from tests.e2e.test_stack import demo, ingest, projector, stack  # noqa: F401 - fixtures
 from tests.factories import report
 
+from cungdan.client import wait_until_projected
 from cungdan.stack import Stack
 from cungdan_contracts import INDICATORS
 
@@ -37,6 +38,8 @@ LAO_CAI = "15"
 MU_CANG_CHAI = "04456"  # a 2025 commune of Lào Cai
 FIRST_LOAD_BUDGET = 300 * 1024
 LABELS = {i.label_vi: code for code, i in INDICATORS.items()}
+PERIOD = "2026-08"  # closed by test_a_closed_period_shows_its_status_and_differences
+NCD = "ngay-cuoi-tuan-cung-dan"
 
 
 @pytest.fixture(scope="module")
@@ -216,6 +219,110 @@ def test_bad_parameters_get_problem_details(projector: httpx.Client) -> None:
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["errors"][0]["field"] == field
     assert projector.get("/ui/99999").status_code == 404
+
+
+def _export_rows(projector: httpx.Client, page: Any, name: str) -> tuple[Any, Any]:
+    """The CSV rows (header left out) and the XLSX rows of a table's export links."""
+    links = page.locator(f"#h-{name} ~ .exports a")
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    csv_url, xlsx_url = (next(h for h in hrefs if h and f"/{name}.{ext}?" in h)
+                         for ext in ("csv", "xlsx"))
+    text = projector.get(csv_url).content.decode("utf-8-sig")
+    sheet = load_workbook(io.BytesIO(projector.get(xlsx_url).content)).active
+    assert sheet is not None
+    return (list(csv.reader(io.StringIO(text)))[1:],
+            list(sheet.iter_rows(min_row=2, values_only=True)))
+
+
+def _screenshots(browser: Any, url: str, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for device, width in (("desktop", 1280), ("phone", 375)):
+        context = browser.new_context(viewport={"width": width, "height": 800})
+        shot = context.new_page()
+        shot.goto(url, wait_until="load")
+        assert shot.evaluate("document.documentElement.scrollWidth") <= width
+        path = ARTIFACTS / f"{name}-{device}.png"
+        shot.screenshot(path=str(path), full_page=True)
+        print(f"screenshot: {path}")
+        context.close()
+
+
+def test_a_closed_period_shows_its_status_and_differences(
+        page: Any, browser: Any, stack: Stack, ingest: httpx.Client,
+        projector: httpx.Client) -> None:
+    posted = ingest.post("/v1/activities", json=report(
+        locality=MU_CANG_CHAI, date=f"{PERIOD}-10",
+        measures={"citizen_turns": 321, "road_km": "2.5"}))
+    assert posted.status_code == 202, posted.text
+    wait_until_projected(stack.projector_url, int(posted.json()["seq"]))
+    view = f"{stack.projector_url}/ui/{LAO_CAI}?map=2025&period={PERIOD}"
+    page.goto(view)
+    assert page.locator("#period-status").inner_text().startswith("Đang mở")
+    assert page.locator("#as-closed-link").count() == 0
+    assert page.locator("#t-differences").count() == 0
+
+    base = f"/v1/periods/{LAO_CAI}/{PERIOD}"
+    closed = ingest.post(f"{base}/close", params={"map": "2025"},
+                         json={"reason": "Đủ báo cáo tháng 8"})
+    assert closed.status_code == 202, closed.text
+    page.goto(view)  # closed, no control totals yet: the status, no table
+    assert page.locator("#period-status").inner_text().startswith("Đã khóa (lần 1)")
+    assert page.locator("#t-differences").count() == 0
+    control = ingest.post(f"{base}/control-totals", params={"map": "2025"}, json={
+        "campaign": NCD, "measures": {"citizen_turns": 1000, "road_km": "3.25"}})
+    assert control.status_code == 202, control.text
+    wait_until_projected(stack.projector_url, int(control.json()["seq"]))
+
+    page.goto(view)
+    status = page.locator("#period-status").inner_text()
+    assert status.startswith("Đã khóa (lần 1)") and "không có sửa đổi muộn" in status
+    assert "Đủ báo cáo tháng 8" in page.locator(".period .history").inner_text()
+    detail = projector.get(base, params={"map": "2025"}).json()
+    assert detail["status"] == "closed" and detail["late_amendments"] == 0
+    wanted = {(c["campaign"], r["indicator"]): [Decimal(r[k]) for k in
+                                                ("projected", "province", "difference")]
+              for c in detail["comparisons"] for r in c["indicators"]}
+    shown = _table(page, "differences")
+    assert {(NCD, LABELS[r[1] or ""]): [Decimal(v or "") for v in r[3:]]
+            for r in shown} == wanted
+    assert wanted[(NCD, "road_km")][1:] == [Decimal("3.25"),
+                                            Decimal("3.25") - wanted[(NCD, "road_km")][0]]
+    assert page.locator("#t-differences td.num", has_text="3,25").count() == 1  # vi style
+    csv_rows, xlsx_rows = _export_rows(projector, page, "differences")
+    assert [[Decimal(v) for v in r[3:]] for r in csv_rows] == [
+        [Decimal(v or "") for v in r[3:]] for r in shown]
+    assert [[Decimal(str(v)) for v in r[3:]] for r in xlsx_rows] == [
+        [Decimal(v or "") for v in r[3:]] for r in shown]
+
+    page.goto(f"{stack.projector_url}/ui/{LAO_CAI}?map=2025")  # the province's periods
+    entry = page.locator("#periods a", has_text=PERIOD)
+    entry.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/ui/{LAO_CAI}?map=2025&period={PERIOD}")
+    page.locator("#as-closed-link").click()
+    page.wait_for_url("**as_closed=true")
+    assert page.locator("#period-shown").inner_text().startswith("Số liệu khi khóa lần 1")
+    as_closed = _api(projector, LAO_CAI, period=PERIOD, as_closed="true")
+    assert _page_totals(page) == _decimals(as_closed["totals"])
+    assert _page_totals(page)["citizen_turns"] >= 321
+    kids = {r[0]: r for r in _table(page, "children")}
+    columns = [LABELS[h] for h in _headings(page, "children")[2:]]
+    for child in as_closed["children"]:
+        got = {c: Decimal(v or "0") for c, v in zip(columns, kids[child["code"]][2:],
+                                                    strict=True)}
+        assert {k: v for k, v in got.items() if v} == _decimals(child["totals"])
+    page.locator(f"#t-children a[href^='/ui/{MU_CANG_CHAI}?']").click()  # as closed below
+    page.wait_for_url(f"**/ui/{MU_CANG_CHAI}?*as_closed=true*")
+    commune = _api(projector, MU_CANG_CHAI, period=PERIOD, as_closed="true")
+    assert _page_totals(page) == _decimals(commune["totals"])
+    assert page.locator("#period-status").inner_text().startswith("Đã khóa (lần 1)")
+    page.locator("#live-link").click()
+    page.wait_for_url(f"**/ui/{MU_CANG_CHAI}?map=2025&period={PERIOD}")
+    never = projector.get(f"/ui/{LAO_CAI}", params={"map": "2025", "period": "2026-01",
+                                                    "as_closed": "true"})
+    assert never.status_code == 404 and never.json()["type"].endswith("not-closed")
+    _screenshots(browser, f"{view}", "lao-cai-closed-period")
+    _screenshots(browser, f"{view}&as_closed=true", "lao-cai-as-closed")
 
 
 def test_first_load_is_light_and_fits_a_phone(browser: Any, stack: Stack,

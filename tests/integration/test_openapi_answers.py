@@ -318,6 +318,16 @@ async def _projector_period_calls(call: Callable[..., Awaitable[Any]]) -> None:
     await call("GET", "/v1/totals/01", params={**totals, "as_closed": "true",
                                                "closing": 9})  # 404 no such closing
     await call("GET", "/v1/totals/01", params={"map": "legacy", "as_closed": "true"})  # 422
+    page = {"map": "legacy", "period": "2022"}  # the committee page of the period
+    assert "Đã khóa (lần 2)" in await call("GET", "/ui/01", params=page)
+    assert "khi khóa lần 1" in await call("GET", "/ui/00001", params={
+        **page, "as_closed": "true", "closing": 1})
+    await call("GET", "/ui/01/differences.csv", params=page)
+    await call("GET", "/ui/01/differences.xlsx", params=page)
+    await call("GET", "/ui/01/totals.csv", params={**page, "as_closed": "true"})
+    await call("GET", "/ui/01", params={**page, "as_closed": "true", "closing": 9})  # 404
+    await call("GET", "/ui/01", params={"map": "legacy", "as_closed": "true"})  # 422
+    await call("GET", "/ui/VN", params={**page, "as_closed": "true"})  # 422
 
 
 async def test_every_route_answers_as_documented(services: Services) -> None:

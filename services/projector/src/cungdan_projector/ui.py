@@ -57,9 +57,13 @@ ClosingParam = Annotated[int | None, Query(ge=1, description=(
 
 def _file_answers(media_type: str, schema: dict[str, str]) -> dict[int | str, dict[str, Any]]:
     """A page or a file (200), and the refusals of a view (token, unknown locality or
-    table, bad parameter)."""
+    table or closing, bad parameter, closings not kept yet)."""
     return {200: {"description": "The page or the file", "content": {media_type: {
-        "schema": schema}}}, **refusals(*TOKEN_REFUSALS, 404, 422)}
+        "schema": schema}}}, **refusals(
+            *TOKEN_REFUSALS, (404, "Unknown locality or table, or (`as_closed`) no such "
+                              "closing"), 422,
+            (503, "The read model does not keep closings yet (being rebuilt); see "
+                  "Retry-After"))}
 
 
 @cache
