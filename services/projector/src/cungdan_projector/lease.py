@@ -35,9 +35,6 @@ log = logging.getLogger("cungdan.projector")
 LEASE_LOCK = 0x63756E6764616E01
 """The advisory lock of the lease ("cungdan" and 1 as a bigint); advisory locks are per
 database, so each read model has its own."""
-SCHEMA_LOCK = 0x63756E6764616E02
-"""The advisory lock held while an instance creates the tables (instances start together)."""
-
 KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 1,
                               "keepalives_count": 3, "tcp_user_timeout": 8000,
                               "connect_timeout": 5}
