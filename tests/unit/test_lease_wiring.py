@@ -10,8 +10,14 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from cungdan_projector.engine import make_engine
-from cungdan_projector.fence import EPOCH_PARAMETER, FencedOffError, fenced_url, split_epoch
-from cungdan_projector.lease import LEASE_LOCK, SCHEMA_LOCK, AdvisoryLease, SoleLease, lease_for
+from cungdan_projector.fence import (
+    EPOCH_PARAMETER,
+    SCHEMA_LOCK,
+    FencedOffError,
+    fenced_url,
+    split_epoch,
+)
+from cungdan_projector.lease import LEASE_LOCK, AdvisoryLease, SoleLease, lease_for
 from cungdan_projector.writer import is_transient
 
 PG = "postgresql+psycopg://cungdan:p%40ss@db.example:5432/cungdan?sslmode=require"

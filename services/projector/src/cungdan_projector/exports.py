@@ -12,10 +12,6 @@ import datetime as dt
 import io
 from decimal import Decimal
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-
 from .ui_model import Cell, Table
 
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -49,6 +45,11 @@ def _sheet_value(cell: Cell) -> object:
 
 
 def to_xlsx(table: Table) -> bytes:
+    # imported here: openpyxl brings numpy (~22 MiB together), which only a download needs
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None

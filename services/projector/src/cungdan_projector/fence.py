@@ -27,6 +27,9 @@ of the URL before the driver sees it)."""
 
 LEASE_NAME = "projector"
 """The one row of ``projector_lease``: one lease per read model (per database)."""
+SCHEMA_LOCK = 0x63756E6764616E02
+"""The advisory lock held while an instance creates the tables (instances start together).
+Here, not in :mod:`.lease`, so the writer process does not import psycopg (~10 MiB)."""
 
 lease_meta = MetaData()
 

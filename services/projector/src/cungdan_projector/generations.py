@@ -17,8 +17,7 @@ from sqlalchemy.schema import CreateTable
 
 from . import engine as db
 from . import reads
-from .fence import lease_meta
-from .lease import SCHEMA_LOCK
+from .fence import SCHEMA_LOCK, lease_meta
 from .schema import (
     LAYOUT_VERSION,
     GenerationTables,

@@ -23,21 +23,20 @@ import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import psycopg
 from sqlalchemy import Engine, select, text
 
 from .fence import LEASE_NAME, lease_table
+
+if TYPE_CHECKING:  # imported where used: a SQLite projector never loads psycopg (~9 MiB)
+    import psycopg
 
 log = logging.getLogger("cungdan.projector")
 
 LEASE_LOCK = 0x63756E6764616E01
 """The advisory lock of the lease ("cungdan" and 1 as a bigint); advisory locks are per
 database, so each read model has its own."""
-SCHEMA_LOCK = 0x63756E6764616E02
-"""The advisory lock held while an instance creates the tables (instances start together)."""
-
 KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 1,
                               "keepalives_count": 3, "tcp_user_timeout": 8000,
                               "connect_timeout": 5}
@@ -131,6 +130,8 @@ class AdvisoryLease:
         return cls(dict(kwargs), instance, interval=interval)
 
     async def try_acquire(self) -> bool:
+        import psycopg
+
         try:
             conn = await self._connection()
             row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)",
@@ -151,6 +152,8 @@ class AdvisoryLease:
     async def _take(self, conn: psycopg.AsyncConnection[Any]) -> int:
         """Bump the epoch. It waits for the transactions that passed the previous epoch's
         fence (a batch in flight); says so every few seconds meanwhile."""
+        import psycopg
+
         await conn.execute("SET lock_timeout = '5s'")
         while True:
             try:
@@ -164,6 +167,8 @@ class AdvisoryLease:
             return int(row[0])
 
     async def lost(self) -> str:
+        import psycopg
+
         assert self._conn is not None and self.epoch is not None, "the lease is not held"
         while True:
             await asyncio.sleep(self.interval)
@@ -197,6 +202,8 @@ class AdvisoryLease:
         return Holder(row.holder, int(row.epoch), row.acquired_at, bool(held))
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        import psycopg
+
         if self._conn is None or self._conn.closed:
             conn = await psycopg.AsyncConnection.connect(autocommit=True, **self._connect_args)
             await conn.execute(SERVER_KEEPALIVES)
@@ -205,6 +212,8 @@ class AdvisoryLease:
 
     async def _drop(self) -> None:
         """Close the lease connection: the lock, if held, goes with it."""
+        import psycopg
+
         conn, self._conn, self.epoch = self._conn, None, None
         if conn is not None:
             try:
