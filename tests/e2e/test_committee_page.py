@@ -265,6 +265,7 @@ def test_a_closed_period_shows_its_status_and_differences(
     closed = ingest.post(f"{base}/close", params={"map": "2025"},
                          json={"reason": "Đủ báo cáo tháng 8"})
     assert closed.status_code == 202, closed.text
+    wait_until_projected(stack.projector_url, int(closed.json()["seq"]))
     page.goto(view)  # closed, no control totals yet: the status, no table
     assert page.locator("#period-status").inner_text().startswith("Đã khóa (lần 1)")
     assert page.locator("#t-differences").count() == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gzip
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -314,6 +315,22 @@ def _file_name(query: ViewQuery, table: str, ext: str) -> str:
     return f"cungdan-{query.code}-{query.map.value}-{table}.{ext}"
 
 
+_FILES: dict[str, tuple[Callable[[ui_model.Table], bytes], str]] = {
+    "csv": (to_csv, CSV_TYPE), "xlsx": (to_xlsx, XLSX_TYPE)}
+
+
+async def _file(request: Request, query: ViewQuery | Response, table: str,
+                ext: str) -> Response:
+    """A table of the view as a file (``ext``: csv or xlsx), or the view's refusal."""
+    found = await _export(request, query, table)
+    if isinstance(found, Response):
+        return found
+    assert isinstance(query, ViewQuery)
+    write, media_type = _FILES[ext]
+    return Response(write(found), media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="{_file_name(query, table, ext)}"'})
+
+
 @router.get("/ui/{code}/{table}.csv", dependencies=READ, response_class=Response,
             responses=_file_answers(CSV_TYPE.split(";")[0], {"type": "string"}),
             summary="A table of the committee page as CSV")
@@ -322,14 +339,8 @@ async def export_csv(request: Request, code: str, table: str, map: MapParam = Ad
                      period: PeriodParam = None, date_from: FromParam = None,
                      date_to: ToParam = None, as_closed: AsClosedParam = False,
                      closing: ClosingParam = None) -> Response:
-    query = _view_query(code, map, campaign, indicator, period, date_from, date_to,
-                        as_closed, closing)
-    found = await _export(request, query, table)
-    if isinstance(found, Response):
-        return found
-    assert isinstance(query, ViewQuery)
-    return Response(to_csv(found), media_type=CSV_TYPE, headers={
-        "Content-Disposition": f'attachment; filename="{_file_name(query, table, "csv")}"'})
+    return await _file(request, _view_query(code, map, campaign, indicator, period, date_from,
+                                            date_to, as_closed, closing), table, "csv")
 
 
 @router.get("/ui/{code}/{table}.xlsx", dependencies=READ, response_class=Response,
@@ -341,14 +352,8 @@ async def export_xlsx(request: Request, code: str, table: str,
                       date_from: FromParam = None, date_to: ToParam = None,
                       as_closed: AsClosedParam = False,
                       closing: ClosingParam = None) -> Response:
-    query = _view_query(code, map, campaign, indicator, period, date_from, date_to,
-                        as_closed, closing)
-    found = await _export(request, query, table)
-    if isinstance(found, Response):
-        return found
-    assert isinstance(query, ViewQuery)
-    return Response(to_xlsx(found), media_type=XLSX_TYPE, headers={
-        "Content-Disposition": f'attachment; filename="{_file_name(query, table, "xlsx")}"'})
+    return await _file(request, _view_query(code, map, campaign, indicator, period, date_from,
+                                            date_to, as_closed, closing), table, "xlsx")
 
 
 @router.get("/v1/completeness/{code}", dependencies=READ,
