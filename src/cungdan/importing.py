@@ -43,9 +43,6 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from cungdan_ingest import sheets
-from cungdan_ingest.imports import is_header
-
 from .addresses import ServiceAddresses
 from .client import bearer
 from .command_errors import CommandError, check
@@ -82,7 +79,8 @@ def run_command(args: argparse.Namespace) -> int:
                          on_sent=progress.sent if progress else None,
                          total_rows=count_rows(path))
     refused = refused_rows(summary)
-    written = write_rejected(path, refused) if refused else None
+    written = write_rejected(path, refused, summary.get("separator") or ",") \
+        if refused else None
     print(render_summary(summary, path, written, time.monotonic() - started))
     return 1 if refused else 0
 
@@ -147,13 +145,14 @@ def refused_rows(summary: dict[str, Any]) -> dict[int, Refusal]:
     return {row: Refusal(row, tuple(texts)) for row, texts in sorted(reasons.items())}
 
 
-def write_rejected(path: Path, refused: dict[int, Refusal]) -> Path:
-    """Copy the refused rows of ``path`` beside it, with a ``reason`` column."""
+def write_rejected(path: Path, refused: dict[int, Refusal], separator: str = ",") -> Path:
+    """Copy the refused rows of ``path`` (a CSV read with ``separator``) beside it, with a
+    ``reason`` column."""
     target = rejected_path(path)
     header: list[str] = []
     with target.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        for number, values in read_rows(path):
+        for number, values in read_rows(path, separator):
             if number == 1:
                 header = values[:-1] if values and values[-1] == REASON else values
                 writer.writerow([*header, REASON])
@@ -167,17 +166,14 @@ def rejected_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.rejected.csv")
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """Each row of the file with its number (the header is row 1), as text."""
+def read_rows(path: Path, separator: str = ",") -> Iterator[tuple[int, list[str]]]:
+    """Each row of the file with its number (the header is row 1), as text; a CSV read with
+    ``separator``, the one the ingest told in its summary."""
     if path.suffix.lower() == ".xlsx":
         yield from _xlsx_rows(path)
         return
-    with path.open("rb") as file:
-        try:
-            for row in sheets.rows(file, "csv", is_header):
-                yield row.number, ["" if cell is None else str(cell) for cell in row.cells]
-        except sheets.SheetError as exc:
-            raise CommandError(f"cannot read {path}: {exc.detail}") from None
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as file:
+        yield from enumerate(csv.reader(file, delimiter=separator), start=1)
 
 
 def count_rows(path: Path) -> int | None:

@@ -397,6 +397,8 @@ class ImportSummary(BaseModel):
 
     dry_run: bool
     format: Literal["csv", "xlsx"]
+    separator: str | None = Field(None, description="The separator a CSV was read with (`,` "
+                                                    "`;` or tab); null for XLSX.")
     columns: list[str] = Field(description="The column codes read, in the file's order.")
     counts: ImportCounts
     rows: list[RowProblem] = Field(description="Why each row not accepted was not, one entry "
@@ -439,8 +441,9 @@ class Tally:
                                           reason=reason, problem=code, id=id, seq=seq))
 
     def summary(self, *, dry_run: bool, kind: Literal["csv", "xlsx"],
-                columns: Sequence[str]) -> ImportSummary:
-        return ImportSummary(dry_run=dry_run, format=kind, columns=list(columns),
+                columns: Sequence[str], separator: str | None = None) -> ImportSummary:
+        return ImportSummary(dry_run=dry_run, format=kind, separator=separator,
+                             columns=list(columns),
                              counts=self.counts, rows=sorted(self.listed, key=lambda r: r.row),
                              rows_not_listed=self.not_listed)
 

@@ -66,8 +66,23 @@ def blank(cell: Cell) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip())
 
 
+class Rows:
+    """The rows of a file (an iterator) and, for a CSV, the separator it is read with (told
+    in the import summary, so that a client reads the file as the ingest did)."""
+
+    def __init__(self, rows: Iterator[Row], separator: str | None = None) -> None:
+        self._rows = rows
+        self.separator = separator
+
+    def __iter__(self) -> Rows:
+        return self
+
+    def __next__(self) -> Row:
+        return next(self._rows)
+
+
 def rows(file: IO[bytes], kind: Kind,
-         known: Callable[[str], bool] = lambda _: False) -> Iterator[Row]:
+         known: Callable[[str], bool] = lambda _: False) -> Rows:
     """The rows of ``file`` (seekable, at any position), blank rows left out. ``known``:
     whether a text is a known header (it helps find a CSV's separator)."""
     file.seek(0)
@@ -84,7 +99,7 @@ def rows(file: IO[bytes], kind: Kind,
         raise SheetError("not-xlsx", "the file is not an XLSX workbook (not a zip archive); "
                                      "a legacy .xls or a CSV must be saved as .xlsx or sent "
                                      "as text/csv")
-    return _xlsx_rows(file)
+    return Rows(_xlsx_rows(file))
 
 
 # --- CSV --------------------------------------------------------------------------------------
@@ -141,15 +156,15 @@ def _separator(first_line: str, known: Callable[[str], bool]) -> str:
     return found
 
 
-def _csv_rows(file: IO[bytes], known: Callable[[str], bool]) -> Iterator[Row]:
+def _csv_rows(file: IO[bytes], known: Callable[[str], bool]) -> Rows:
     encoding = _csv_encoding(file)
     text = io.TextIOWrapper(file, encoding=encoding, newline="")
     first = text.readline()
     if not first.strip():
         raise SheetError("no-header", "the first line (the header) is empty")
     text.seek(0)
-    reader = csv.reader(text, delimiter=_separator(first.rstrip("\r\n"), known))
-    return _csv_records(reader)
+    separator = _separator(first.rstrip("\r\n"), known)
+    return Rows(_csv_records(csv.reader(text, delimiter=separator)), separator)
 
 
 def _csv_records(reader: Iterator[list[str]]) -> Iterator[Row]:
