@@ -16,7 +16,7 @@ from openpyxl import Workbook
 
 from cungdan.processes import LOCALHOST
 from cungdan_contracts import INDICATORS
-from cungdan_ingest.imports_http import XLSX
+from cungdan_ingest.import_upload import XLSX
 
 from .events import max_batch, reports
 from .machine import CpuMeter, status_kib

@@ -27,7 +27,8 @@ from cungdan.token_commands import issue
 from cungdan_contracts import ActivityLogged, decode_event
 from cungdan_contracts.subjects import STREAM
 from cungdan_ingest.app import create_app
-from cungdan_ingest.imports_http import XLSX, ImportSettings
+from cungdan_ingest.import_upload import XLSX
+from cungdan_ingest.imports_http import ImportSettings
 from cungdan_ingest.settings import IngestSettings
 from cungdan_service.tokens import TokenFile
 
