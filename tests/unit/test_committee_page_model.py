@@ -16,17 +16,10 @@ from cungdan_contracts import AdminMap, Level, Locality, load_gazetteer
 from cungdan_projector.completeness import Reports, completeness
 from cungdan_projector.exports import to_csv, to_xlsx
 from cungdan_projector.places import coordinates
+from cungdan_projector.ui_graphics import chart, map_view
 from cungdan_projector.ui_html import body_rows
-from cungdan_projector.ui_model import (
-    ViewQuery,
-    cell_text,
-    chart,
-    children_table,
-    map_view,
-    page,
-    selected_indicator,
-    totals_table,
-)
+from cungdan_projector.ui_model import children_table, page, selected_indicator, totals_table
+from cungdan_projector.ui_tables import ViewQuery, cell_text
 from cungdan_projector.vnformat import vn_date, vn_number, vn_percent, vn_quantity
 
 Y2025 = AdminMap.Y2025

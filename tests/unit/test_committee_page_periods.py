@@ -17,14 +17,9 @@ from cungdan_projector.closing_reads import ClosingRecord, PeriodView
 from cungdan_projector.exports import to_csv, to_xlsx
 from cungdan_projector.places import coordinates
 from cungdan_projector.ui_html import body_rows
-from cungdan_projector.ui_model import (
-    ViewQuery,
-    differences_table,
-    page,
-    period_status,
-    periods_list,
-    vn_time,
-)
+from cungdan_projector.ui_model import page
+from cungdan_projector.ui_periods import differences_table, period_status, periods_list, vn_time
+from cungdan_projector.ui_tables import ViewQuery
 
 Y2025 = AdminMap.Y2025
 AT = dt.datetime(2026, 10, 1, 2, 30, tzinfo=dt.UTC)  # 09:30 in Vietnam

@@ -12,7 +12,7 @@ import datetime as dt
 import io
 from decimal import Decimal
 
-from .ui_model import Cell, Table
+from .ui_tables import Cell, Table
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

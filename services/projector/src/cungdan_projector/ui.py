@@ -26,7 +26,7 @@ from cungdan_service.auth import Role, requires
 from cungdan_service.openapi_answers import TOKEN_REFUSALS, answers, refusals
 from cungdan_service.problems import problem
 
-from . import closing_reads, ui_model
+from . import closing_reads, ui_model, ui_periods
 from .answer_models import CompletenessAnswer, PositionAnswer
 from .answers import Basis, totals_query
 from .closing_reads import NoClosingsError, PeriodView
@@ -40,7 +40,7 @@ from .reads import TotalsFilter
 from .reform import ReformViews
 from .series import monthly
 from .ui_html import body_rows
-from .ui_model import ViewQuery
+from .ui_tables import Table, ViewQuery
 
 router = APIRouter()
 READ = [Depends(requires(Role.READ))]
@@ -180,9 +180,9 @@ def _in_range(series: dict[int, int], asked: _Asked) -> dict[int, int]:
 
 @dataclass(frozen=True, slots=True)
 class _PeriodParts:
-    status: ui_model.PeriodStatus | None = None
-    differences: ui_model.Table | None = None
-    periods: tuple[ui_model.PeriodEntry, ...] = ()
+    status: ui_periods.PeriodStatus | None = None
+    differences: Table | None = None
+    periods: tuple[ui_periods.PeriodEntry, ...] = ()
 
 
 def _period_parts(request: Request, asked: _Asked, shown: int | None) -> _PeriodParts:
@@ -205,14 +205,14 @@ def _period_parts(request: Request, asked: _Asked, shown: int | None) -> _Period
     if query.period is not None:
         view = found.get(query.period, PeriodView())
         record = next((c for c in view.closings if c.closing == shown), None)
-        status = ui_model.period_status(query, own.name if own else province, view, record)
+        status = ui_periods.period_status(query, own.name if own else province, view, record)
         controls = {c.campaign for c in view.controls
                     if view.closings and c.closing == view.closings[-1].closing}
         if loc.level is Level.PROVINCE and status is not None and status.closed and controls \
                 and (query.campaign is None or query.campaign in controls):
-            differences = ui_model.differences_table(comparisons(
+            differences = ui_periods.differences_table(comparisons(
                 engine, query.map.value, province, query.period, view, query.campaign))
-    periods = ui_model.periods_list(query, found) if loc.level is Level.PROVINCE else ()
+    periods = ui_periods.periods_list(query, found) if loc.level is Level.PROVINCE else ()
     return _PeriodParts(status, differences, periods)
 
 
@@ -295,7 +295,7 @@ async def view(request: Request, code: str, map: MapParam = AdminMap.Y2025,
 
 
 async def _export(request: Request, query: ViewQuery | Response,
-                  table: str) -> Response | ui_model.Table:
+                  table: str) -> Response | Table:
     asked = _check(request.app.state.gazetteer, query)
     if isinstance(asked, Response):
         return asked
@@ -315,7 +315,7 @@ def _file_name(query: ViewQuery, table: str, ext: str) -> str:
     return f"cungdan-{query.code}-{query.map.value}-{table}.{ext}"
 
 
-_FILES: dict[str, tuple[Callable[[ui_model.Table], bytes], str]] = {
+_FILES: dict[str, tuple[Callable[[Table], bytes], str]] = {
     "csv": (to_csv, CSV_TYPE), "xlsx": (to_xlsx, XLSX_TYPE)}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from .ui_model import Cell, Table, cell_text, cell_value
+from .ui_tables import Cell, Table, cell_text, cell_value
 
 
 def _cell(key: str, numeric: bool, cell: Cell, link: str | None, note: str | None) -> str:

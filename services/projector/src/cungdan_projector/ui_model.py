@@ -1,21 +1,15 @@
 """What the committee page shows, built from what the read side answered. Pure: no I/O.
 
-A view is its URL (:class:`ViewQuery`: the parameters of ``GET /v1/totals``). Its
-tables (:class:`Table`) hold exact numbers; the page, the CSV and the XLSX exports all
-render the same tables, so they show the same numbers. The chart and the map are
-server-side SVG geometry (:class:`Chart`, :class:`MapView`).
+The page's tables, of exact numbers (:mod:`.ui_tables`), its chart and map
+(:mod:`.ui_graphics`) and its reporting periods (:mod:`.ui_periods`) put together.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
-from urllib.parse import urlencode
 
 from cungdan_contracts import (
     CAMPAIGNS,
@@ -23,148 +17,14 @@ from cungdan_contracts import (
     AdminMap,
     Gazetteer,
     Locality,
-    format_units,
 )
 
-from .closing_reads import ClosingRecord, PeriodView
 from .completeness import Completeness
 from .places import Point
-from .vnformat import LEVELS_VI, unit_vi, vn_date, vn_month, vn_number, vn_percent
-
-Cell = Decimal | int | str | dt.date | bool | None
-
-
-@dataclass(frozen=True, slots=True)
-class ViewQuery:
-    """A view's URL parameters, those of ``GET /v1/totals/{locality}``."""
-
-    code: str
-    map: AdminMap = AdminMap.Y2025
-    campaign: str | None = None
-    indicator: str | None = None
-    period: str | None = None
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-    as_closed: bool = False
-    """The figures as the period was closed (``closing``: that closing, else the last)."""
-    closing: int | None = None
-
-    def params(self) -> dict[str, str]:
-        found = {"map": self.map.value, "campaign": self.campaign,
-                 "indicator": self.indicator, "period": self.period,
-                 "from": self.date_from.isoformat() if self.date_from else None,
-                 "to": self.date_to.isoformat() if self.date_to else None,
-                 "as_closed": "true" if self.as_closed else None,
-                 "closing": str(self.closing) if self.closing is not None else None}
-        return {k: v for k, v in found.items() if v}
-
-    def url(self, code: str | None = None, suffix: str = "", **changes: Any) -> str:
-        """The URL of this view, of ``code`` with the same filters, or of a table's export
-        (``suffix``: ``/children.csv``)."""
-        query = replace(self, **changes) if changes else self
-        return f"/ui/{code or self.code}{suffix}?{_query_string(query)}"
-
-
-@lru_cache(maxsize=256)
-def _query_string(query: ViewQuery) -> str:
-    return urlencode(query.params())
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    key: str
-    label: str
-    unit: str = ""
-    numeric: bool = False
-
-    @property
-    def heading(self) -> str:
-        return f"{self.label} ({self.unit})" if self.unit else self.label
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    cells: tuple[Cell, ...]
-    link: str | None = None
-    """The view one level down (the first text cell is the link)."""
-    note: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    name: str
-    """Its name in export URLs and file names."""
-    caption: str
-    columns: tuple[Column, ...]
-    rows: tuple[Row, ...]
-
-    def records(self) -> list[list[Cell]]:
-        return [list(r.cells) for r in self.rows]
-
-
-def cell_text(cell: Cell) -> str:
-    """A cell as the page shows it (Vietnamese number style)."""
-    if cell is None:
-        return "—"
-    if isinstance(cell, bool):
-        return "Đã báo cáo" if cell else "Chưa báo cáo"
-    if isinstance(cell, Decimal | int):
-        return vn_number(cell)
-    if isinstance(cell, dt.date):
-        return vn_date(cell)
-    return cell
-
-
-def cell_value(cell: Cell) -> str:
-    """A cell as a machine reads it (sorting, tests): exact and unformatted."""
-    if cell is None:
-        return ""
-    if isinstance(cell, bool):
-        return "1" if cell else "0"
-    if isinstance(cell, dt.date):
-        return cell.isoformat()
-    return str(cell)
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
-    label: str
-    title: str
-
-
-@dataclass(frozen=True, slots=True)
-class Chart:
-    width: int
-    height: int
-    bars: tuple[Bar, ...]
-    ticks: tuple[tuple[float, str, str], ...]
-    """(x, month label, text-anchor) under some bars."""
-    caption: str
-    peak: str
-
-
-@dataclass(frozen=True, slots=True)
-class Dot:
-    cx: float
-    cy: float
-    r: float
-    title: str
-    link: str
-    empty: bool
-
-
-@dataclass(frozen=True, slots=True)
-class MapView:
-    width: int
-    height: int
-    dots: tuple[Dot, ...]
-    caption: str
-    missing: int
-    """Children without a known point (not drawn)."""
+from .ui_graphics import Chart, MapView, chart, map_view
+from .ui_periods import PeriodEntry, PeriodStatus
+from .ui_tables import Cell, Column, Row, Table, ViewQuery
+from .vnformat import LEVELS_VI, unit_vi, vn_date, vn_number, vn_percent
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,33 +38,6 @@ class Choice:
     value: str
     label: str
     selected: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PeriodStatus:
-    """A reporting period of the province the view lies in: its closings, reopenings,
-    late amendments, and the links between the live and the "as closed" figures."""
-
-    period: str
-    province: str
-    """The province's name (the period's closing is the province's)."""
-    closed: bool
-    status: str
-    history: tuple[str, ...]
-    late_amendments: int
-    as_closed_link: str | None
-    """The same view as closed (None: never closed, or this is that view)."""
-    live_link: str | None
-    """The same view with the live figures (on the "as closed" view)."""
-    shown: str | None
-    """On the "as closed" view: which closing its figures are."""
-
-
-@dataclass(frozen=True, slots=True)
-class PeriodEntry:
-    period: str
-    status: str
-    link: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,90 +161,6 @@ def completeness_summary(found: Completeness) -> str:
             f"({vn_percent(found.share)})")
 
 
-CHART_WIDTH, CHART_HEIGHT, CHART_MONTHS = 640, 220, 36
-
-
-def chart(series: Mapping[int, int], indicator: str) -> Chart | None:
-    """Bars of the last months (at most :data:`CHART_MONTHS`) from the first with
-    figures, every month in between shown (zero where nothing was reported)."""
-    present = [month for month, amount in series.items() if amount]
-    if not present:
-        return None
-    first, last = min(present), max(present)
-    months = []
-    month = first
-    while month <= last:
-        months.append(month)
-        month = month + 1 if month % 100 < 12 else (month // 100 + 1) * 100 + 1
-    months = months[-CHART_MONTHS:]
-    scale = INDICATORS[indicator].scale
-    unit = unit_vi(INDICATORS[indicator].unit)
-    values = [Decimal(format_units(series.get(m, 0), scale)) for m in months]
-    peak = max(values) or Decimal(1)
-    left, bottom, top = 8.0, 24.0, 8.0
-    slot = (CHART_WIDTH - 2 * left) / len(months)
-    usable = CHART_HEIGHT - bottom - top
-    bars = []
-    for i, (m, value) in enumerate(zip(months, values, strict=True)):
-        height = float(value / peak) * usable if value > 0 else 0.0
-        bars.append(Bar(round(left + i * slot + slot * 0.1, 1),
-                        round(CHART_HEIGHT - bottom - height, 1), round(slot * 0.8, 1),
-                        round(height, 1), vn_month(m), f"{vn_month(m)}: {vn_number(value)} {unit}"))
-    every = max(1, math.ceil(len(months) / 7))
-    last_bar = len(bars) - 1
-    ticks = []
-    for i, b in enumerate(bars):
-        if i == last_bar or (i % every == 0 and last_bar - i >= every / 2):
-            if i == 0 and i != last_bar:
-                ticks.append((b.x, b.label, "start"))
-            elif i == last_bar and i:
-                ticks.append((round(b.x + b.width, 1), b.label, "end"))
-            else:
-                ticks.append((round(b.x + b.width / 2, 1), b.label, "middle"))
-    label = INDICATORS[indicator].label_vi
-    return Chart(CHART_WIDTH, CHART_HEIGHT, tuple(bars), tuple(ticks),
-                 f"{label} theo tháng ({unit}), {vn_month(months[0])}–{vn_month(months[-1])}",
-                 f"{vn_number(peak)} {unit}")
-
-
-MAP_WIDTH, MAP_MAX_RADIUS, MAP_MIN_RADIUS = 360, 16.0, 2.5
-
-
-def map_view(query: ViewQuery, children: Sequence[Locality], amounts: Mapping[str, Decimal],
-             points: Mapping[str, Point], indicator: str) -> MapView | None:
-    """The children as circles at their points (equirectangular, north up), their area
-    proportional to the indicator; each a link to its view with a title."""
-    placed = [(c, points[c.code]) for c in children if c.code in points]
-    if not placed:
-        return None
-    lats = [p[0] for _, p in placed]
-    lons = [p[1] for _, p in placed]
-    pad = 0.02 + 0.05 * max(max(lats) - min(lats), max(lons) - min(lons))
-    south, north = min(lats) - pad, max(lats) + pad
-    west, east = min(lons) - pad, max(lons) + pad
-    squeeze = math.cos(math.radians((south + north) / 2))
-    span_x, span_y = (east - west) * squeeze, north - south
-    margin = MAP_MAX_RADIUS + 2
-    inner = MAP_WIDTH - 2 * margin
-    scale = inner / max(span_x, span_y * 0.6)
-    width = MAP_WIDTH
-    height = int(min(span_y * scale + 2 * margin, MAP_WIDTH * 1.8))
-    scale = min(scale, (height - 2 * margin) / span_y) if span_y else scale
-    peak = max((amounts.get(c.code, Decimal(0)) for c, _ in placed), default=Decimal(0))
-    unit = unit_vi(INDICATORS[indicator].unit)
-    dots = []
-    for loc, (lat, lon) in placed:
-        value = amounts.get(loc.code, Decimal(0))
-        share = float(value / peak) if peak > 0 and value > 0 else 0.0
-        r = MAP_MIN_RADIUS + (MAP_MAX_RADIUS - MAP_MIN_RADIUS) * math.sqrt(share)
-        dots.append(Dot(round(margin + (lon - west) * squeeze * scale, 1),
-                        round(margin + (north - lat) * scale, 1), round(r, 1),
-                        f"{loc.name}: {vn_number(value)} {unit}", query.url(loc.code),
-                        value <= 0))
-    dots.sort(key=lambda d: -d.r)  # small circles on top of big ones
-    return MapView(width, height, tuple(dots),
-                   f"Bản đồ các đơn vị trực thuộc: {INDICATORS[indicator].label_vi} ({unit})",
-                   len(children) - len(placed))
 
 
 def _sentence(text: str) -> str:
@@ -449,102 +198,6 @@ def legacy_note(body: Mapping[str, Any], indicator: str) -> str | None:
     return text
 
 
-VN_TIME = dt.timezone(dt.timedelta(hours=7))
-
-
-def vn_time(moment: dt.datetime) -> str:
-    """A moment in Vietnam's time: ``14:05 ngày 04/12/2026``."""
-    local = moment.astimezone(VN_TIME)
-    return f"{local:%H:%M} ngày {local:%d/%m/%Y}"
-
-
-def _by(who: str | None) -> str:
-    return who or "không ghi tên người thực hiện"
-
-
-def _closing_line(c: ClosingRecord) -> str:
-    return f"Khóa lần {c.closing}: {vn_time(c.closed_at)}, {_by(c.closed_by)}; lý do: {c.reason}"
-
-
-def _reopen_line(c: ClosingRecord) -> str | None:
-    if c.reopened_at is None:
-        return None
-    return (f"Mở lại sau lần khóa {c.closing}: {vn_time(c.reopened_at)}, "
-            f"{_by(c.reopened_by)}; lý do: {c.reopen_reason or '—'}")
-
-
-def _status(view: PeriodView) -> tuple[bool, str]:
-    """(closed, the status in a sentence)."""
-    if not view.closings:
-        return False, "Đang mở (chưa khóa lần nào)"
-    last = view.closings[-1]
-    if last.reopened_at is None:
-        return True, (f"Đã khóa (lần {last.closing}) lúc {vn_time(last.closed_at)}, "
-                      f"{_by(last.closed_by)}")
-    return False, (f"Đang mở lại (từ {vn_time(last.reopened_at)}, {_by(last.reopened_by)}; "
-                   f"đã khóa {len(view.closings)} lần)")
-
-
-def period_status(query: ViewQuery, province: str, view: PeriodView,
-                  shown: ClosingRecord | None = None) -> PeriodStatus | None:
-    """The status of the view's period (None: the view has no ``period``); ``shown``: on
-    the "as closed" view, the closing its figures are."""
-    if query.period is None:
-        return None
-    closed, status = _status(view)
-    history: list[str] = []
-    for c in view.closings:
-        history.append(_closing_line(c))
-        if (line := _reopen_line(c)) is not None:
-            history.append(line)
-    live = query.url(as_closed=False, closing=None)
-    return PeriodStatus(
-        period=query.period, province=province, closed=closed, status=status,
-        history=tuple(history), late_amendments=view.late_amendments,
-        as_closed_link=(query.url(as_closed=True, closing=None)
-                        if view.closings and not query.as_closed else None),
-        live_link=live if query.as_closed else None,
-        shown=(f"Số liệu khi khóa lần {shown.closing} ({vn_time(shown.closed_at)}, "
-               f"{_by(shown.closed_by)})" if shown is not None else None))
-
-
-def periods_list(query: ViewQuery, found: Mapping[str, PeriodView]) -> tuple[PeriodEntry, ...]:
-    """The province's periods with a closing, newest first, each a link to its view."""
-    entries = []
-    for name in sorted(found, reverse=True):
-        view = found[name]
-        if not view.closings:
-            continue
-        entries.append(PeriodEntry(name, _status(view)[1], query.url(
-            period=name, date_from=None, date_to=None, as_closed=False, closing=None)))
-    return tuple(entries)
-
-
-def differences_table(comparisons: Sequence[Mapping[str, Any]]) -> Table | None:
-    """The comparisons of ``GET /v1/periods/{province}/{period}`` as a table: per campaign
-    the province sent control totals for, per indicator, the figure as closed, the
-    province's and the difference (the province's minus ours). None: nothing sent."""
-    columns = (Column("campaign", "Phong trào"), Column("indicator", "Chỉ tiêu"),
-               Column("unit", "Đơn vị"),
-               Column("projected", "Số liệu khi khóa kỳ", numeric=True),
-               Column("province", "Số liệu của tỉnh", numeric=True),
-               Column("difference", "Chênh lệch (tỉnh − khi khóa)", numeric=True))
-    rows = []
-    for comparison in comparisons:
-        campaign = comparison["campaign"]
-        if campaign is None:
-            continue
-        name = CAMPAIGNS[campaign].name_vi if campaign in CAMPAIGNS else campaign
-        for r in comparison["indicators"]:
-            if r["province"] is None:
-                continue
-            indicator = INDICATORS[r["indicator"]]
-            rows.append(Row((name, indicator.label_vi, unit_vi(indicator.unit),
-                             Decimal(r["projected"]), Decimal(r["province"]),
-                             Decimal(r["difference"]))))
-    if not rows:
-        return None
-    return Table("differences", "Đối chiếu với số liệu của tỉnh", columns, tuple(rows))
 
 
 def page(query: ViewQuery, gazetteer: Gazetteer, loc: Locality, body: Mapping[str, Any],
