@@ -223,14 +223,23 @@ class PeriodService:
             state = State(state.closed, (reopened[0], event))
         return state
 
-    async def close(self, target: Target, raw: Any, caller: Principal | None) -> PeriodOutcome:
-        request = _validated(PeriodRequest, raw)
-        if not isinstance(request, PeriodRequest):
+    async def _asked(self, model: type[M], raw: Any,
+                     target: Target) -> tuple[M, State] | PeriodOutcome:
+        """The request's body read as ``model``, and the period's state from the stream; or
+        the refusal (422) or the broker's failure (503)."""
+        request = _validated(model, raw)
+        if isinstance(request, PeriodOutcome):
             return request
         try:
-            state = await self.state(target)
+            return request, await self.state(target)
         except Exception as exc:  # noqa: BLE001 - any broker failure: try again later
             return _unavailable(exc)
+
+    async def close(self, target: Target, raw: Any, caller: Principal | None) -> PeriodOutcome:
+        asked = await self._asked(PeriodRequest, raw, target)
+        if isinstance(asked, PeriodOutcome):
+            return asked
+        request, state = asked
         event = PeriodClosed(recorded_at=self._clock(), province=target.province,
                              map=target.map, period=target.period, closing=state.closings + 1,
                              by=caller.name if caller else None, reason=request.reason)
@@ -243,13 +252,10 @@ class PeriodService:
         return await self._append(event)
 
     async def reopen(self, target: Target, raw: Any, caller: Principal | None) -> PeriodOutcome:
-        request = _validated(PeriodRequest, raw)
-        if not isinstance(request, PeriodRequest):
-            return request
-        try:
-            state = await self.state(target)
-        except Exception as exc:  # noqa: BLE001 - any broker failure: try again later
-            return _unavailable(exc)
+        asked = await self._asked(PeriodRequest, raw, target)
+        if isinstance(asked, PeriodOutcome):
+            return asked
+        request, state = asked
         event = PeriodReopened(recorded_at=self._clock(), province=target.province,
                                map=target.map, period=target.period,
                                closing=max(1, state.closings),
@@ -264,13 +270,10 @@ class PeriodService:
 
     async def control(self, target: Target, raw: Any,
                       caller: Principal | None) -> PeriodOutcome:
-        request = _validated(ControlTotalsRequest, raw)
-        if not isinstance(request, ControlTotalsRequest):
-            return request
-        try:
-            state = await self.state(target)
-        except Exception as exc:  # noqa: BLE001 - any broker failure: try again later
-            return _unavailable(exc)
+        asked = await self._asked(ControlTotalsRequest, raw, target)
+        if isinstance(asked, PeriodOutcome):
+            return asked
+        request, state = asked
         refusal = decide_control(caller, target, state)
         if refusal is not None:
             return refusal
