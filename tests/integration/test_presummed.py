@@ -19,9 +19,10 @@ from tests.kits.loadgen import random_reports
 from cungdan_contracts import load_gazetteer
 from cungdan_contracts.lifecycle import retraction_id
 from cungdan_projector.bulk import CopiedSums
+from cungdan_projector.decoding import facts_of
 from cungdan_projector.generations import ReadModel
 from cungdan_projector.items import Corrected, DeadLetter, Logged, Message, Origin, Retracted
-from cungdan_projector.rollup import PROJECTION_VERSION, facts_of
+from cungdan_projector.rollup import PROJECTION_VERSION
 from cungdan_projector.store import GenerationStore, presum
 
 pytestmark = pytest.mark.integration

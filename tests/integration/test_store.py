@@ -18,11 +18,12 @@ from cungdan_contracts import AdminMap, load_gazetteer
 from cungdan_contracts.lifecycle import retraction_id
 from cungdan_projector import engine as engine_module
 from cungdan_projector import store as store_module
+from cungdan_projector.decoding import facts_of
 from cungdan_projector.engine import PAGE_SIZE, make_engine
 from cungdan_projector.generations import ReadModel
 from cungdan_projector.items import Change, Corrected, DeadLetter, Logged, Origin, Retracted
 from cungdan_projector.reads import TotalsFilter
-from cungdan_projector.rollup import PROJECTION_VERSION, facts_of
+from cungdan_projector.rollup import PROJECTION_VERSION
 from cungdan_projector.store import GenerationStore
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,8 @@ import datetime as dt
 
 from cungdan_contracts import INDICATORS, AdminMap, encode_event
 from cungdan_contracts.periods import PeriodClosed, period_subject
-from cungdan_projector.closings import decode_period, frozen_figures, late_rows, segments
+from cungdan_projector.closings import frozen_figures, late_rows, segments
+from cungdan_projector.decoding import decode_period
 from cungdan_projector.fold import Plan
 from cungdan_projector.items import DeadLetter, Logged, Origin, PeriodMark, Retracted
 from cungdan_projector.rollup import Facts, Tally

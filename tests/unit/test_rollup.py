@@ -27,8 +27,9 @@ from cungdan_contracts import (
 )
 from cungdan_contracts.lifecycle import corrected, retracted
 from cungdan_projector import rollup
+from cungdan_projector.decoding import facts_of
 from cungdan_projector.periods import period_range, plan_range
-from cungdan_projector.rollup import CONVERTED, UNATTRIBUTED, Facts, TotalKey, facts_of
+from cungdan_projector.rollup import CONVERTED, UNATTRIBUTED, Facts, TotalKey
 
 LEGACY, Y2025 = AdminMap.LEGACY, AdminMap.Y2025
 CAMPAIGN = "ngay-cuoi-tuan-cung-dan"

@@ -19,11 +19,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 from uuid import UUID
 
-from .corrections import ActivityCorrected, ActivityRetracted
-from .events import ActivityLogged, Event
+if TYPE_CHECKING:  # the models are imported where used: the rules alone need no pydantic
+    from .corrections import ActivityCorrected, ActivityRetracted
+    from .events import Event
 
 RETRACTION_PREFIX = "retraction:"
 
@@ -35,6 +36,8 @@ def retraction_id(activity_id: UUID | str) -> str:
 
 def change_id(event: ActivityCorrected | ActivityRetracted) -> str:
     """The id under which a change counts once: the correction's, or :func:`retraction_id`."""
+    from .corrections import ActivityCorrected
+
     if isinstance(event, ActivityCorrected):
         return str(event.correction.id)
     return retraction_id(event.activity_id)
@@ -93,6 +96,9 @@ def current(history: Iterable[Event]) -> Current:
 
     Raises ValueError if the history holds no ActivityLogged.
     """
+    from .corrections import ActivityCorrected
+    from .events import ActivityLogged
+
     state: Current | None = None
     pending: list[ActivityCorrected | ActivityRetracted] = []
     for event in history:

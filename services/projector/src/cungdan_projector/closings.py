@@ -22,49 +22,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import Connection, and_, delete, false, func, select, update
 
-from cungdan_contracts import INDICATORS, MalformedJSONError, UnknownContractError
-from cungdan_contracts.periods import (
-    ControlTotalsSubmitted,
-    PeriodClosed,
-    decode_period_event,
-    period_range,
-    periods_of,
-)
+from cungdan_contracts import INDICATORS
+from cungdan_contracts.period_dates import period_range, periods_of
 
 from .fold import Plan
-from .items import Change, DeadLetter, Item, Logged, Message, PeriodMark
-from .rollup import Facts, units_of
+from .items import Change, Item, Logged, Message, PeriodMark
+from .rollup import Facts
 from .schema import GenerationTables
 
 OpenClosings = dict[tuple[str, str, str], int]
 """(map, province, period) -> the number of its closing in force (not reopened)."""
 
 _CODES = tuple(INDICATORS)
-
-
-def decode_period(seq: int, subject: str, data: bytes) -> PeriodMark | DeadLetter:
-    """A period event's message as the projection applies it."""
-    try:
-        event = decode_period_event(data)
-    except MalformedJSONError as exc:
-        return DeadLetter(seq, subject, f"not JSON: {exc}")
-    except UnknownContractError as exc:
-        return DeadLetter(seq, subject, f"unknown contract: {exc}")
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return DeadLetter(seq, subject, f"invalid event ({exc.error_count()} error(s)); "
-                                        f"{where}: {first['msg']}")
-    common = (seq, event.map.value, event.province, event.period, event.closing,
-              event.recorded_at, event.by)
-    if isinstance(event, ControlTotalsSubmitted):
-        return PeriodMark(seq, "control", *common[1:], campaign=event.control.campaign,
-                          measures=units_of(event.control.measures))
-    kind = "closed" if isinstance(event, PeriodClosed) else "reopened"
-    return PeriodMark(seq, kind, *common[1:], reason=event.reason)
 
 
 # --- pure rules ---------------------------------------------------------------------------

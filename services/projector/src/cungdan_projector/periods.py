@@ -6,7 +6,7 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 
-from cungdan_contracts.periods import period_range
+from cungdan_contracts.period_dates import period_range
 
 __all__ = ["RangePlan", "period_range", "plan_range"]
 

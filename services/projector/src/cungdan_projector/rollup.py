@@ -26,11 +26,10 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import cache
 from typing import Any, NamedTuple
 
-from cungdan_contracts import INDICATORS, NATION, ActivityLogged, AdminMap, Gazetteer, to_units
+from cungdan_contracts import INDICATORS, NATION, AdminMap
 from cungdan_contracts.conversion import load_conversion
 
 PROJECTION_VERSION = 5
@@ -88,17 +87,6 @@ class Facts:
     measures: Mapping[str, int]
     """Indicator -> units."""
     retracted: bool = False
-
-
-def units_of(measures: Mapping[str, Decimal]) -> dict[str, int]:
-    return {code: to_units(q, INDICATORS[code].scale) for code, q in measures.items()}
-
-
-def facts_of(event: ActivityLogged, gazetteer: Gazetteer) -> Facts:
-    """Raises KeyError for a locality the gazetteer does not know in the event's map."""
-    activity = event.activity
-    return Facts(event.map, gazetteer.ancestors(event.map, activity.locality),
-                 activity.campaign, activity.date, units_of(activity.measures))
 
 
 def contributions(facts: Facts) -> Counter[TotalKey]:
