@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from faststream.nats import NatsBroker, NatsUserPassword
+from nats.errors import ConnectionClosedError, ConnectionReconnectingError
 
 log = logging.getLogger("cungdan")
 
@@ -74,3 +75,21 @@ async def connect_broker(url: str, deadline_seconds: float, *, user: str | None 
                 raise
             log.warning("NATS at %s not reachable yet (%s); retrying", target, exc)
             await asyncio.sleep(0.5)
+
+
+async def stop_broker(broker: NatsBroker) -> None:
+    """Stop ``broker`` at shutdown: drain its connection, or close it if NATS is down.
+
+    A connection that is reconnecting (NATS went away first) cannot drain: FastStream's
+    ``stop`` raised, and the service ended with "Application shutdown failed" and a
+    traceback. There is nothing to drain then: no publish is pending that was not already
+    answered as failed, since nothing is accepted before JetStream acknowledged it.
+    """
+    try:
+        await broker.stop()
+    except (ConnectionReconnectingError, ConnectionClosedError) as exc:
+        log.warning("NATS unreachable at shutdown (%s); connection closed without draining",
+                    exc.__class__.__name__)
+        connection = broker._connection  # stop() left it set when draining failed
+        if connection is not None and not connection.is_closed:
+            await connection.close()

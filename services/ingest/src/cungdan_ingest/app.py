@@ -15,7 +15,7 @@ from cungdan_contracts import NATION, AdminMap, Gazetteer, load_gazetteer
 from cungdan_contracts.periods import ALL_PERIOD_EVENTS
 from cungdan_contracts.subjects import STREAM, STREAM_SUBJECTS
 from cungdan_service.auth import Authorizer, authorizer_from_settings
-from cungdan_service.nats import connect_broker, redact
+from cungdan_service.nats import connect_broker, redact, stop_broker
 from cungdan_service.web import install_common
 
 from . import http, imports_http, periods_http
@@ -89,7 +89,7 @@ def create_app(settings: IngestSettings | None = None, gazetteer: Gazetteer | No
             yield
         finally:
             await feed.stop()
-            await broker.stop()
+            await stop_broker(broker)
 
     async def readiness(request: Request) -> str | None:
         journal: Journal | None = getattr(request.app.state, "journal", None)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from cungdan_contracts import NATION, AdminMap, Gazetteer, load_gazetteer
 from cungdan_contracts.conversion import load_conversion
-from cungdan_service.nats import connect_broker
+from cungdan_service.nats import connect_broker, stop_broker
 from cungdan_service.problems import problem
 from cungdan_service.web import install_common
 
@@ -67,7 +67,7 @@ def create_app(settings: ProjectorSettings | None = None, gazetteer: Gazetteer |
             yield
         finally:
             await runtime.stop()
-            await broker.stop()
+            await stop_broker(broker)
             model.engine.dispose()
 
     async def readiness(request: Request) -> str | None:
