@@ -17,6 +17,7 @@ that file. Exit status 0 when every row was taken (accepted or already there), 1
 from __future__ import annotations
 
 import argparse
+import codecs
 import csv
 import datetime as dt
 import os
@@ -79,8 +80,8 @@ def run_command(args: argparse.Namespace) -> int:
                          on_sent=progress.sent if progress else None,
                          total_rows=count_rows(path))
     refused = refused_rows(summary)
-    written = write_rejected(path, refused, summary.get("separator") or ",") \
-        if refused else None
+    written = write_rejected(path, refused, summary.get("separator") or ",",
+                             summary.get("encoding") or "utf-8") if refused else None
     print(render_summary(summary, path, written, time.monotonic() - started))
     return 1 if refused else 0
 
@@ -145,14 +146,15 @@ def refused_rows(summary: dict[str, Any]) -> dict[int, Refusal]:
     return {row: Refusal(row, tuple(texts)) for row, texts in sorted(reasons.items())}
 
 
-def write_rejected(path: Path, refused: dict[int, Refusal], separator: str = ",") -> Path:
-    """Copy the refused rows of ``path`` (a CSV read with ``separator``) beside it, with a
-    ``reason`` column."""
+def write_rejected(path: Path, refused: dict[int, Refusal], separator: str = ",",
+                   encoding: str = "utf-8") -> Path:
+    """Copy the refused rows of ``path`` (a CSV read with ``separator`` in ``encoding``)
+    beside it, with a ``reason`` column (always UTF-8 with commas)."""
     target = rejected_path(path)
     header: list[str] = []
     with target.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        for number, values in read_rows(path, separator):
+        for number, values in read_rows(path, separator, encoding):
             if number == 1:
                 header = values[:-1] if values and values[-1] == REASON else values
                 writer.writerow([*header, REASON])
@@ -166,13 +168,16 @@ def rejected_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.rejected.csv")
 
 
-def read_rows(path: Path, separator: str = ",") -> Iterator[tuple[int, list[str]]]:
+def read_rows(path: Path, separator: str = ",",
+              encoding: str = "utf-8") -> Iterator[tuple[int, list[str]]]:
     """Each row of the file with its number (the header is row 1), as text; a CSV read with
-    ``separator``, the one the ingest told in its summary."""
+    ``separator`` in ``encoding`` (``utf-8`` or ``utf-16``), as the ingest told in its
+    summary."""
     if path.suffix.lower() == ".xlsx":
         yield from _xlsx_rows(path)
         return
-    with path.open(newline="", encoding="utf-8-sig", errors="replace") as file:
+    codec = "utf-16" if encoding == "utf-16" else "utf-8-sig"  # a BOM is read, not kept
+    with path.open(newline="", encoding=codec, errors="replace") as file:
         yield from enumerate(csv.reader(file, delimiter=separator), start=1)
 
 
@@ -185,7 +190,10 @@ def count_rows(path: Path) -> int | None:
         finally:
             workbook.close()
         return None if rows is None else max(0, rows - 1)
-    with path.open(newline="", encoding="utf-8-sig", errors="replace") as file:
+    with path.open("rb") as head:
+        utf16 = head.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    with path.open(newline="", encoding="utf-16" if utf16 else "utf-8-sig",
+                   errors="replace") as file:
         return max(0, sum(1 for _ in csv.reader(file)) - 1)
 
 

@@ -5,6 +5,7 @@ services (and `make run`) use: CUNGDAN_PROJECTOR_PORT, CUNGDAN_INGEST_PORT."""
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import socket
@@ -184,3 +185,23 @@ def test_import_against_the_real_ingest(running: Running) -> None:
                            (again, ("duplicate", 2, "rejected", 1))):
         for name, value in zip(counts[::2], counts[1::2], strict=True):
             assert re.search(rf"\b{value} {name}\b", answer.out), answer.out
+
+
+def test_import_of_a_utf16_file_writes_its_rejected_rows_readably(running: Running) -> None:
+    """Excel's "Unicode Text" is tab-separated UTF-16: the ingest reads it, and says so in
+    its summary, so the rejected rows are copied out of it as they are (UTF-8, commas)."""
+    sheet = running.tmp / "tuan-20.txt.csv"
+    sheet.write_text(
+        "campaign\tlocality\tdate\tunit\troad_km\r\n"
+        "ngay-cuoi-tuan-cung-dan\t04495\t2023-05-20\tĐoàn xã\t2\r\n"
+        "ngay-cuoi-tuan-cung-dan\t99999\t2023-05-20\tHội Phụ nữ\t3\r\n", encoding="utf-16")
+    answer = cungdan(["import", str(sheet)], running.env(CUNGDAN_TOKEN=running.reporter),
+                     running.tmp)
+    assert answer.code == 1, answer
+    assert re.search(r"\b1 accepted\b", answer.out), answer.out
+    with (running.tmp / "tuan-20.txt.rejected.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["campaign", "locality", "date", "unit", "road_km", "reason"], rows
+    assert rows[1][:5] == ["ngay-cuoi-tuan-cung-dan", "99999", "2023-05-20", "Hội Phụ nữ",
+                           "3"], rows
+    assert "99999" in rows[1][5] and len(rows) == 2, rows

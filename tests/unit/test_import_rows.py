@@ -228,8 +228,10 @@ def test_merged_cells_are_refused_naming_them() -> None:
 def test_csv_in_utf16_from_excel_unicode_text() -> None:
     text = ("campaign\tlocality\tdate\tunit\troad_km\r\n"
             "dan-van-kheo\t01894\t2023-03-04\tChi bộ\t2\r\n")
-    read = list(rows(io.BytesIO(text.encode("utf-16")), "csv"))
+    found = rows(io.BytesIO(text.encode("utf-16")), "csv")
+    read = list(found)
     assert read[1].cells == ("dan-van-kheo", "01894", "2023-03-04", "Chi bộ", "2")
+    assert (found.separator, found.encoding) == ("\t", "utf-16")  # told in the summary
 
 
 def test_a_label_with_commas_does_not_fool_the_separator() -> None:

@@ -399,6 +399,9 @@ class ImportSummary(BaseModel):
     format: Literal["csv", "xlsx"]
     separator: str | None = Field(None, description="The separator a CSV was read with (`,` "
                                                     "`;` or tab); null for XLSX.")
+    encoding: Literal["utf-8", "utf-16"] | None = Field(
+        None, description="The text encoding a CSV was read in (with or without a byte order "
+                          "mark); null for XLSX.")
     columns: list[str] = Field(description="The column codes read, in the file's order.")
     counts: ImportCounts
     rows: list[RowProblem] = Field(description="Why each row not accepted was not, one entry "
@@ -441,8 +444,10 @@ class Tally:
                                           reason=reason, problem=code, id=id, seq=seq))
 
     def summary(self, *, dry_run: bool, kind: Literal["csv", "xlsx"],
-                columns: Sequence[str], separator: str | None = None) -> ImportSummary:
+                columns: Sequence[str], separator: str | None = None,
+                encoding: Literal["utf-8", "utf-16"] | None = None) -> ImportSummary:
         return ImportSummary(dry_run=dry_run, format=kind, separator=separator,
+                             encoding=encoding,
                              columns=list(columns),
                              counts=self.counts, rows=sorted(self.listed, key=lambda r: r.row),
                              rows_not_listed=self.not_listed)

@@ -152,7 +152,7 @@ async def _import(request: Request, caller: Principal | None, kind: Kind, file: 
         if value := getattr(counts, outcome):
             metrics.rows.labels(outcome, str(dry_run).lower()).inc(value)
     summary = run.tally.summary(dry_run=dry_run, kind=kind, columns=columns.present,
-                                separator=iterator.separator)
+                                separator=iterator.separator, encoding=iterator.encoding)
     if run.unavailable:
         retry = str(request.app.state.settings.retry_after_seconds)
         return problem(503, "broker-unavailable",

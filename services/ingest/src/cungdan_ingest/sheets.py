@@ -67,12 +67,14 @@ def blank(cell: Cell) -> bool:
 
 
 class Rows:
-    """The rows of a file (an iterator) and, for a CSV, the separator it is read with (told
-    in the import summary, so that a client reads the file as the ingest did)."""
+    """The rows of a file (an iterator) and, for a CSV, the separator and encoding it is read
+    with (told in the import summary, so that a client reads the file as the ingest did)."""
 
-    def __init__(self, rows: Iterator[Row], separator: str | None = None) -> None:
+    def __init__(self, rows: Iterator[Row], separator: str | None = None,
+                 encoding: Literal["utf-8", "utf-16"] | None = None) -> None:
         self._rows = rows
         self.separator = separator
+        self.encoding = encoding
 
     def __iter__(self) -> Rows:
         return self
@@ -164,7 +166,8 @@ def _csv_rows(file: IO[bytes], known: Callable[[str], bool]) -> Rows:
         raise SheetError("no-header", "the first line (the header) is empty")
     text.seek(0)
     separator = _separator(first.rstrip("\r\n"), known)
-    return Rows(_csv_records(csv.reader(text, delimiter=separator)), separator)
+    return Rows(_csv_records(csv.reader(text, delimiter=separator)), separator,
+                "utf-16" if encoding == "utf-16" else "utf-8")
 
 
 def _csv_records(reader: Iterator[list[str]]) -> Iterator[Row]:
