@@ -14,7 +14,6 @@ PERIOD_PATTERN = r"^[0-9]{4}(-(Q[1-4]|0[1-9]|1[0-2]))?$"
 _PERIOD = re.compile(r"(?P<year>[0-9]{4})(?:-(?:Q(?P<quarter>[1-4])|(?P<month>0[1-9]|1[0-2])))?")
 
 
-
 def period_range(period: str) -> tuple[dt.date, dt.date]:
     """``2023`` / ``2023-Q2`` / ``2023-04`` -> (first day, last day); ValueError else."""
     match = _PERIOD.fullmatch(period)
