@@ -12,6 +12,7 @@ import pytest
 from openpyxl import Workbook
 
 from cungdan_contracts import INDICATORS
+from cungdan_ingest.import_summary import Tally
 from cungdan_ingest.imports import (
     HEADER_NAMES,
     IMPORT_NAMESPACE,
@@ -19,7 +20,6 @@ from cungdan_ingest.imports import (
     Converted,
     HeaderError,
     Refused,
-    Tally,
     column_letter,
     folded,
     read_date,

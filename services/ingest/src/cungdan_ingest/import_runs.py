@@ -16,13 +16,8 @@ from cungdan_contracts.subjects import Kind as EventKind
 from cungdan_service.auth import Principal, Reason
 from cungdan_service.problems import ANONYMOUS
 
-from .imports import (
-    Columns,
-    Converted,
-    Refused,
-    Tally,
-    is_comment,
-)
+from .import_summary import Tally
+from .imports import Columns, Converted, Refused, is_comment
 from .metrics import IngestMetrics
 from .service import IngestService, Outcome, out_of_scope
 from .sheets import Row

@@ -31,14 +31,9 @@ from cungdan_service.problems import ANONYMOUS, problem
 from . import templates
 from .http import Caller
 from .import_runs import Importer, ImportRun, first_row, import_chunks
+from .import_summary import ImportSummary, Tally
 from .import_upload import XLSX, received
-from .imports import (
-    Columns,
-    HeaderError,
-    ImportSummary,
-    Tally,
-    is_header,
-)
+from .imports import Columns, HeaderError, is_header
 from .metrics import IngestMetrics
 from .settings import MIB
 from .sheets import Kind, SheetError, rows
