@@ -17,8 +17,8 @@ from sqlalchemy import Connection, Engine, func, inspect, select
 
 from cungdan_contracts import INDICATORS
 
-from .engine import is_sqlite
-from .schema import GenerationTables, generation_tables, generations
+from .reads import active_snapshot
+from .schema import GenerationTables
 
 _CODES = tuple(INDICATORS)
 
@@ -75,18 +75,14 @@ class PeriodView:
 
 @contextmanager
 def _snapshot(engine: Engine) -> Iterator[tuple[Connection, int, GenerationTables]]:
-    with engine.connect() as conn:
-        if not is_sqlite(engine):
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        with conn.begin():
-            row = conn.execute(select(generations.c.generation, generations.c.position)
-                               .where(generations.c.status == "active")).first()
-            if row is None:
-                raise NoClosingsError("no active generation")
-            tables = generation_tables(row.generation)
-            if not inspect(conn).has_table(tables.closings.name):
-                raise NoClosingsError(f"generation {row.generation} predates closings")
-            yield conn, int(row.position), tables
+    with active_snapshot(engine) as found:
+        if found is None:
+            raise NoClosingsError("no active generation")
+        conn, _, tables = found
+        if not inspect(conn).has_table(tables.closings.name):
+            raise NoClosingsError(f"the active generation ({tables.closings.name}) "
+                                  f"predates closings")
+        yield found
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:

@@ -8,31 +8,20 @@ dates, the headings bold.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from decimal import Decimal
 
-from .ui_tables import Cell, Table
+from .ui_tables import Cell, Table, cell_value
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _plain(cell: Cell) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, bool):
-        return "1" if cell else "0"
-    if isinstance(cell, dt.date):
-        return cell.isoformat()
-    return str(cell)
 
 
 def to_csv(table: Table) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([c.heading for c in table.columns])
-    writer.writerows([_plain(cell) for cell in row] for row in table.records())
+    writer.writerows([cell_value(cell) for cell in row] for row in table.records())
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

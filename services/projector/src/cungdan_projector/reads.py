@@ -8,7 +8,8 @@ rows of the whole months in it and the activities of the days that cut through a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,18 +81,28 @@ def totals_of(engine: Engine, parts: Sequence[Part], where: TotalsFilter,
     in catalog order (:data:`.rollup.INDICATOR_INDEX`); a locality with nothing is left
     out."""
     summed: list[dict[str, list[int]]] = [{} for _ in parts]
+    with active_snapshot(engine) as found:
+        if found is None:
+            return 0, summed
+        conn, position, tables = found
+        for part, sums in zip(parts, summed, strict=True):
+            if part.localities:
+                _sum_into(conn, tables, part, sums, where)
+    return position, summed
+
+
+@contextmanager
+def active_snapshot(engine: Engine) -> Iterator[tuple[Connection, int, GenerationTables] | None]:
+    """One consistent read of the active generation: its connection (a transaction,
+    REPEATABLE READ on PostgreSQL), its position and its tables; None without one."""
     with engine.connect() as conn:
         if not is_sqlite(engine):
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             row = conn.execute(select(generations.c.generation, generations.c.position)
                                .where(generations.c.status == "active")).first()
-            if row is not None:
-                tables = generation_tables(row.generation)
-                for part, sums in zip(parts, summed, strict=True):
-                    if part.localities:
-                        _sum_into(conn, tables, part, sums, where)
-    return (int(row.position) if row is not None else 0), summed
+            yield (None if row is None else
+                   (conn, int(row.position), generation_tables(row.generation)))
 
 
 def _sum_into(conn: Connection, tables: GenerationTables, part: Part,
