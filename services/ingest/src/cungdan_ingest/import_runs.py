@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import Request
 
-from cungdan_contracts import ActivityLogged, Gazetteer, decode_event
+from cungdan_contracts import Gazetteer, decode_event
 from cungdan_contracts.subjects import Kind as EventKind
 from cungdan_service.auth import Principal, Reason
 from cungdan_service.problems import ANONYMOUS
@@ -19,7 +19,7 @@ from cungdan_service.problems import ANONYMOUS
 from .import_summary import Tally
 from .imports import Columns, Converted, Refused, is_comment
 from .metrics import IngestMetrics
-from .service import IngestService, Outcome, out_of_scope
+from .service import IngestService, Outcome, out_of_scope, resent
 from .sheets import Row
 from .validation import FieldProblem, ValidReport, today_in_vietnam, validate_report
 
@@ -158,21 +158,17 @@ class Importer:
         return [o for o in outcomes if o is not None]
 
     async def _stored(self, valid: ValidReport) -> Outcome:
-        report_id, province = str(valid.report.id), valid.province
+        report_id = str(valid.report.id)
         try:
             stored = await self.journal.find_id(EventKind.LOGGED, report_id)
             if stored is None:
-                return Outcome("accepted", report_id, province=province)
+                return Outcome("accepted", report_id, province=valid.province)
             seq, payload = stored
             event = decode_event(payload)
         except Exception as exc:  # noqa: BLE001 - any broker failure means "retry later"
             return Outcome("unavailable", report_id, problems=[
                 FieldProblem("(broker)", f"could not look for {report_id}: {exc}")])
-        if isinstance(event, ActivityLogged) and event.activity == valid.report:
-            return Outcome("duplicate", report_id, seq, province=province)
-        return Outcome("conflict", report_id, seq, province=province, problems=[
-            FieldProblem("id", f"id {report_id} was already used for a different report "
-                               f"(stream sequence {seq})", "id_conflict")])
+        return resent(valid, seq, event)
 
 
 async def import_chunks(importer: Importer, run: ImportRun, iterator: Iterator[Row],

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from cungdan_contracts import ActivityLogged, Gazetteer, decode_event, encode_event
+from cungdan_contracts import ActivityLogged, Event, Gazetteer, decode_event, encode_event
 from cungdan_contracts.subjects import (
     HEADER_FINGERPRINT,
     HEADER_MSG_ID,
@@ -129,19 +129,13 @@ class IngestService:
 
     async def _compare(self, valid: ValidReport, seq: int) -> Outcome:
         """The outcome of a report whose id the stream already holds at ``seq``."""
-        report_id, province = str(valid.report.id), valid.province
+        report_id = str(valid.report.id)
         try:
             stored = decode_event(await self._journal.message_at(seq))
         except Exception as exc:  # noqa: BLE001 - any broker failure means "retry later"
             return Outcome("unavailable", report_id, problems=[
                 FieldProblem("(broker)", f"could not read event {seq}: {exc}")])
-        # Compared in the current shape: a v1 event in the log and the same report
-        # sent again (as v1 or v2) are the same content.
-        if isinstance(stored, ActivityLogged) and stored.activity == valid.report:
-            return Outcome("duplicate", report_id, seq, province=province)
-        return Outcome("conflict", report_id, seq, province=province, problems=[
-            FieldProblem("id", f"id {report_id} was already used for a different report "
-                               f"(stream sequence {seq})", "id_conflict")])
+        return resent(valid, seq, stored)
 
 
 def _decided(valid: ValidReport, result: AppendResult) -> Outcome | None:
@@ -202,3 +196,15 @@ def in_closed_period(closures: Closures, valid: ValidReport) -> Outcome | None:
 def _raw_id(raw: Any) -> str | None:
     value = raw.get("id") if isinstance(raw, dict) else None
     return value if isinstance(value, str) else None
+
+
+def resent(valid: ValidReport, seq: int, stored: Event) -> Outcome:
+    """A report whose id the stream already holds at ``seq`` (as ``stored``): a duplicate if
+    it is the same report, else a conflict. Compared in the current shape: a v1 event in
+    the log and the same report sent again (as v1 or v2) are the same content."""
+    report_id, province = str(valid.report.id), valid.province
+    if isinstance(stored, ActivityLogged) and stored.activity == valid.report:
+        return Outcome("duplicate", report_id, seq, province=province)
+    return Outcome("conflict", report_id, seq, province=province, problems=[
+        FieldProblem("id", f"id {report_id} was already used for a different report "
+                           f"(stream sequence {seq})", "id_conflict")])
