@@ -90,6 +90,5 @@ async def stop_broker(broker: NatsBroker) -> None:
     except (ConnectionReconnectingError, ConnectionClosedError) as exc:
         log.warning("NATS unreachable at shutdown (%s); connection closed without draining",
                     exc.__class__.__name__)
-        connection = broker._connection  # stop() left it set when draining failed
-        if connection is not None and not connection.is_closed:
-            await connection.close()
+        if not broker.connection.is_closed:  # still the broker's: draining it failed
+            await broker.connection.close()
