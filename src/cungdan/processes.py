@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -29,12 +30,38 @@ class ProcessStartError(RuntimeError):
     """A child process did not start or did not become healthy in time."""
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PICKED = 10_000
+_handed_out: set[int] = set()
+
+
+def ephemeral_ports() -> range:
+    """The ports the kernel gives outgoing connections (Linux's default when unknown)."""
+    try:
+        low, high = (int(part) for part in _EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
 def free_port(host: str = LOCALHOST) -> int:
-    """A TCP port that is free on `host` right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port that is free on `host` right now and that nothing else will take first.
+
+    Picked outside the kernel's ephemeral range: a port the OS hands out for ``bind(0)`` is
+    also one it hands to the next outgoing connection of any process, which can take it
+    between the pick and the server's own bind ("address already in use", seen in CI).
+    A port is handed out once per process, so servers started together never share one."""
+    ephemeral = ephemeral_ports()
+    candidates: list[int] = [port for port in (*range(_LOWEST_PICKED, ephemeral.start),
+                                    *range(ephemeral.stop, 65536))
+                  if port not in _handed_out]
+    for port in random.sample(candidates, min(len(candidates), 200)):
+        if not port_in_use(port, host):
+            _handed_out.add(port)
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # a crowded machine
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        return int(sock.getsockname()[1])
 
 
 def port_in_use(port: int, host: str = LOCALHOST) -> bool:
