@@ -112,7 +112,9 @@ async def test_one_instance_holds_the_lease_and_another_takes_it_when_its_sessio
 
     assert cut_lease_session(model, "a") == 1
     why = await asyncio.wait_for(a.lost(), 5)
-    assert "connection failed" in why and a.epoch is None
+    assert "connection failed" in why and a.epoch == 1  # until the caller stops applying
+    await a.release()
+    assert a.epoch is None
     holder = a.holder(model.engine)
     assert holder is not None and not holder.holding  # freed with the session
     assert await b.try_acquire() and b.epoch == 2
@@ -258,13 +260,30 @@ async def test_a_holder_cut_off_from_its_lease_steps_down_and_one_instance_appli
     await eventually(lambda: model.active() is not None and trees(model) == 40,
                      "the first events")
 
+    unfenced: set[str] = set()  # applying without an epoch: stepping down in the wrong order
+
+    def applying() -> list[ProjectorRuntime]:
+        unfenced.update(name for name, r in runtimes.items()
+                        if r.applying and r.lease.epoch is None)
+        return [r for r in runtimes.values() if r.applying]
+
+    a = runtimes["a"]
+    assert isinstance(a.lease, AdvisoryLease)
+    drop = a.lease._drop
+    dropped_while_applying: list[bool] = []
+
+    async def recorded_drop() -> None:  # the lease goes only once a stopped applying
+        dropped_while_applying.append(a.applying)
+        await drop()
+
+    a.lease._drop = recorded_drop  # type: ignore[method-assign]
     assert cut_lease_session(model, "a") == 1  # a's process lives on: it must notice
-    await eventually(lambda: not runtimes["a"].applying or runtimes["a"].lease.epoch != 1,
+    await eventually(lambda: a not in applying() or a.lease.epoch != 1,
                      "a to step down", seconds=5)
-    await eventually(lambda: sum(r.applying for r in runtimes.values()) == 1,
-                     "one instance to apply again", seconds=5)
-    holder = next(r for r in runtimes.values() if r.applying)
+    await eventually(lambda: len(applying()) == 1, "one instance to apply again", seconds=5)
+    [holder] = applying()
     assert holder.lease.epoch is not None and holder.lease.epoch >= 2
+    assert not unfenced and dropped_while_applying and not any(dropped_while_applying)
     last = await publish_many(nc, 40, measures={"trees_planted": 1})
     for _, client in instances.values():
         answer = await client.get("/v1/totals/VN", params={"map": "legacy", "min_seq": last})

@@ -77,7 +77,9 @@ class Lease(Protocol):
         """Take the lease if nobody holds it (True), else leave it (False)."""
 
     async def lost(self) -> str:
-        """Wait while the lease is held; return why it was lost."""
+        """Wait while the lease is held; return why it was lost. The epoch stays set: the
+        caller stops applying first, then calls :meth:`release`, so an instance that shows
+        itself applying always has its epoch."""
 
     async def release(self) -> None:
         """Give the lease up (a standby then takes it at its next poll)."""
@@ -178,13 +180,9 @@ class AdvisoryLease:
                     4 * self.interval + 5)
                 row = await cursor.fetchone()
             except (psycopg.Error, OSError, TimeoutError) as exc:
-                why = f"the lease connection failed ({exc.__class__.__name__})"
-                break
+                return f"the lease connection failed ({exc.__class__.__name__})"
             if row is None or int(row[0]) != self.epoch:
-                why = f"the lease was taken over (epoch {row[0] if row else None})"
-                break
-        await self._drop()
-        return why
+                return f"the lease was taken over (epoch {row[0] if row else None})"
 
     async def release(self) -> None:
         if self.epoch is not None:
