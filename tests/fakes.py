@@ -1,4 +1,4 @@
-"""In-memory stand-ins for the projector's adapters, for database- and broker-free unit tests.
+"""In-memory stand-ins for the services' adapters, for database- and broker-free unit tests.
 
 - :class:`MemoryGeneration` is the read model's shell in dictionaries: it loads what is
   known for a batch, asks :func:`cungdan_projector.fold.plan`, and applies the plan, the
@@ -6,15 +6,22 @@
 - :class:`MemorySource` is a stream of messages held in a list, behind the projection's
   :class:`cungdan_projector.projection.Source` protocol (as faststream's ``TestNatsBroker``
   stands in for a server).
+- :class:`SubjectJournal` is ingest's journal (:class:`cungdan_ingest.journal.Journal`) in
+  a list: it finds and refuses messages by subject as JetStream does, and fails as a broker
+  outage does, wholly (:class:`DownJournal`) or in the operations named in ``failing``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+from cungdan_contracts.subjects import Kind, history_filters, key_filter, layout1_key_filters
+from cungdan_ingest.journal import AlreadyStored, AppendResult, NotStored, Outgoing, Stored
 from cungdan_projector import fold
 from cungdan_projector.delivery import Delivered
 from cungdan_projector.items import BatchResult, Change, DeadLetter, Message
@@ -137,3 +144,105 @@ class MemorySource:
 
     async def close(self) -> None:
         self.closed = True
+
+
+def subject_matches(subject_filter: str, subject: str) -> bool:
+    """NATS subject matching: ``*`` one token, ``>`` the rest."""
+    pattern = r"\.".join(".+" if token == ">" else "[^.]+" if token == "*" else re.escape(token)
+                         for token in subject_filter.split("."))
+    return re.fullmatch(pattern, subject) is not None
+
+
+class StoredMessage(NamedTuple):
+    subject: str
+    headers: dict[str, str]
+    payload: bytes
+
+
+JOURNAL_READS = frozenset({"message_at", "last_on", "events_on", "find_id", "history"})
+
+
+class SubjectJournal:
+    """Sequences from 1; a message whose id filter matches a stored subject (or whose key a
+    layout-1 subject carries) answers AlreadyStored(first such seq), as the real journal's
+    subject sequence check and layout-1 lookup do. It looks in layout 1 for every id, as
+    if the journal's layout-1 index held them all.
+
+    ``failing`` names the operations that fail as in a broker outage: ``append_many``
+    answers NotStored for every message (it never raises), a read raises ConnectionError."""
+
+    def __init__(self) -> None:
+        self.stored: list[StoredMessage] = []
+        self.failing: set[str] = set()
+        self.offered = 0
+        """Messages offered to ``append_many`` (stored or not)."""
+
+    def put(self, subject: str, payload: bytes, headers: dict[str, str] | None = None) -> int:
+        self.stored.append(StoredMessage(subject, headers or {}, payload))
+        return len(self.stored)
+
+    def _read(self, operation: str) -> None:
+        if operation in self.failing:
+            raise ConnectionError("nats: connection closed")
+
+    async def append_many(self, messages: Sequence[Outgoing]) -> list[AppendResult]:
+        self.offered += len(messages)
+        if "append_many" in self.failing:
+            return [NotStored("no acknowledgement from JetStream in time")] * len(messages)
+        results: list[AppendResult] = []
+        for message in messages:
+            found = self.first(message.id_filter)
+            if found is None and message.key is not None:
+                found = self._find_id(*message.key)
+            if found is not None:
+                results.append(AlreadyStored(found[0]))
+                continue
+            results.append(Stored(self.put(message.subject, message.payload,
+                                           dict(message.headers))))
+        return results
+
+    async def message_at(self, seq: int) -> bytes:
+        self._read("message_at")
+        return self.stored[seq - 1].payload
+
+    def first(self, subject_filter: str) -> tuple[int, bytes] | None:
+        return next(iter(self.all(subject_filter)), None)
+
+    def all(self, subject_filter: str) -> list[tuple[int, bytes]]:
+        return [(seq, payload) for seq, (subject, _, payload) in enumerate(self.stored, 1)
+                if subject_matches(subject_filter, subject)]
+
+    async def last_on(self, subject_filter: str) -> tuple[int, bytes] | None:
+        self._read("last_on")
+        return next(reversed(self.all(subject_filter)), None)
+
+    async def events_on(self, subject_filter: str) -> list[tuple[int, bytes]]:
+        """The last message of each subject matching ``subject_filter``, in stream order."""
+        self._read("events_on")
+        last: dict[str, tuple[int, bytes]] = {}
+        for seq, (subject, _, payload) in enumerate(self.stored, 1):
+            if subject_matches(subject_filter, subject):
+                last[subject] = (seq, payload)
+        return sorted(last.values())
+
+    async def find_id(self, kind: Kind, key: str) -> tuple[int, bytes] | None:
+        self._read("find_id")
+        return self._find_id(kind, key)
+
+    def _find_id(self, kind: Kind, key: str) -> tuple[int, bytes] | None:
+        for subject_filter in (key_filter(kind, key), *layout1_key_filters(kind, key)):
+            if (found := self.first(subject_filter)) is not None:
+                return found
+        return None
+
+    async def history(self, activity_id: str) -> list[tuple[int, bytes]]:
+        self._read("history")
+        return sorted({m for f in history_filters(activity_id) for m in self.all(f)})
+
+
+class DownJournal(SubjectJournal):
+    """A broker outage: nothing is stored, nothing can be read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing = {"append_many", *JOURNAL_READS}

@@ -5,14 +5,14 @@ clients see them (ids, a retraction is final, the current measures)."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
+from tests.fakes import SubjectJournal
 
 from cungdan_contracts import (
     ActivityCorrected,
@@ -26,74 +26,16 @@ from cungdan_contracts import (
 )
 from cungdan_contracts.subjects import (
     HEADER_MSG_ID,
-    Kind,
-    history_filters,
-    key_filter,
     layout1_corrected_subject,
-    layout1_key_filters,
     layout1_logged_subject,
     layout1_retracted_subject,
     logged_subject,
 )
 from cungdan_ingest.app import create_app
 from cungdan_ingest.changes import ChangeService
-from cungdan_ingest.journal import AlreadyStored, AppendResult, Outgoing, Stored
 from cungdan_ingest.settings import IngestSettings
 
 AT = dt.datetime(2025, 9, 1, 3, 0, tzinfo=dt.UTC)
-
-
-def _matches(subject_filter: str, subject: str) -> bool:
-    """NATS subject matching: ``*`` one token, ``>`` the rest."""
-    pattern = r"\.".join(".+" if token == ">" else "[^.]+" if token == "*" else re.escape(token)
-                         for token in subject_filter.split("."))
-    return re.fullmatch(pattern, subject) is not None
-
-
-class SubjectJournal:
-    """Sequences from 1; a message whose id filter matches a stored subject (or whose key a
-    layout-1 subject carries) answers AlreadyStored(first such seq), as the real journal's
-    subject sequence check and layout-1 lookup do. It looks in layout 1 for every id, as
-    if the journal's layout-1 index held them all."""
-
-    def __init__(self) -> None:
-        self.stored: list[tuple[str, dict[str, str], bytes]] = []
-
-    def put(self, subject: str, payload: bytes, headers: dict[str, str] | None = None) -> int:
-        self.stored.append((subject, headers or {}, payload))
-        return len(self.stored)
-
-    async def append_many(self, messages: Sequence[Outgoing]) -> list[AppendResult]:
-        results: list[AppendResult] = []
-        for message in messages:
-            found = self.first(message.id_filter)
-            if found is None and message.key is not None:
-                found = await self.find_id(*message.key)
-            if found is not None:
-                results.append(AlreadyStored(found[0]))
-                continue
-            results.append(Stored(self.put(message.subject, message.payload,
-                                           dict(message.headers))))
-        return results
-
-    async def message_at(self, seq: int) -> bytes:
-        return self.stored[seq - 1][2]
-
-    def first(self, subject_filter: str) -> tuple[int, bytes] | None:
-        return next(iter(self.all(subject_filter)), None)
-
-    def all(self, subject_filter: str) -> list[tuple[int, bytes]]:
-        return [(seq, payload) for seq, (subject, _, payload) in enumerate(self.stored, 1)
-                if _matches(subject_filter, subject)]
-
-    async def find_id(self, kind: Kind, key: str) -> tuple[int, bytes] | None:
-        for subject_filter in (key_filter(kind, key), *layout1_key_filters(kind, key)):
-            if (found := self.first(subject_filter)) is not None:
-                return found
-        return None
-
-    async def history(self, activity_id: str) -> list[tuple[int, bytes]]:
-        return sorted({m for f in history_filters(activity_id) for m in self.all(f)})
 
 
 @pytest.fixture

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from tests.factories import report_v2 as report
+from tests.fakes import SubjectJournal
 
 from cungdan_contracts import AdminMap, decode_event, load_gazetteer
-from cungdan_ingest.journal import AppendResult, Outgoing, Stored
 from cungdan_ingest.service import IngestService, out_of_scope
 from cungdan_ingest.validation import ValidReport, validate_report
 from cungdan_service.auth import make_principal
@@ -20,24 +19,12 @@ NOW = dt.datetime(2025, 9, 1, 3, 0, tzinfo=dt.UTC)
 LAO_CAI = make_principal("lao-cai", ["15"], ["report"])
 
 
-class Journal:
-    def __init__(self) -> None:
-        self.stored: list[Outgoing] = []
-
-    async def append_many(self, messages: Sequence[Outgoing]) -> list[AppendResult]:
-        self.stored.extend(messages)
-        return [Stored(len(self.stored) - len(messages) + i + 1) for i in range(len(messages))]
-
-    async def message_at(self, seq: int) -> bytes:
-        return self.stored[seq - 1].payload
-
-
 def _report(locality: str, date: str) -> dict[str, Any]:
     return report(id=str(uuid.uuid4()), locality=locality, date=date)
 
 
 async def test_each_item_is_checked_and_the_others_go_on() -> None:
-    journal = Journal()
+    journal = SubjectJournal()
     service = IngestService(journal, load_gazetteer(), clock=lambda: NOW)
     outcomes = await service.submit_many([
         _report("04495", "2023-05-06"),  # Yên Bái (legacy 15): Lào Cai's
@@ -57,7 +44,7 @@ async def test_each_item_is_checked_and_the_others_go_on() -> None:
 
 
 async def test_without_a_caller_nothing_is_checked() -> None:
-    journal = Journal()
+    journal = SubjectJournal()
     service = IngestService(journal, load_gazetteer(), clock=lambda: NOW)
     outcome = await service.submit(_report("01894", "2023-05-06"))
     assert outcome.status == "accepted"
@@ -77,7 +64,7 @@ def test_out_of_scope_is_pure(locality: str, date: str, province: str, forbidden
 
 
 async def test_the_event_names_the_token_that_reported_it() -> None:
-    journal = Journal()
+    journal = SubjectJournal()
     service = IngestService(journal, load_gazetteer(), clock=lambda: NOW)
     await service.submit(_report("04495", "2023-05-06"), LAO_CAI)
     await service.submit(_report("04495", "2023-05-06"))

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from tests.factories import report
+from tests.fakes import DownJournal
 
 from cungdan_contracts import AdminMap, Gazetteer, decode_event, loads_exact
 from cungdan_contracts.subjects import (
@@ -21,7 +22,7 @@ from cungdan_contracts.subjects import (
     Kind,
     id_filter,
 )
-from cungdan_ingest.journal import AlreadyStored, AppendResult, NotStored, Outgoing, Stored
+from cungdan_ingest.journal import AlreadyStored, AppendResult, Outgoing, Stored
 from cungdan_ingest.service import IngestService, Outcome
 from cungdan_ingest.validation import today_in_vietnam
 
@@ -52,20 +53,6 @@ class FakeJetStream:
 
     async def message_at(self, seq: int) -> bytes:
         return self.stored[seq - 1].payload
-
-
-class DownJetStream:
-    """A broker outage: nothing is stored, nothing can be read."""
-
-    def __init__(self) -> None:
-        self.offered = 0
-
-    async def append_many(self, messages: Sequence[Outgoing]) -> list[AppendResult]:
-        self.offered += len(messages)
-        return [NotStored("no acknowledgement from JetStream in time")] * len(messages)
-
-    async def message_at(self, seq: int) -> bytes:
-        raise ConnectionError("nats: connection closed")
 
 
 class UnreadableJetStream(FakeJetStream):
@@ -233,7 +220,7 @@ async def test_empty_batch(service: IngestService) -> None:
 
 async def test_broker_outage_answers_unavailable_and_nothing_accepted(
         gazetteer: Gazetteer) -> None:
-    down = DownJetStream()
+    down = DownJournal()
     service = IngestService(down, gazetteer, clock=lambda: NOW)
     batch = [report(), report(measures={}), report(locality="137")]
     outcomes = await service.submit_many(batch)

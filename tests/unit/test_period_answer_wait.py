@@ -8,13 +8,12 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
 
 import pytest
+from tests.fakes import SubjectJournal
 
 from cungdan_contracts import AdminMap, load_gazetteer
 from cungdan_ingest import period_actions
-from cungdan_ingest.journal import AppendResult, Outgoing, Stored
 from cungdan_ingest.period_actions import PeriodService, Target
 from cungdan_service.auth import make_principal
 
@@ -23,27 +22,7 @@ TARGET = Target("15", AdminMap.LEGACY, "2024-Q2")
 APPROVER = make_principal("lc", ["15"], ["approve"])
 
 
-class StoringJournal:
-    """Stores every message at the next sequence; the period's stream is empty before."""
-
-    def __init__(self) -> None:
-        self.stored: list[Outgoing] = []
-
-    async def append_many(self, messages: Sequence[Outgoing]) -> list[AppendResult]:
-        self.stored.extend(messages)
-        return [Stored(len(self.stored)) for _ in messages]
-
-    async def message_at(self, seq: int) -> bytes:
-        return self.stored[seq - 1].payload
-
-    async def last_on(self, subject_filter: str) -> tuple[int, bytes] | None:
-        return None
-
-    async def events_on(self, subject_filter: str) -> list[tuple[int, bytes]]:
-        return []
-
-
-def service(journal: StoringJournal, applied: asyncio.Event) -> PeriodService:
+def service(journal: SubjectJournal, applied: asyncio.Event) -> PeriodService:
     async def until(seq: int) -> None:
         await applied.wait()
 
@@ -51,7 +30,7 @@ def service(journal: StoringJournal, applied: asyncio.Event) -> PeriodService:
 
 
 async def test_the_answer_waits_for_the_index_to_hold_the_close() -> None:
-    journal, applied = StoringJournal(), asyncio.Event()
+    journal, applied = SubjectJournal(), asyncio.Event()
     answer = asyncio.create_task(
         service(journal, applied).close(TARGET, {"reason": "sent"}, APPROVER))
     await asyncio.sleep(0.2)
@@ -64,7 +43,7 @@ async def test_the_answer_waits_for_the_index_to_hold_the_close() -> None:
 async def test_an_index_that_lags_delays_the_answer_no_longer_than_the_wait(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(period_actions, "APPLIED_WAIT_SECONDS", 0.3)
-    journal = StoringJournal()
+    journal = SubjectJournal()
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="cungdan.ingest"):
         outcome = await service(journal, asyncio.Event()).close(  # never applied
