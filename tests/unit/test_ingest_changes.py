@@ -207,3 +207,17 @@ async def test_a_retraction_of_layout_1_is_final_and_counts_once(
     assert (await correct(client, activity, fix(road_km="2"))).status_code == 409
     assert (await history(client, activity))["status"] == "retracted"
     assert len(journal.stored) == 2
+
+
+async def test_the_history_unreadable_is_503_not_500(client: httpx.AsyncClient,
+                                                     journal: SubjectJournal) -> None:
+    activity = logged(journal, {"road_km": "1.5"})
+    journal.failing = {"history"}
+    answer = await client.get(f"/v1/activities/{activity}")
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "5"
+    body = answer.json()
+    assert body["type"] == "urn:cungdan:problem:broker-unavailable"
+    assert body["detail"] == "reading the log failed: ConnectionError"
+    journal.failing = set()
+    assert (await history(client, activity))["status"] == "active"
