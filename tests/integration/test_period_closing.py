@@ -18,9 +18,10 @@ from tests.waits import until
 
 from cungdan.processes import NatsServer
 from cungdan.token_commands import issue
-from cungdan_contracts.periods import ALL_PERIOD_EVENTS, decode_period_event
+from cungdan_contracts.periods import ALL_PERIOD_EVENTS, PeriodReopened, decode_period_event
 from cungdan_contracts.subjects import STREAM
 from cungdan_ingest.app import create_app
+from cungdan_ingest.period_actions import PeriodService, State, Target
 from cungdan_ingest.settings import IngestSettings
 from cungdan_service.tokens import TokenFile
 
@@ -193,3 +194,69 @@ async def test_concurrent_closes_make_one_closing(ingest: httpx.AsyncClient,
     assert statuses.count(202) == 1 and statuses.count(409) == 4, statuses
     info = await nc.jetstream().stream_info(STREAM, subjects_filter=ALL_PERIOD_EVENTS)
     assert info.state.subjects == {"cungdan.period.15.legacy.2023-Q2.closed.1.v1": 1}
+
+
+async def test_a_reopen_raced_by_another_with_another_reason_is_a_period_conflict(
+        served: tuple[httpx.AsyncClient, FastAPI], nc: Client,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both read the period as closed; the other stores its reopening first, so this one's
+    (the same closing's reopening, another reason) is refused by the stream's once-only
+    check and answered 409 period-conflict naming the stored one."""
+    ingest, app = served
+    assert (await ingest.post(CLOSE, json={"reason": "sent"})).status_code == 202
+    service: PeriodService = app.state.periods
+    read = service.state
+    other: dict[str, httpx.Response] = {}
+    racing = False
+
+    async def state_then_another_reopen(target: Target) -> State:
+        nonlocal racing
+        state = await read(target)
+        if not racing:  # the other request reads the state as it is
+            racing = True
+            other["reopen"] = await ingest.post(REOPEN, json={"reason": "a commune was left out"})
+        return state
+
+    monkeypatch.setattr(service, "state", state_then_another_reopen)
+    raced = await ingest.post(REOPEN, json={"reason": "figures were wrong"})
+    first = other["reopen"]
+    assert (first.status_code, first.json()["closing"]) == (202, 1)
+    assert raced.status_code == 409, raced.text
+    problem = raced.json()
+    assert problem["type"] == "urn:cungdan:problem:period-conflict"
+    assert problem["seq"] == first.json()["seq"]
+    assert problem["errors"] == [{"field": "period", "reason": (
+        f"period:15:legacy:2023-Q2:reopened:1 was already stored differently (stream "
+        f"sequence {first.json()['seq']})")}]
+    info = await nc.jetstream().stream_info(STREAM, subjects_filter=ALL_PERIOD_EVENTS)
+    assert info.state.subjects == {"cungdan.period.15.legacy.2023-Q2.closed.1.v1": 1,
+                                   "cungdan.period.15.legacy.2023-Q2.reopened.1.v1": 1}
+    stored = await nc.jetstream().get_msg(STREAM, first.json()["seq"], direct=True)
+    reopening = decode_period_event(stored.data or b"")
+    assert isinstance(reopening, PeriodReopened)
+    assert reopening.reason == "a commune was left out"
+
+
+async def test_control_totals_sent_again_with_other_figures_are_stored_too(
+        ingest: httpx.AsyncClient, nc: Client) -> None:
+    """Control totals are stored once per content (the latest of a campaign counts), so
+    other figures for the same closing are not a conflict: both are in the stream."""
+    control = f"/v1/periods/{YEN_BAI}/2023-Q2/control-totals"
+    assert (await ingest.post(CLOSE, json={"reason": "sent"})).status_code == 202
+    figures = {"campaign": "dan-van-kheo", "measures": {"models_registered": 3}}
+    sent = await ingest.post(control, json=figures)
+    assert (sent.status_code, sent.json()["closing"]) == (202, 1)
+    again = await ingest.post(control, json=figures)
+    assert (again.status_code, again.json()["status"], again.json()["seq"]) == (
+        200, "duplicate", sent.json()["seq"])
+    other = await ingest.post(control, json={**figures, "measures": {"models_registered": 4}})
+    assert (other.status_code, other.json()["status"]) == (202, "accepted")
+    assert other.json()["seq"] > sent.json()["seq"]
+    history = (await ingest.get(f"/v1/periods/{YEN_BAI}/2023-Q2/history")).json()["history"]
+    assert [(e["type"], e.get("control")) for e in history] == [
+        ("PeriodClosed", None),
+        ("ControlTotalsSubmitted", {**figures, "measures": {"models_registered": "3"}}),
+        ("ControlTotalsSubmitted", {**figures, "measures": {"models_registered": "4"}})]
+    info = await nc.jetstream().stream_info(STREAM, subjects_filter=ALL_PERIOD_EVENTS)
+    assert sorted(s.split(".")[5] for s in info.state.subjects or {}) == [
+        "closed", "control", "control"]
