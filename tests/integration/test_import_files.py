@@ -331,3 +331,72 @@ async def test_the_broker_down_is_503_with_the_counts_so_far(
     await until(lambda: ingest.app.state.journal.connected, "ingest reconnected", within=30)
     again = await ingest.post(libreoffice_csv(HEADER, YEN_BAI, BAC_KAN, THANH_HOA))
     assert again.json()["counts"]["accepted"] == 3  # sending the file again is safe
+
+
+async def test_an_import_the_broker_fails_partway_is_503_with_the_rows_stored_so_far(
+    ingest: Ingest, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Chunks of 2 rows: the first is stored, the broker refuses the second (every event
+    NotStored); the answer counts the first chunk's rows, and sending the file again stores
+    the rest, each report once."""
+    from collections.abc import Sequence
+
+    from cungdan_ingest.journal import AppendResult, NotStored, Outgoing
+
+    journal = ingest.app.state.journal
+    append_many = journal.append_many
+    calls = 0
+
+    async def second_call_refused(messages: Sequence[Outgoing]) -> list[AppendResult]:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            return [NotStored("no acknowledgement from JetStream in time")] * len(messages)
+        results: list[AppendResult] = await append_many(messages)
+        return results
+
+    monkeypatch.setattr(journal, "append_many", second_call_refused)
+    table = [YEN_BAI, BAC_KAN, THANH_HOA, [*YEN_BAI[:2], "2023-06-29", *YEN_BAI[3:]],
+             [*BAC_KAN[:3], "Chi bộ Khuổi Tẩu", *BAC_KAN[4:]]]
+    body = libreoffice_csv(HEADER, *table)
+    answer = await ingest.post(body)
+    problem = problem_of(answer, 503, "broker-unavailable")
+    assert answer.headers["retry-after"] == "5"
+    assert problem["detail"] == "no acknowledgement from JetStream in time"
+    assert problem["counts"] == {"rows": 2, "accepted": 2, "duplicate": 0, "conflict": 0,
+                                 "rejected": 0, "out_of_scope": 0}
+    assert calls == 2  # the import stopped at the refused chunk
+    assert await ingest.stored() == 2
+    first = [(await ingest.event(seq)).activity for seq in (1, 2)]
+    assert [a.locality for a in first] == ["04495", "01894"]
+    again = await ingest.post(body)
+    assert again.status_code == 200, again.text
+    assert again.json()["counts"] | {"rows": 0} == {"rows": 0, "accepted": 3, "duplicate": 2,
+                                                    "conflict": 0, "rejected": 0,
+                                                    "out_of_scope": 0}
+    assert await ingest.stored() == 5
+    stored = [(await ingest.event(seq)).activity for seq in range(1, 6)]
+    assert len({a.id for a in stored}) == 5
+    assert sorted((a.locality, str(a.date), a.unit.name) for a in stored) == sorted(
+        (row[1], row[2], row[3]) for row in table)
+
+
+async def test_a_dry_run_with_the_broker_down_is_503_and_stores_nothing(
+    ingest: Ingest, nats_server: NatsServer,
+) -> None:
+    assert (await ingest.post(libreoffice_csv(HEADER, YEN_BAI))).status_code == 200
+    nats_server.stop()
+    answer = await ingest.post(libreoffice_csv(HEADER, YEN_BAI, BAC_KAN, THANH_HOA),
+                               dry_run="true")
+    problem = problem_of(answer, 503, "broker-unavailable")
+    assert answer.headers["retry-after"] == "5"
+    assert problem["detail"].startswith("could not look for ")
+    assert problem["counts"]["accepted"] == problem["counts"]["duplicate"] == 0
+    assert await ingest.metric("cungdan_ingest_imports_total", result="unavailable") == 1
+    nats_server.start()
+    await until(lambda: ingest.app.state.journal.connected, "ingest reconnected", within=30)
+    assert await ingest.stored() == 1
+    dry = (await ingest.post(libreoffice_csv(HEADER, YEN_BAI, BAC_KAN, THANH_HOA),
+                             dry_run="true")).json()
+    assert (dry["counts"]["duplicate"], dry["counts"]["accepted"]) == (1, 2)
+    assert await ingest.stored() == 1
