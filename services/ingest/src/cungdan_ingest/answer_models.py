@@ -51,6 +51,7 @@ class ClosingNamed(BaseModel):
     closed_at: dt.datetime = Field(description="When it was closed.")
     closed_by: str | None = Field(description="The token that closed it (null with "
                                               "authentication off).")
+    reason: str = Field(description="Why it was closed, as the closer said.")
 
 
 class BatchItem(BaseModel):

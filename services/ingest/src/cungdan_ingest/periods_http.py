@@ -119,15 +119,9 @@ def _answer(request: Request, outcome: PeriodOutcome, target: Target,
         case "closed":
             closing = outcome.closing
             assert closing is not None
-            seq, event = closing
             return problem(409, PERIOD_CLOSED, "The period is closed", detail=(
-                f"period {target.period} of province {target.province} "
-                f"({target.map.value} map) was closed (closing {event.closing}, stream "
-                f"sequence {seq}) at {event.recorded_at.isoformat()} by "
-                f"{event.by or '(authentication off)'}"), **where, closing={
-                    "closing": event.closing, "seq": seq,
-                    "closed_at": event.recorded_at.isoformat(), "closed_by": event.by,
-                    "reason": event.reason})
+                f"province {target.province} ({target.map.value} map): "
+                f"{closing.describe()}"), **where, closing=closing.as_json())
         case "open":
             return problem(409, "period-open", "The period is not closed", errors=errors,
                            **where)
