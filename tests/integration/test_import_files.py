@@ -287,6 +287,28 @@ async def test_bad_files_get_a_clear_problem_and_store_nothing(ingest: Ingest) -
     assert await ingest.metric("cungdan_ingest_imports_total", result="refused") == 9
 
 
+async def test_a_file_over_the_limit_is_413_declared_or_streamed(ingest: Ingest) -> None:
+    ingest.app.state.import_settings = ImportSettings(max_import_bytes=1024)
+    body = libreoffice_csv(HEADER, *[YEN_BAI] * 40)
+    assert len(body) > 1024
+
+    async def streamed() -> AsyncIterator[bytes]:  # no Content-Length: counted as it comes
+        for start in range(0, len(body), 100):
+            yield body[start:start + 100]
+
+    auth = {"authorization": f"Bearer {ingest.secrets['nation']}"}
+    answers = [await ingest.post(body),
+               await ingest.client.post("/v1/imports", content=streamed(),
+                                        headers={**auth, "content-type": "text/csv"}),
+               await ingest.client.post("/v1/imports", headers=auth,
+                                        files={"file": ("a.csv", body, "text/csv")})]
+    assert "content-length" not in answers[1].request.headers
+    for answer in answers:
+        problem = problem_of(answer, 413, "body-too-large")
+        assert problem["detail"] == "an import takes at most 1024 bytes"
+    assert await ingest.stored() == 0
+
+
 async def test_formula_cells_reject_their_rows(ingest: Ingest) -> None:
     body = xlsx(HEADER, YEN_BAI, [*BAC_KAN[:6], "=1+2", None])
     summary = (await ingest.post(body, XLSX)).json()
