@@ -28,6 +28,7 @@ from .limits import read_body
 from .metrics import IngestMetrics
 from .period_actions import PeriodOutcome, PeriodService, Target
 from .settings import IngestSettings
+from .unavailable import broker_unavailable
 from .validation import FieldProblem
 
 PERIOD_CLOSED = "period-closed"
@@ -128,9 +129,7 @@ def _answer(request: Request, outcome: PeriodOutcome, target: Target,
         case "conflict":
             return problem(409, "period-conflict", "This conflicts with the log",
                            errors=errors, seq=outcome.seq)
-    settings: IngestSettings = request.app.state.settings
-    return problem(503, "broker-unavailable", "The event store is unavailable", errors=errors,
-                   headers={"Retry-After": str(settings.retry_after_seconds)})
+    return broker_unavailable(request, errors=errors)
 
 
 @router.post("/v1/periods/{province}/{period}/close",
@@ -184,10 +183,8 @@ async def period_history(request: Request, province: str, period: str,
     try:
         history = await _service(request).history(target)
     except Exception as exc:  # noqa: BLE001 - any broker failure: try again later
-        settings: IngestSettings = request.app.state.settings
-        return problem(503, "broker-unavailable", "The event store is unavailable",
-                       errors=[FieldProblem("(broker)", str(exc)).as_json()],
-                       headers={"Retry-After": str(settings.retry_after_seconds)})
+        return broker_unavailable(
+            request, errors=[FieldProblem("(broker)", str(exc)).as_json()])
     return JSONResponse({"province": target.province, "map": target.map.value,
                          "period": target.period,
                          "history": [_entry(seq, event) for seq, event in history]})
