@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,12 +26,7 @@ from .validation import FieldProblem, ValidReport, today_in_vietnam
 
 
 def take(iterator: Iterator[Row], most: int) -> list[Row]:
-    chunk = []
-    for row in iterator:
-        chunk.append(row)
-        if len(chunk) >= most:
-            break
-    return chunk
+    return list(itertools.islice(iterator, most))
 
 
 @dataclass
