@@ -38,6 +38,10 @@ class Closing:
         return (f"period {self.period} was closed (closing {self.closing}, stream sequence "
                 f"{self.seq}) at {self.closed_at.isoformat()} by {by}")
 
+    def refusal(self, day: dt.date, province: str) -> str:
+        """Why a report or change dated ``day`` for ``province`` is refused."""
+        return f"{day}: {self.describe()} for province {province}"
+
     def as_json(self) -> dict[str, object]:
         return {"period": self.period, "closing": self.closing, "seq": self.seq,
                 "closed_at": self.closed_at.isoformat(), "closed_by": self.closed_by,

@@ -197,8 +197,8 @@ def in_closed_period(closures: Closures, valid: ValidReport) -> Outcome | None:
     if closing is None:
         return None
     return Outcome("period_closed", str(report.id), province=valid.province, closing=closing,
-                   problems=[FieldProblem("date", f"{report.date}: {closing.describe()} for "
-                                                  f"province {valid.province}", "period_closed")])
+                   problems=[FieldProblem("date", closing.refusal(report.date, valid.province),
+                                          "period_closed")])
 
 
 def _raw_id(raw: Any) -> str | None:
