@@ -56,6 +56,15 @@ class Ingest:
                 "content-type": content_type,
                 "authorization": f"Bearer {self.secrets[token]}"})
 
+    async def close_period(self, province: str, period: str) -> None:
+        """Close the period and wait until ingest's index of closings holds it."""
+        closed = await self.client.post(
+            f"/v1/periods/{province}/{period}/close", json={"reason": "sent"},
+            headers={"authorization": f"Bearer {self.secrets['approver']}"})
+        assert closed.status_code == 202, closed.text
+        seq = closed.json()["seq"]
+        await until(lambda: self.app.state.closures.position >= seq, "ingest knows the close")
+
     async def stored(self) -> int:
         return int((await self.nc.jetstream().stream_info(STREAM)).state.messages)
 
@@ -76,7 +85,8 @@ async def ingest(nats_server: NatsServer, nats_connect: NatsConnect,
                  tmp_path: Path) -> AsyncIterator[Ingest]:
     tokens = TokenFile(tmp_path / "tokens.json")
     secrets = {"nation": issue(tokens, "nation", ("VN",), ("report",)).secret,
-               "lao-cai": issue(tokens, "lao-cai", ("15",), ("report",)).secret}
+               "lao-cai": issue(tokens, "lao-cai", ("15",), ("report",)).secret,
+               "approver": issue(tokens, "approver", ("VN",), ("approve",)).secret}
     settings = IngestSettings(nats_url=nats_server.url, auth_enabled=True,
                               tokens_file=tokens.path, rate_limit_per_second=1000,
                               rate_limit_burst=1000)
@@ -231,6 +241,25 @@ async def test_dry_run_stores_nothing_and_says_what_would_happen(ingest: Ingest)
     assert await ingest.metric("cungdan_ingest_rejections_total") == 0  # only real ones
 
 
+async def test_a_row_dated_in_a_closed_period_is_rejected(ingest: Ingest) -> None:
+    await ingest.close_period("15", "2023-Q2")  # YEN_BAI's row is of 2023-06-30
+    before = await ingest.stored()
+    body = libreoffice_csv(HEADER, BAC_KAN, YEN_BAI, THANH_HOA)
+    for dry_run in ("true", "false"):
+        answer = (await ingest.post(body, dry_run=dry_run)).json()
+        assert answer["counts"] == {"rows": 3, "accepted": 2, "duplicate": 0, "conflict": 0,
+                                    "rejected": 1, "out_of_scope": 0}, answer
+        [row] = answer["rows"]
+        assert (row["row"], row["outcome"], row["column"], row["problem"]) == (
+            3, "rejected", "date", "period_closed")
+        assert "period 2023-Q2 was closed" in row["reason"]
+    assert await ingest.stored() == before + 2
+    assert await ingest.metric("cungdan_ingest_period_closed_refusals_total",
+                               kind="report") == 1  # the live import's row, not the dry run's
+    assert await ingest.metric("cungdan_ingest_reports_total", outcome="period_closed") == 1
+    assert await ingest.metric("cungdan_ingest_import_rows_total", outcome="rejected") == 2
+
+
 async def test_bad_files_get_a_clear_problem_and_store_nothing(ingest: Ingest) -> None:
     junk = bytes(range(256)) * (20 * 1024 * 1024 // 256)  # 20 MB
     cases = [
@@ -256,6 +285,28 @@ async def test_bad_files_get_a_clear_problem_and_store_nothing(ingest: Ingest) -
     assert "A2:A3" in cases[7][0].json()["detail"]
     assert await ingest.stored() == 0
     assert await ingest.metric("cungdan_ingest_imports_total", result="refused") == 9
+
+
+async def test_a_file_over_the_limit_is_413_declared_or_streamed(ingest: Ingest) -> None:
+    ingest.app.state.import_settings = ImportSettings(max_import_bytes=1024)
+    body = libreoffice_csv(HEADER, *[YEN_BAI] * 40)
+    assert len(body) > 1024
+
+    async def streamed() -> AsyncIterator[bytes]:  # no Content-Length: counted as it comes
+        for start in range(0, len(body), 100):
+            yield body[start:start + 100]
+
+    auth = {"authorization": f"Bearer {ingest.secrets['nation']}"}
+    answers = [await ingest.post(body),
+               await ingest.client.post("/v1/imports", content=streamed(),
+                                        headers={**auth, "content-type": "text/csv"}),
+               await ingest.client.post("/v1/imports", headers=auth,
+                                        files={"file": ("a.csv", body, "text/csv")})]
+    assert "content-length" not in answers[1].request.headers
+    for answer in answers:
+        problem = problem_of(answer, 413, "body-too-large")
+        assert problem["detail"] == "an import takes at most 1024 bytes"
+    assert await ingest.stored() == 0
 
 
 async def test_formula_cells_reject_their_rows(ingest: Ingest) -> None:

@@ -188,6 +188,9 @@ async def _period_calls(call: Callable[..., Awaitable[Any]]) -> int:
     assert (await call("POST", f"{PERIOD}/close", json=why))["status"] == "duplicate"
     late = await call("POST", "/v1/activities", json=hanoi("2022-05-01", "1"))
     assert late["type"] == "urn:cungdan:problem:period-closed", late  # 409
+    batch = await call("POST", "/v1/activities/batch", json=[hanoi("2022-05-01", "1")])
+    assert (batch["results"][0]["reason"], batch["results"][0]["closing"]["seq"]) == (
+        "period-closed", closed["seq"]), batch
     await call("POST", f"{PERIOD}/close", json={"reason": "lần nữa"})  # 409 period-closed
     await call("POST", "/v1/periods/01/2022-Q2/reopen", json=why)  # 409 period-open
     await call("POST", "/v1/periods/01/2022-13/close", json=why)  # 422

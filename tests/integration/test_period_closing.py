@@ -81,7 +81,9 @@ async def test_close_is_an_event_and_the_same_close_again_a_duplicate(
     other = await ingest.post(CLOSE, json={"reason": "another reason"})
     assert other.status_code == 409
     assert other.json()["type"] == "urn:cungdan:problem:period-closed"
-    assert other.json()["closing"]["seq"] == body["seq"]
+    assert other.json()["closing"] | {"closed_at": None} == {
+        "period": "2023-Q2", "closing": 1, "seq": body["seq"], "closed_at": None,
+        "closed_by": None, "reason": "quarterly report sent"}
     stored = await nc.jetstream().get_msg(STREAM, body["seq"], direct=True)
     assert stored.subject == "cungdan.period.15.legacy.2023-Q2.closed.1.v1"
     event = decode_period_event(stored.data or b"")
@@ -100,7 +102,9 @@ async def test_reports_and_changes_dated_in_a_closed_period_are_refused(
     assert late.status_code == 409
     problem = late.json()
     assert problem["type"] == "urn:cungdan:problem:period-closed"
-    assert problem["closing"]["period"] == "2023-Q2"
+    assert problem["closing"] | {"closed_at": None} == {  # the shape of the close's 409
+        "period": "2023-Q2", "closing": 1, "seq": closed.json()["seq"], "closed_at": None,
+        "closed_by": None, "reason": "sent"}
     assert "closed" in problem["detail"] and "2023-04-01" in problem["detail"]
     outside = await ingest.post("/v1/activities", json=report(date="2023-07-01"))
     assert outside.status_code == 202  # Q3 is open

@@ -6,6 +6,7 @@ Documentation only: the routes build their answers themselves (:mod:`.http`), an
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,6 +39,21 @@ class BatchCounts(BaseModel):
     unavailable: int
 
 
+class ClosingNamed(BaseModel):
+    """The closing of the period a report is dated in, that refused it."""
+
+    model_config = _CLOSED
+
+    period: str = Field(description="The period closed: a year, quarter or month "
+                                    "(`2023`, `2023-Q2`, `2023-05`).")
+    closing: int = Field(description="The closing's number (1 for the first).")
+    seq: int = Field(description="The closing's sequence in the stream.")
+    closed_at: dt.datetime = Field(description="When it was closed.")
+    closed_by: str | None = Field(description="The token that closed it (null with "
+                                              "authentication off).")
+    reason: str = Field(description="Why it was closed, as the closer said.")
+
+
 class BatchItem(BaseModel):
     """The outcome of one report of a batch, by its position."""
 
@@ -46,9 +62,12 @@ class BatchItem(BaseModel):
     index: int
     id: str | None = Field(description="The report's id, when it had a valid one.")
     status: Literal["accepted", "duplicate", "rejected", "unavailable"]
-    reason: Literal["out-of-scope"] | None = Field(
+    reason: Literal["out-of-scope", "period-closed"] | None = Field(
         default=None, description="Present when the report lies outside the token's "
-                                  "provinces.")
+                                  "provinces, or is dated in a period closed for its "
+                                  "province.")
+    closing: ClosingNamed | None = Field(default=None, description="With `period-closed`: "
+                                                                   "the closing.")
     seq: int | None = Field(default=None, description="Its sequence in the stream, once "
                                                       "stored.")
     errors: list[ProblemField] | None = Field(default=None,

@@ -149,10 +149,9 @@ class ChangeService:
                                  problems=[FieldProblem("activity", refusal)])
         closing = self._closures.closed(event.map, event.source_province, event.activity.date)
         if closing is not None:
+            reason = "dated " + closing.refusal(event.activity.date, event.source_province)
             return ChangeOutcome("period_closed", str(activity_id), closing=closing,
-                                 problems=[FieldProblem("activity", (
-                                     f"dated {event.activity.date}: {closing.describe()} for "
-                                     f"province {event.source_province}"), "period_closed")])
+                                 problems=[FieldProblem("activity", reason, "period_closed")])
         return event
 
     async def _append(self, event: ActivityCorrected | ActivityRetracted, subject: str,

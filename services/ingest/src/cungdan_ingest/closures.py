@@ -28,14 +28,24 @@ class Closing:
     closed_by: str | None
     reason: str
 
+    @classmethod
+    def of(cls, seq: int, event: PeriodClosed) -> Closing:
+        """The closing ``event``, stored at stream sequence ``seq``."""
+        return cls(event.period, event.closing, seq, event.recorded_at, event.by, event.reason)
+
     def describe(self) -> str:
         by = self.closed_by or "(authentication off)"
         return (f"period {self.period} was closed (closing {self.closing}, stream sequence "
                 f"{self.seq}) at {self.closed_at.isoformat()} by {by}")
 
+    def refusal(self, day: dt.date, province: str) -> str:
+        """Why a report or change dated ``day`` for ``province`` is refused."""
+        return f"{day}: {self.describe()} for province {province}"
+
     def as_json(self) -> dict[str, object]:
         return {"period": self.period, "closing": self.closing, "seq": self.seq,
-                "closed_at": self.closed_at.isoformat(), "closed_by": self.closed_by}
+                "closed_at": self.closed_at.isoformat(), "closed_by": self.closed_by,
+                "reason": self.reason}
 
 
 class Closures:
@@ -53,8 +63,7 @@ class Closures:
         self.position = seq
         key = (event.map.value, event.province, event.period)
         if isinstance(event, PeriodClosed):
-            self._closed[key] = Closing(event.period, event.closing, seq, event.recorded_at,
-                                        event.by, event.reason)
+            self._closed[key] = Closing.of(seq, event)
         elif isinstance(event, PeriodReopened):
             current = self._closed.get(key)
             if current is not None and current.closing == event.closing:

@@ -47,6 +47,7 @@ from .metrics import IngestMetrics
 from .periods_http import PERIOD_CLOSED, period_closed
 from .service import IngestService, Outcome
 from .settings import IngestSettings
+from .unavailable import UNAVAILABLE, broker_unavailable
 from .validation import FieldProblem
 
 router = APIRouter()
@@ -135,10 +136,6 @@ def _count(metrics: IngestMetrics, outcomes: list[Outcome], caller: Principal | 
             metrics.period_refusals.labels("report").inc()
 
 
-def _retry_after(request: Request) -> dict[str, str]:
-    return {"Retry-After": str(_settings(request).retry_after_seconds)}
-
-
 def _malformed(exc: MalformedJSONError) -> JSONResponse:
     return problem(422, "malformed-json", "The body is not valid JSON",
                    errors=[FieldProblem("(body)", str(exc)).as_json()])
@@ -170,9 +167,7 @@ async def post_activity(request: Request, caller: Caller) -> Response:
         case "period_closed":
             return period_closed(errors, outcome.closing, id=outcome.id)
         case "unavailable":
-            return problem(503, "broker-unavailable", "The event store is unavailable",
-                           errors=errors, headers=_retry_after(request),
-                           id=outcome.id)
+            return broker_unavailable(request, errors=errors, id=outcome.id)
 
 
 router.add_api_route("/v1/activities", post_activity, methods=["POST"], openapi_extra=_BODY,
@@ -202,9 +197,9 @@ async def post_batch(request: Request, caller: Caller) -> Response:
     for r in results:
         counts[r["status"]] += 1
     if counts["unavailable"]:
-        return problem(503, "broker-unavailable",
-                       "The event store is unavailable; resend the batch (ids make it safe)",
-                       headers=_retry_after(request), counts=counts, results=results)
+        return broker_unavailable(
+            request, title=f"{UNAVAILABLE}; resend the batch (ids make it safe)",
+            counts=counts, results=results)
     return FastJSONResponse({"counts": counts, "results": results})
 
 
@@ -276,8 +271,7 @@ def _change_response(request: Request, outcome: ChangeOutcome,
             metrics.period_refusals.labels("change").inc()
             return period_closed(errors, outcome.closing, id=outcome.id)
         case "unavailable":
-            return problem(503, "broker-unavailable", "The event store is unavailable",
-                           errors=errors, headers=_retry_after(request))
+            return broker_unavailable(request, errors=errors)
 
 
 _CORRECTION_BODY = {"requestBody": {"required": True, "content": {"application/json": {
@@ -326,9 +320,8 @@ async def get_activity(request: Request, activity_id: UUID) -> Response:
     try:
         history = await _changes(request).history(activity_id)
     except Exception as exc:  # noqa: BLE001 - any broker failure: try again later
-        return problem(503, "broker-unavailable", "The event store is unavailable",
-                       detail=f"reading the log failed: {exc.__class__.__name__}",
-                       headers=_retry_after(request))
+        return broker_unavailable(
+            request, detail=f"reading the log failed: {exc.__class__.__name__}")
     if history is None:
         return problem(404, "unknown-activity", "No such activity",
                        detail=f"no activity {activity_id} in the log")

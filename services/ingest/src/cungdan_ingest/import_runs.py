@@ -5,13 +5,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
 
-from cungdan_contracts import Gazetteer, decode_event
+from cungdan_contracts import decode_event
 from cungdan_contracts.subjects import Kind as EventKind
 from cungdan_service.auth import Principal, Reason
 from cungdan_service.problems import ANONYMOUS
@@ -19,18 +20,13 @@ from cungdan_service.problems import ANONYMOUS
 from .import_summary import Tally
 from .imports import Columns, Converted, Refused, is_comment
 from .metrics import IngestMetrics
-from .service import IngestService, Outcome, out_of_scope, resent
+from .service import IngestService, Outcome, resent
 from .sheets import Row
-from .validation import FieldProblem, ValidReport, today_in_vietnam, validate_report
+from .validation import FieldProblem, ValidReport, today_in_vietnam
 
 
 def take(iterator: Iterator[Row], most: int) -> list[Row]:
-    chunk = []
-    for row in iterator:
-        chunk.append(row)
-        if len(chunk) >= most:
-            break
-    return chunk
+    return list(itertools.islice(iterator, most))
 
 
 @dataclass
@@ -52,7 +48,6 @@ class ImportRun:
 class Importer:
     def __init__(self, request: Request) -> None:
         self.service: IngestService = request.app.state.service
-        self.gazetteer: Gazetteer = request.app.state.gazetteer
         self.journal: Any = request.app.state.journal
         self.metrics: IngestMetrics = request.app.state.metrics
 
@@ -135,27 +130,22 @@ class Importer:
                 if not run.dry_run:
                     token = run.caller.name if run.caller else ANONYMOUS
                     self.metrics.refusals.labels(token, Reason.OUT_OF_SCOPE).inc()
+            case "period_closed":
+                run.tally.add(converted.row, "rejected", id=converted.id, problems=problems)
+                if not run.dry_run:
+                    self.metrics.period_refusals.labels("report").inc()
             case "unavailable":
                 run.unavailable = "; ".join(p.reason for p in outcome.problems) or "unavailable"
 
     async def _dry(self, run: ImportRun, pending: list[Converted]) -> list[Outcome]:
         """What :meth:`IngestService.submit_many` would answer, storing nothing."""
-        today = today_in_vietnam()
-        outcomes: list[Outcome | None] = []
-        lookups: list[tuple[int, ValidReport]] = []
-        for index, converted in enumerate(pending):
-            checked = validate_report(converted.raw, self.gazetteer, today)
-            if not isinstance(checked, ValidReport):
-                outcomes.append(Outcome("rejected", converted.id, problems=checked))
-            elif (refused := out_of_scope(run.caller, checked)) is not None:
-                outcomes.append(refused)
-            else:
-                outcomes.append(None)
-                lookups.append((index, checked))
+        screened = self.service.screen([c.raw for c in pending], run.caller,
+                                       today_in_vietnam())
+        lookups = [(i, v) for i, v in enumerate(screened) if isinstance(v, ValidReport)]
         found = await asyncio.gather(*(self._stored(v) for _, v in lookups))
         for (index, _), outcome in zip(lookups, found, strict=True):
-            outcomes[index] = outcome
-        return [o for o in outcomes if o is not None]
+            screened[index] = outcome
+        return [o for o in screened if isinstance(o, Outcome)]
 
     async def _stored(self, valid: ValidReport) -> Outcome:
         report_id = str(valid.report.id)

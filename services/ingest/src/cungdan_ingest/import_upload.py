@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncGenerator
 from typing import IO
 
 from fastapi import Request
@@ -13,29 +12,13 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from cungdan_service.problems import ProblemError
 
+from .limits import limited_stream
 from .settings import MIB
 from .sheets import Kind
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _TYPES: dict[str, Kind] = {"text/csv": "csv", XLSX: "xlsx"}
 _SPOOL_IN_MEMORY = MIB
-
-
-def _too_large(limit: int, caller: str) -> ProblemError:
-    return ProblemError(413, "body-too-large", "Request body too large",
-                        f"an import takes at most {limit} bytes", caller=caller)
-
-
-async def _limited(request: Request, limit: int, caller: str) -> AsyncGenerator[bytes]:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit, caller)
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise _too_large(limit, caller)
-        yield chunk
 
 
 def _unsupported(what: str) -> ProblemError:
@@ -64,7 +47,7 @@ async def received(request: Request, limit: int, caller: str) -> tuple[Kind, IO[
     kind = _kind_of(content_type)
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
     try:
-        async for chunk in _limited(request, limit, caller):
+        async for chunk in limited_stream(request, limit, caller, "an import"):
             spool.write(chunk)
     except BaseException:
         spool.close()
@@ -73,7 +56,7 @@ async def received(request: Request, limit: int, caller: str) -> tuple[Kind, IO[
 
 
 async def _from_form(request: Request, limit: int, caller: str) -> tuple[Kind, IO[bytes]]:
-    parser = MultiPartParser(request.headers, _limited(request, limit, caller),
+    parser = MultiPartParser(request.headers, limited_stream(request, limit, caller, "an import"),
                              max_files=1, max_fields=20)
     try:
         form = await parser.parse()

@@ -37,6 +37,7 @@ from .imports import Columns, HeaderError, is_header
 from .metrics import IngestMetrics
 from .settings import MIB
 from .sheets import Kind, SheetError, rows
+from .unavailable import UNAVAILABLE, broker_unavailable
 
 log = logging.getLogger("cungdan.ingest")
 
@@ -149,11 +150,9 @@ async def _import(request: Request, caller: Principal | None, kind: Kind, file: 
     summary = run.tally.summary(dry_run=dry_run, kind=kind, columns=columns.present,
                                 separator=iterator.separator, encoding=iterator.encoding)
     if run.unavailable:
-        retry = str(request.app.state.settings.retry_after_seconds)
-        return problem(503, "broker-unavailable",
-                       "The event store is unavailable; send the file again (ids make it "
-                       "safe)", detail=run.unavailable, headers={"Retry-After": retry},
-                       counts=counts.model_dump()), "unavailable"
+        return broker_unavailable(
+            request, title=f"{UNAVAILABLE}; send the file again (ids make it safe)",
+            detail=run.unavailable, counts=counts.model_dump()), "unavailable"
     if counts.rows == 0:
         return _file_problem(422, "no-rows", "The file holds no rows",
                              "the file holds a header but no rows"), "refused"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -54,19 +54,29 @@ class RateLimiter:
                 caller=key, headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
-def _too_large(limit: int, caller: str) -> ProblemError:
+def _too_large(limit: int, caller: str, what: str) -> ProblemError:
     return ProblemError(413, "body-too-large", "Request body too large",
-                        f"this endpoint takes at most {limit} bytes", caller=caller)
+                        f"{what} takes at most {limit} bytes", caller=caller)
+
+
+async def limited_stream(request: Request, limit: int, caller: str = ANONYMOUS,
+                         what: str = "this endpoint") -> AsyncGenerator[bytes]:
+    """The request body a chunk at a time, refused with 413 (naming ``what`` takes at most
+    ``limit`` bytes) as soon as it exceeds ``limit`` bytes, or declares it will."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit, caller, what)
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise _too_large(limit, caller, what)
+        yield chunk
 
 
 async def read_body(request: Request, limit: int, caller: str = ANONYMOUS) -> bytes:
     """The request body, refused with 413 as soon as it exceeds ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit, caller)
     body = bytearray()
-    async for chunk in request.stream():
+    async for chunk in limited_stream(request, limit, caller):
         body += chunk
-        if len(body) > limit:
-            raise _too_large(limit, caller)
     return bytes(body)

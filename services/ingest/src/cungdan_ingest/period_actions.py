@@ -41,6 +41,7 @@ from cungdan_contracts.periods import (
 from cungdan_contracts.subjects import HEADER_MSG_ID, HEADER_TYPE, HEADER_VERSION
 from cungdan_service.auth import Principal, Role, scope_refusal
 
+from .closures import Closing
 from .journal import AlreadyStored, AppendResult, NotStored, Outgoing, Stored
 from .validation import FieldProblem, problems_of
 
@@ -70,7 +71,7 @@ class PeriodOutcome:
     seq: int | None = None
     event: PeriodEvent | None = None
     problems: list[FieldProblem] = field(default_factory=list)
-    closing: tuple[int, PeriodClosed] | None = None
+    closing: Closing | None = None
     """The closing in force (for a refusal that names it)."""
 
 
@@ -134,7 +135,8 @@ def decide_close(caller: Principal | None, target: Target, state: State) -> Peri
             caller, Role.APPROVE, target.map, target.province)) is not None:
         return PeriodOutcome("forbidden", problems=[FieldProblem("province", reason)])
     if state.is_closed:
-        return PeriodOutcome("closed", closing=state.closed)
+        assert state.closed is not None
+        return PeriodOutcome("closed", closing=Closing.of(*state.closed))
     return None
 
 
@@ -310,7 +312,7 @@ class PeriodService:
                 if same_request(stored, event):
                     return PeriodOutcome("duplicate", seq, stored)
                 if isinstance(stored, PeriodClosed):  # a concurrent close came first
-                    return PeriodOutcome("closed", closing=(seq, stored))
+                    return PeriodOutcome("closed", closing=Closing.of(seq, stored))
                 return PeriodOutcome("conflict", seq, stored, problems=[FieldProblem(
                     "period", f"{msg_id(event)} was already stored differently "
                               f"(stream sequence {seq})")])

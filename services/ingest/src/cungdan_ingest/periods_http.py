@@ -28,6 +28,7 @@ from .limits import read_body
 from .metrics import IngestMetrics
 from .period_actions import PeriodOutcome, PeriodService, Target
 from .settings import IngestSettings
+from .unavailable import broker_unavailable
 from .validation import FieldProblem
 
 PERIOD_CLOSED = "period-closed"
@@ -119,24 +120,16 @@ def _answer(request: Request, outcome: PeriodOutcome, target: Target,
         case "closed":
             closing = outcome.closing
             assert closing is not None
-            seq, event = closing
             return problem(409, PERIOD_CLOSED, "The period is closed", detail=(
-                f"period {target.period} of province {target.province} "
-                f"({target.map.value} map) was closed (closing {event.closing}, stream "
-                f"sequence {seq}) at {event.recorded_at.isoformat()} by "
-                f"{event.by or '(authentication off)'}"), **where, closing={
-                    "closing": event.closing, "seq": seq,
-                    "closed_at": event.recorded_at.isoformat(), "closed_by": event.by,
-                    "reason": event.reason})
+                f"province {target.province} ({target.map.value} map): "
+                f"{closing.describe()}"), **where, closing=closing.as_json())
         case "open":
             return problem(409, "period-open", "The period is not closed", errors=errors,
                            **where)
         case "conflict":
             return problem(409, "period-conflict", "This conflicts with the log",
                            errors=errors, seq=outcome.seq)
-    settings: IngestSettings = request.app.state.settings
-    return problem(503, "broker-unavailable", "The event store is unavailable", errors=errors,
-                   headers={"Retry-After": str(settings.retry_after_seconds)})
+    return broker_unavailable(request, errors=errors)
 
 
 @router.post("/v1/periods/{province}/{period}/close",
@@ -190,10 +183,8 @@ async def period_history(request: Request, province: str, period: str,
     try:
         history = await _service(request).history(target)
     except Exception as exc:  # noqa: BLE001 - any broker failure: try again later
-        settings: IngestSettings = request.app.state.settings
-        return problem(503, "broker-unavailable", "The event store is unavailable",
-                       errors=[FieldProblem("(broker)", str(exc)).as_json()],
-                       headers={"Retry-After": str(settings.retry_after_seconds)})
+        return broker_unavailable(
+            request, errors=[FieldProblem("(broker)", str(exc)).as_json()])
     return JSONResponse({"province": target.province, "map": target.map.value,
                          "period": target.period,
                          "history": [_entry(seq, event) for seq, event in history]})

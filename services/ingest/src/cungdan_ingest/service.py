@@ -98,17 +98,11 @@ class IngestService:
         """``principal``: the caller, whose scope each valid report must lie in; ``None``
         when authentication is off."""
         now = self._clock()
-        today = today_in_vietnam(now)
         outcomes: list[Outcome | None] = []
         valid: list[tuple[int, ValidReport]] = []
-        for index, raw in enumerate(raws):
-            checked = validate_report(raw, self._gazetteer, today)
-            if not isinstance(checked, ValidReport):
-                outcomes.append(Outcome("rejected", _raw_id(raw), problems=checked))
-            elif (refused := out_of_scope(principal, checked)) is not None:
-                outcomes.append(refused)
-            elif (closed := in_closed_period(self._closures, checked)) is not None:
-                outcomes.append(closed)
+        for index, checked in enumerate(self.screen(raws, principal, today_in_vietnam(now))):
+            if isinstance(checked, Outcome):
+                outcomes.append(checked)
             else:
                 valid.append((index, checked))
                 outcomes.append(None)
@@ -126,6 +120,20 @@ class IngestService:
             outcomes[index] = outcome
         _log_outcomes(decided, by)
         return [o for o in outcomes if o is not None]
+
+    def screen(self, raws: Sequence[Any], principal: Principal | None,
+               today: dt.date) -> list[Outcome | ValidReport]:
+        """Each report refused before the journal is asked (``rejected``, ``forbidden``,
+        ``period_closed``), or valid to append: what a batch and an import's dry run share."""
+        screened: list[Outcome | ValidReport] = []
+        for raw in raws:
+            checked = validate_report(raw, self._gazetteer, today)
+            if not isinstance(checked, ValidReport):
+                screened.append(Outcome("rejected", _raw_id(raw), problems=checked))
+            else:
+                screened.append(out_of_scope(principal, checked)
+                                or in_closed_period(self._closures, checked) or checked)
+        return screened
 
     async def _compare(self, valid: ValidReport, seq: int) -> Outcome:
         """The outcome of a report whose id the stream already holds at ``seq``."""
@@ -189,8 +197,8 @@ def in_closed_period(closures: Closures, valid: ValidReport) -> Outcome | None:
     if closing is None:
         return None
     return Outcome("period_closed", str(report.id), province=valid.province, closing=closing,
-                   problems=[FieldProblem("date", f"{report.date}: {closing.describe()} for "
-                                                  f"province {valid.province}", "period_closed")])
+                   problems=[FieldProblem("date", closing.refusal(report.date, valid.province),
+                                          "period_closed")])
 
 
 def _raw_id(raw: Any) -> str | None:

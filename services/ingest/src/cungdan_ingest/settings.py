@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .journal import CONSUMER_INACTIVE_SECONDS
+
 MIB = 1024 * 1024
 
 
@@ -28,7 +30,7 @@ class IngestSettings(BaseSettings):
     max_in_flight: int = Field(default=4000, ge=1)
     stream_duplicate_window_seconds: float = Field(default=120.0, gt=0)
     stream_replicas: int = Field(default=1, ge=1, le=5)
-    stream_consumer_inactive_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
+    stream_consumer_inactive_seconds: float = Field(default=CONSUMER_INACTIVE_SECONDS, gt=0)
     """A consumer of the stream unused this long is deleted by the server (downstream
     durable consumers included: the ``reader`` user cannot delete them)."""
 
