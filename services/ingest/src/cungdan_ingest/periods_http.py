@@ -160,8 +160,7 @@ async def reopen_period(request: Request, province: str, period: str, caller: Ad
              openapi_extra=_body(ControlTotalsRequest),
              summary="The province's own totals of a campaign for a closed period",
              **_action("The token lacks the approve role, or does not cover the province",
-                       "The period is not closed (period-open), or other totals of the "
-                       "campaign were submitted for this closing (period-conflict)"))
+                       "The period is not closed (period-open)"))
 async def post_control_totals(request: Request, province: str, period: str,
                               caller: Approver, map_value: MapQuery = None) -> Response:
     return await _act(request, "control", province, period, map_value, caller,
