@@ -82,11 +82,11 @@ def run_command(args: argparse.Namespace) -> int:
         summary = upload(args.ingest or ServiceAddresses().ingest, path, content_type,
                          token=args.token, dry_run=args.dry_run,
                          on_sent=progress.sent if progress else None,
-                         total_rows=count_rows(path))
+                         total_rows=count_rows(path) if progress else None)
     refused = refused_rows(summary)
     written = write_rejected(path, refused, summary.get("separator") or ",",
                              summary.get("encoding") or "utf-8") if refused else None
-    print(render_summary(summary, path, written, time.monotonic() - started))
+    print(render_summary(summary, refused, path, written, time.monotonic() - started))
     return 1 if refused else 0
 
 
@@ -226,13 +226,13 @@ def _cell_text(cell: Cell) -> str:
     return str(cell)
 
 
-def render_summary(summary: dict[str, Any], path: Path, written: Path | None,
-                   seconds: float, shown: int = 5) -> str:
+def render_summary(summary: dict[str, Any], refused: dict[int, Refusal], path: Path,
+                   written: Path | None, seconds: float, shown: int = 5) -> str:
+    """The counts and the first ``shown`` of the ``refused`` rows (:func:`refused_rows`)."""
     counts: dict[str, int] = summary.get("counts") or {}
     dry = " (dry run: nothing stored)" if summary.get("dry_run") else ""
     lines = [f"{path}: {sum(counts.get(k, 0) for k in _ORDER)} rows in {seconds:.1f} s{dry}",
              "  " + ", ".join(f"{counts.get(k, 0):,} {k}" for k in _ORDER)]
-    refused = refused_rows(summary)
     for refusal in list(refused.values())[:shown]:
         lines.append(f"  row {refusal.row}: {'; '.join(refusal.reasons)}")
     if len(refused) > shown:
