@@ -31,13 +31,14 @@ class ServiceAddresses(BaseSettings):
 
     @property
     def ingest(self) -> str:
-        return self.ingest_url or _url(self.ingest_host, self.ingest_port)
+        return self.ingest_url or base_url(self.ingest_host, self.ingest_port)
 
     @property
     def projector(self) -> str:
-        return self.projector_url or _url(self.projector_host, self.projector_port)
+        return self.projector_url or base_url(self.projector_host, self.projector_port)
 
 
-def _url(host: str, port: int) -> str:
+def base_url(host: str, port: int) -> str:
+    """The URL of a service bound to ``host``:``port``, from this machine."""
     host = _ANY_ADDRESS.get(host, host)
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

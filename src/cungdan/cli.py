@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode
 
 from cungdan_service.tokens import TokenFile
 
@@ -45,16 +45,13 @@ NodesPorts = Annotated[tuple[Port, Port, Port], NoDecode]
 """The ports of the three nodes of ``--cluster``: ``4222,4223,4224`` in the environment."""
 
 
-class RunSettings(BaseSettings):
-    """Where ``cungdan run`` puts things; each can be moved by a CUNGDAN_* variable."""
-
-    model_config = SettingsConfigDict(env_prefix="CUNGDAN_", extra="ignore")
+class RunSettings(ServiceAddresses):
+    """Where ``cungdan run`` puts things; each can be moved by a CUNGDAN_* variable (the
+    services' ports are the addresses the other commands find them at)."""
 
     data_dir: Path = Path("var")
     nats_port: int = Field(default=4222, ge=1, le=65535)
     nats_http_port: int = Field(default=8222, ge=1, le=65535)
-    ingest_port: int = Field(default=8000, ge=1, le=65535)
-    projector_port: int = Field(default=8001, ge=1, le=65535)
     nats_cluster_ports: NodesPorts = (4222, 4223, 4224)
     nats_cluster_http_ports: NodesPorts = (8222, 8223, 8224)
     nats_cluster_route_ports: NodesPorts = (6222, 6223, 6224)

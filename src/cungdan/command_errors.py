@@ -56,7 +56,8 @@ def refusal(response: httpx.Response, service: str) -> CommandError | None:
     if code == 413:
         return CommandError(f"the {service} refused the body as too large (413): {detail}")
     if code == 404:
-        return CommandError(f"the {service} at {_base(response)} has no {response.request.url.path}"
+        url = response.request.url
+        return CommandError(f"the {service} at {_origin(url)} has no {url.path}"
                             f" (404): is this the {service}, and is it up to date?")
     return CommandError(f"the {service} answered {code}: {detail}")
 
@@ -121,8 +122,8 @@ def _problem_detail(response: httpx.Response) -> str:
     return response.reason_phrase
 
 
-def _base(response: httpx.Response) -> str:
-    url = response.request.url
+def _origin(url: httpx.URL) -> str:
+    """``scheme://host:port`` of a URL."""
     return f"{url.scheme}://{url.netloc.decode()}"
 
 
@@ -131,7 +132,7 @@ def _url_of(exc: httpx.HTTPError) -> str:
         url = exc.request.url
     except RuntimeError:  # no request attached
         return ""
-    return f"{url.scheme}://{url.netloc.decode()}"
+    return _origin(url)
 
 
 def _reason(exc: BaseException) -> str:

@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,9 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+
+from cungdan_ingest import sheets
+from cungdan_ingest.sheets import Cell, Formula, Row
 
 from .addresses import ServiceAddresses
 from .client import bearer
@@ -78,11 +82,11 @@ def run_command(args: argparse.Namespace) -> int:
         summary = upload(args.ingest or ServiceAddresses().ingest, path, content_type,
                          token=args.token, dry_run=args.dry_run,
                          on_sent=progress.sent if progress else None,
-                         total_rows=count_rows(path))
+                         total_rows=count_rows(path) if progress else None)
     refused = refused_rows(summary)
     written = write_rejected(path, refused, summary.get("separator") or ",",
                              summary.get("encoding") or "utf-8") if refused else None
-    print(render_summary(summary, path, written, time.monotonic() - started))
+    print(render_summary(summary, refused, path, written, time.monotonic() - started))
     return 1 if refused else 0
 
 
@@ -149,18 +153,21 @@ def refused_rows(summary: dict[str, Any]) -> dict[int, Refusal]:
 def write_rejected(path: Path, refused: dict[int, Refusal], separator: str = ",",
                    encoding: str = "utf-8") -> Path:
     """Copy the refused rows of ``path`` (a CSV read with ``separator`` in ``encoding``)
-    beside it, with a ``reason`` column (always UTF-8 with commas)."""
+    beside it, under its header, with a ``reason`` column (always UTF-8 with commas)."""
+    from cungdan_ingest.imports import is_comment  # contracts and pydantic: only when needed
+
     target = rejected_path(path)
-    header: list[str] = []
+    header: list[str] | None = None
     with target.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        for number, values in read_rows(path, separator, encoding):
-            if number == 1:
+        for row in read_rows(path, separator, encoding):
+            values = [_cell_text(cell) for cell in row.cells]
+            if header is None and not is_comment(row):  # the header, as the ingest finds it
                 header = values[:-1] if values and values[-1] == REASON else values
                 writer.writerow([*header, REASON])
-            elif number in refused:
+            elif header is not None and row.number in refused:
                 writer.writerow([*values[:len(header)], *[""] * (len(header) - len(values)),
-                                 "; ".join(refused[number].reasons)])
+                                 "; ".join(refused[row.number].reasons)])
     return target
 
 
@@ -168,21 +175,28 @@ def rejected_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.rejected.csv")
 
 
-def read_rows(path: Path, separator: str = ",",
-              encoding: str = "utf-8") -> Iterator[tuple[int, list[str]]]:
-    """Each row of the file with its number (the header is row 1), as text; a CSV read with
-    ``separator`` in ``encoding`` (``utf-8`` or ``utf-16``), as the ingest told in its
-    summary."""
+def read_rows(path: Path, separator: str = ",", encoding: str = "utf-8") -> Iterator[Row]:
+    """The non-blank rows of the file, numbered as the ingest numbers them (the header is
+    row 1): an XLSX read by the ingest's own reader; a CSV read with ``separator`` in
+    ``encoding`` (``utf-8`` or ``utf-16``), as the ingest told in its summary."""
     if path.suffix.lower() == ".xlsx":
-        yield from _xlsx_rows(path)
+        with path.open("rb") as file:
+            try:
+                yield from sheets.rows(file, "xlsx")
+            except sheets.SheetError as exc:
+                raise CommandError(f"{path}: {exc.detail}") from exc
         return
     codec = "utf-16" if encoding == "utf-16" else "utf-8-sig"  # a BOM is read, not kept
     with path.open(newline="", encoding=codec, errors="replace") as file:
-        yield from enumerate(csv.reader(file, delimiter=separator), start=1)
+        for number, record in enumerate(csv.reader(file, delimiter=separator), start=1):
+            if any(cell.strip() for cell in record):
+                yield Row(number, tuple(record))
 
 
 def count_rows(path: Path) -> int | None:
-    """The data rows of the file (header not counted), for the progress; None if unknown."""
+    """The data rows of the file (header not counted), for the progress; None if unknown.
+    An XLSX's is the size its sheet records (reading the sheet through would take seconds
+    for a large one): an estimate."""
     if path.suffix.lower() == ".xlsx":
         workbook = openpyxl.load_workbook(path, read_only=True)
         try:
@@ -197,35 +211,28 @@ def count_rows(path: Path) -> int | None:
         return max(0, sum(1 for _ in csv.reader(file)) - 1)
 
 
-def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    try:
-        sheet = workbook.worksheets[0]
-        for number, row in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
-            yield number, [_cell_text(value) for value in row]
-    finally:
-        workbook.close()
-
-
-def _cell_text(value: object) -> str:
-    if value is None:
+def _cell_text(cell: Cell) -> str:
+    """A cell as the rejected CSV holds it (a formula as its text: the ingest refuses it)."""
+    if cell is None:
         return ""
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    if isinstance(cell, Formula):
+        return cell.text
+    if isinstance(cell, dt.datetime):
+        return cell.date().isoformat() if cell.time() == dt.time() else cell.isoformat()
+    if isinstance(cell, dt.date):
+        return cell.isoformat()
+    if isinstance(cell, Decimal) and cell.is_finite() and cell == cell.to_integral_value():
+        return str(int(cell))
+    return str(cell)
 
 
-def render_summary(summary: dict[str, Any], path: Path, written: Path | None,
-                   seconds: float, shown: int = 5) -> str:
+def render_summary(summary: dict[str, Any], refused: dict[int, Refusal], path: Path,
+                   written: Path | None, seconds: float, shown: int = 5) -> str:
+    """The counts and the first ``shown`` of the ``refused`` rows (:func:`refused_rows`)."""
     counts: dict[str, int] = summary.get("counts") or {}
     dry = " (dry run: nothing stored)" if summary.get("dry_run") else ""
     lines = [f"{path}: {sum(counts.get(k, 0) for k in _ORDER)} rows in {seconds:.1f} s{dry}",
              "  " + ", ".join(f"{counts.get(k, 0):,} {k}" for k in _ORDER)]
-    refused = refused_rows(summary)
     for refusal in list(refused.values())[:shown]:
         lines.append(f"  row {refusal.row}: {'; '.join(refusal.reasons)}")
     if len(refused) > shown:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from .addresses import ServiceAddresses
+from .client import bearer
 from .command_errors import check
 
 
@@ -36,9 +37,8 @@ def add_commands(commands: Any) -> None:
 
 
 def _client(args: argparse.Namespace) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     return httpx.Client(base_url=args.projector or ServiceAddresses().projector,
-                        headers=headers, timeout=30, trust_env=False)
+                        headers=bearer(args.token), timeout=30, trust_env=False)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -52,7 +52,7 @@ def run_command(args: argparse.Namespace) -> int:
                 return 0
             params = {"seq": args.seq} if args.seq is not None else {}
             response = client.post("/v1/deadletters/redrive", params=params)
-            _raise_for(response)
+            check(response, "projector")
             for result in response.json()["results"]:
                 print(f"seq {result['seq']:>10}  {result['status']}  {result.get('reason', '')}")
             return 0
@@ -61,13 +61,9 @@ def run_command(args: argparse.Namespace) -> int:
 
 def _get(client: httpx.Client, path: str) -> dict[str, Any]:
     response = client.get(path)
-    _raise_for(response)
+    check(response, "projector")
     body: dict[str, Any] = response.json()
     return body
-
-
-def _raise_for(response: httpx.Response) -> None:
-    check(response, "projector")
 
 
 def _rebuild(client: httpx.Client, *, wait: bool) -> int:
@@ -75,7 +71,7 @@ def _rebuild(client: httpx.Client, *, wait: bool) -> int:
     if started.status_code == 409:
         print("a rebuild is already running; following it")
     else:
-        _raise_for(started)
+        check(started, "projector")
     while wait:
         status = _get(client, "/v1/rebuild")
         print("\r" + render_progress(status), end="", file=sys.stdout, flush=True)

@@ -150,11 +150,7 @@ def _exit_description(proc: subprocess.Popen[bytes]) -> str | None:
 
 def _has_exited(proc: subprocess.Popen[bytes]) -> bool:
     """Whether the child exited, without reaping it: its PID (and group ID) stay reserved."""
-    if proc.returncode is not None:
-        return True
-    if not hasattr(os, "waitid"):
-        return proc.poll() is not None
-    return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    return _exit_description(proc) is not None
 
 
 class ServiceProcess:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from .addresses import base_url
 from .broker import Broker, NodePorts
 from .nats_credentials import NatsCredentials, load_or_create
 from .processes import LOCALHOST, NatsServer, ServiceProcess
@@ -83,11 +84,11 @@ class Stack:
 
     @property
     def ingest_url(self) -> str:
-        return f"http://{self.config.host}:{self.config.ingest_port}"
+        return base_url(self.config.host, self.config.ingest_port)
 
     @property
     def projector_url(self) -> str:
-        return f"http://{self.config.host}:{self.config.projector_port}"
+        return base_url(self.config.host, self.config.projector_port)
 
     def children(self) -> dict[str, ServiceProcess | NatsServer]:
         """The processes by name, as :class:`~cungdan.supervisor.Supervisor` watches them."""

@@ -5,7 +5,8 @@ Policy (:class:`RestartPolicy`):
 
 - a dead child is restarted after a delay that doubles with each consecutive failure,
   from ``initial_delay`` up to ``max_delay``; a child that stayed up ``reset_after``
-  seconds starts again from ``initial_delay`` (Docker's restart policy does the same);
+  seconds after it answered healthy starts again from ``initial_delay`` (Docker's restart
+  policy does the same);
 - a restart that does not become healthy in the child's start timeout counts as one more
   failure;
 - it never gives up (``unless-stopped``): a child that cannot start is tried again every
@@ -67,7 +68,10 @@ class RestartPolicy:
 
 @dataclass
 class _Watch:
-    started_at: float
+    healthy_since: float | None
+    """When the child last answered healthy (its start returned); ``None`` while its last
+    start failed. A start waits up to the child's start timeout, which may exceed
+    ``reset_after``: counting from before it would reset the backoff on every failure."""
     failures: int = 0
 
 
@@ -111,9 +115,8 @@ class Supervisor:
 
     def _restart(self, name: str, child: Child) -> None:
         watch = self._watches[name]
-        now = time.monotonic()
-        up_for = now - watch.started_at
-        if up_for >= self.policy.reset_after:
+        up_for = 0.0 if watch.healthy_since is None else time.monotonic() - watch.healthy_since
+        if watch.healthy_since is not None and up_for >= self.policy.reset_after:
             watch.failures = 0
         watch.failures += 1
         delay = self.policy.delay(watch.failures)
@@ -127,11 +130,12 @@ class Supervisor:
         child.kill()  # the whole process group, reaped
         if self._stopping.wait(delay):
             return
-        watch.started_at = time.monotonic()
+        watch.healthy_since = None
         try:
             child.start()
         except (ProcessStartError, OSError) as exc:
             logger.error("%s did not start again: %s", name, str(exc).splitlines()[0])
             return
+        watch.healthy_since = time.monotonic()
         self.restarts[name] = self.restarts.get(name, 0) + 1
         logger.warning("%s restarted (pid %s), healthy", name, child.pid)

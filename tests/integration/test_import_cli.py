@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +29,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from rich.console import Console
 
-from cungdan.importing import XLSX, _UploadProgress
+from cungdan.importing import XLSX, Refusal, _UploadProgress, write_rejected
 from cungdan.processes import free_port
+from cungdan_ingest import sheets
 
 CUNGDAN = str(Path(sys.executable).parent / "cungdan")
 GOOD, READER = "cdn_good", "cdn_reader"
@@ -187,6 +190,30 @@ def test_an_xlsx_file_and_a_dry_run(ingest: FakeIngest, tmp_path: Path) -> None:
     assert rejected_file(source)[1:] == [
         [*ROWS[1], "road_km: must not be negative"],
         [*ROWS[3], "conflict: id: already used for another report"]]
+
+
+def test_rows_past_a_stale_dimension_are_copied_as_the_ingest_numbers_them(
+        tmp_path: Path) -> None:
+    # a writer that left <dimension ref="A1:F3"/> on a sheet of 6 rows (a blank one among
+    # them): the ingest reads every row, refuses row 6, and so must the rejected file show it
+    source = write_xlsx(tmp_path / "stale.xlsx", [ROWS[0], ROWS[1], [], ROWS[3], ROWS[4]])
+    with zipfile.ZipFile(source) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet], replaced = re.subn(rb'<dimension ref="A1:F6"', b'<dimension ref="A1:F3"',
+                                     parts[sheet])
+    assert replaced == 1
+    with zipfile.ZipFile(source, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    with source.open("rb") as file:
+        assert [row.number for row in sheets.rows(file, "xlsx")] == [1, 2, 3, 5, 6]
+    refused = {3: Refusal(3, ("road_km: must not be negative",)),
+               6: Refusal(6, ("road_km: must be a number", "date: not a date"))}
+    write_rejected(source, refused)
+    assert rejected_file(source) == [
+        [*HEADER, "reason"], [*ROWS[1], "road_km: must not be negative"],
+        [*ROWS[4], "road_km: must be a number; date: not a date"]]
 
 
 def test_nothing_rejected_exits_0_and_writes_no_file(ingest: FakeIngest, tmp_path: Path) -> None:

@@ -3,7 +3,10 @@ supervisor's restart policy backs off as documented."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
+from dataclasses import dataclass
 
 import pytest
 from tests.waits import wait_until
@@ -49,8 +52,9 @@ def test_restarts_back_off_doubling_up_to_the_cap() -> None:
 class FakeChild:
     """A child that dies when told, and fails its first ``failing_starts`` starts."""
 
-    def __init__(self, failing_starts: int = 0) -> None:
+    def __init__(self, failing_starts: int = 0, start_seconds: float = 0) -> None:
         self.running = True
+        self.start_seconds = start_seconds
         self.pid: int | None = 100
         self.failing_starts = failing_starts
         self.starts = 0
@@ -65,6 +69,7 @@ class FakeChild:
 
     def start(self) -> None:
         self.starts += 1
+        time.sleep(self.start_seconds)
         if self.starts <= self.failing_starts:
             raise ProcessStartError("child (pid 7) exited before it answered; log x:\ntail")
         self.running, self.pid = True, 100 + self.starts
@@ -86,6 +91,40 @@ def test_the_supervisor_restarts_a_dead_child_and_logs_it(
     assert messages[2].startswith("ingest is down; restarting in")
     assert "(failure 3 in a row)" in messages[4]
     assert messages[-1] == "ingest restarted (pid 103), healthy"
+
+
+@dataclass(frozen=True)
+class RecordingPolicy(RestartPolicy):
+    delays: list[float] = dataclasses.field(default_factory=list)
+
+    def delay(self, failures: int) -> float:
+        self.delays.append(super().delay(failures))
+        return self.delays[-1]
+
+
+def test_restarts_that_fail_after_a_long_start_keep_backing_off() -> None:
+    # each start waits longer than reset_after before it fails (as one waiting for health
+    # up to its start timeout does): that wait is not time up
+    child = FakeChild(failing_starts=3, start_seconds=0.05)
+    policy = RecordingPolicy(initial_delay=0.001, max_delay=1, reset_after=0.02,
+                             check_interval=0.001)
+    with Supervisor({"ingest": child}, policy) as supervisor:
+        child.running = False
+        wait_until(lambda: supervisor.restarts.get("ingest") == 1, "ingest restarted", within=10)
+    assert policy.delays == [0.001, 0.002, 0.004, 0.008]
+
+
+def test_a_child_healthy_for_reset_after_starts_again_from_the_first_delay() -> None:
+    child = FakeChild(start_seconds=0.05)
+    policy = RecordingPolicy(initial_delay=0.001, max_delay=1, reset_after=0.02,
+                             check_interval=0.001)
+    with Supervisor({"ingest": child}, policy) as supervisor:
+        for restarts in (1, 2):
+            time.sleep(0.03)  # healthy longer than reset_after
+            child.running = False
+            wait_until(lambda: supervisor.restarts.get("ingest") == restarts,  # noqa: B023
+                       "ingest restarted", within=10)
+    assert policy.delays == [0.001, 0.001]
 
 
 def test_stopping_the_supervisor_restarts_nothing() -> None:

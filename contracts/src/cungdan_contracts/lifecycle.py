@@ -36,9 +36,7 @@ def retraction_id(activity_id: UUID | str) -> str:
 
 def change_id(event: ActivityCorrected | ActivityRetracted) -> str:
     """The id under which a change counts once: the correction's, or :func:`retraction_id`."""
-    from .corrections import ActivityCorrected
-
-    if isinstance(event, ActivityCorrected):
+    if event.type == "ActivityCorrected":  # the tag: no models imported here
         return str(event.correction.id)
     return retraction_id(event.activity_id)
 

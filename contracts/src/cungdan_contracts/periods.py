@@ -22,6 +22,7 @@ from .codec import MalformedJSONError, loads_exact
 from .fields import CampaignCode, Measures, ProvinceCode, fingerprint_of
 from .localities import AdminMap
 from .period_dates import PERIOD_PATTERN, default_map, period_range, periods_of
+from .subjects import ALL_PERIOD_EVENTS
 from .upcasting import UnknownContractError
 
 Period = Annotated[str, Field(pattern=PERIOD_PATTERN,
@@ -119,8 +120,7 @@ def decode_period_event(data: bytes) -> PeriodEvent:
 
 # --- subjects -----------------------------------------------------------------------------
 
-PERIOD_PREFIX = "cungdan.period."
-ALL_PERIOD_EVENTS = "cungdan.period.>"
+PERIOD_PREFIX = ALL_PERIOD_EVENTS.removesuffix(">")
 CLOSED, REOPENED, CONTROL = "closed", "reopened", "control"
 _KINDS: dict[type[BaseModel], str] = {
     PeriodClosed: CLOSED, PeriodReopened: REOPENED, ControlTotalsSubmitted: CONTROL}

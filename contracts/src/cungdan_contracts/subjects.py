@@ -44,12 +44,15 @@ from uuid import UUID
 from .localities import AdminMap
 
 STREAM = "CUNGDAN_ACTIVITY"
-STREAM_SUBJECTS = ("cungdan.activity.>", "cungdan.period.>")
-"""Activities, and the closings of reporting periods (:mod:`.periods`)."""
 ALL_EVENTS = "cungdan.activity.>"
-PROJECTED = ("cungdan.activity.>", "cungdan.period.>")
-"""What the projector reads: every activity event and every period event, in stream
-order (a period's closing counts exactly the activities stored before it)."""
+ALL_PERIOD_EVENTS = "cungdan.period.>"
+"""Every event of a reporting period (:mod:`.periods`)."""
+STREAM_SUBJECTS = (ALL_EVENTS, ALL_PERIOD_EVENTS)
+"""Activities, and the closings of reporting periods (:mod:`.periods`)."""
+PROJECTED = STREAM_SUBJECTS
+"""What the projector reads: the whole stream, every activity event and every period
+event, in stream order (a period's closing counts exactly the activities stored before
+it)."""
 ALL_LOGGED = "cungdan.activity.*.logged.>"
 """Every ActivityLogged, any version, both layouts."""
 

@@ -20,6 +20,8 @@ from cungdan_contracts import (
 from cungdan_contracts.lifecycle import retraction_id
 from cungdan_contracts.periods import ControlTotalsSubmitted, PeriodClosed, PeriodReopened
 from cungdan_contracts.subjects import (
+    ALL_EVENTS,
+    ALL_PERIOD_EVENTS,
     HEADER_FINGERPRINT,
     HEADER_MSG_ID,
     HEADER_TYPE,
@@ -39,12 +41,13 @@ CONTENT_TYPE = "Content-Type"
 
 DESCRIPTION = f"""\
 Every report a province sends is appended by the ingest service to the NATS JetStream
-stream `{STREAM}` (subjects `cungdan.activity.>`, file storage, kept forever) as an
-event; corrections and retractions are events too. The projector folds them into the
+stream `{STREAM}` (subjects `{ALL_EVENTS}` and `{ALL_PERIOD_EVENTS}`, file storage, kept
+forever) as an event; corrections and retractions are events too, and so are the
+closings of reporting periods (`{ALL_PERIOD_EVENTS}`). The projector folds them into the
 totals; statistics offices, newsrooms and other downstream systems read them with
 consumers of their own.
 
-## Subjects: two layouts
+## Activity subjects: two layouts
 
 Ingest writes **layout 2**; the events written before it (**layout 1**) stay in the
 stream for good, on their own subjects. The payloads are the same contracts in both.
@@ -74,7 +77,7 @@ Filters that read both layouts:
 
 | want | filter |
 |---|---|
-| every event | `cungdan.activity.>` |
+| every activity event | `cungdan.activity.>` |
 | every ActivityLogged, any version | `cungdan.activity.*.logged.>` |
 | every event of one province and campaign | `cungdan.activity.*.*.legacy.15.dan-van-kheo.>` |
 | logged, one province and campaign | `cungdan.activity.*.logged.legacy.15.dan-van-kheo.*` |
@@ -101,7 +104,7 @@ contracts package before the producers: catalogs (campaigns, indicators) may gro
 
 Downstream systems connect as the NATS user `reader` (`deploy/nats/nats-auth.conf`):
 it may create its own consumers on `{STREAM}` (durable or ephemeral, pull or push),
-ack, and subscribe to `cungdan.activity.>`, and must connect with
+ack, and subscribe to `{ALL_EVENTS}` and `{ALL_PERIOD_EVENTS}`, and must connect with
 `inbox_prefix="_INBOX.reader"`. It never publishes.
 
 The channels below are what cungdan *sends* (layout 2) and what it sent (layout 1, the
@@ -299,10 +302,13 @@ HEADERS: dict[str, dict[str, Any]] = {
     HEADER_MSG_ID: {"type": "string", "description":
                     "The event's id for JetStream's deduplication: the activity id "
                     "(ActivityLogged), the correction id (ActivityCorrected), "
-                    f"`{retraction_id('<activity id>')}` (ActivityRetracted)."},
+                    f"`{retraction_id('<activity id>')}` (ActivityRetracted), "
+                    "`period:<province>:<map>:<period>:<kind>:<key>` (the period events: "
+                    "`<kind>` and `<key>` are the subject's, e.g. `closed` and the closing "
+                    "number)."},
     HEADER_TYPE: {"type": "string", "description": "The contract: the payload's `type`.",
-                  "enum": ["ActivityLogged", "ActivityCorrected", "ActivityRetracted",
-                           "PeriodClosed", "PeriodReopened", "ControlTotalsSubmitted"]},
+                  "enum": list(dict.fromkeys(
+                      c.contract[0] for c in CHANNELS if c.contract is not None))},
     HEADER_VERSION: {"type": "string", "description":
                      "The contract version of the payload (its `version`), as text."},
     HEADER_FINGERPRINT: {"type": "string", "description":
