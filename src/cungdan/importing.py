@@ -212,11 +212,13 @@ def count_rows(path: Path) -> int | None:
 
 
 def _cell_text(cell: Cell) -> str:
-    """A cell as the rejected CSV holds it (a formula as its text: the ingest refuses it)."""
+    """A cell as the rejected CSV holds it. A formula is written as its text behind an
+    apostrophe: a spreadsheet opening the CSV shows it instead of computing it (with other
+    cells than it was written for), and imported again it is refused, not read as a value."""
     if cell is None:
         return ""
     if isinstance(cell, Formula):
-        return cell.text
+        return "'" + cell.text
     if isinstance(cell, dt.datetime):
         return cell.date().isoformat() if cell.time() == dt.time() else cell.isoformat()
     if isinstance(cell, dt.date):

@@ -254,3 +254,19 @@ def test_a_refused_file_is_one_line(ingest: FakeIngest, tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.strip() == ("cungdan import: the ingest refused the body as too large "
                                    f"(413): the file is over {MAX_BYTES} bytes")
+
+
+def test_a_refused_formula_is_copied_as_text_a_spreadsheet_does_not_compute(
+        tmp_path: Path) -> None:
+    source = write_xlsx(tmp_path / "reports.xlsx", [ROWS[0], ROWS[1]])
+    workbook = openpyxl.load_workbook(source)
+    workbook.active["F3"] = "=F2*2"  # road_km of the second row: a formula, refused
+    workbook.save(source)
+    refused = {3: Refusal(3, ("road_km: a formula (=F2*2): the import reads values; paste "
+                              "the values instead",))}
+    written = write_rejected(source, refused)
+    with written.open(newline="", encoding="utf-8") as file:
+        table = list(csv.reader(file))
+    assert table[0] == [*HEADER, "reason"]
+    assert table[1][5] == "'=F2*2" and table[1][:5] == ROWS[1][:5]
+    assert len(table) == 2
