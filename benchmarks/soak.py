@@ -139,10 +139,14 @@ class SoakResult:
         return max((w.p99 for w in self.windows), default=float("nan"))
 
     def passed(self) -> bool:
+        """Every process's RSS growth and every window's freshness within target, and the
+        ledger exactly the accepted reports: none lost, doubled or unaccounted for, and the
+        stream ending at the last accepted sequence (nothing stored that no 202 told of)."""
         return (bool(self.windows)
                 and all(self.growth(p) < RSS_GROWTH_MAX for p in JUDGED)
                 and all(w.p99 <= FRESHNESS_P99_MAX and w.unseen == 0 for w in self.windows)
-                and self.lost == 0 and self.doubled == 0 and self.accepted == self.sent)
+                and self.lost == 0 and self.doubled == 0 and self.foreign == 0
+                and self.accepted == self.sent and self.stream_last == self.last_accepted)
 
 
 def lags_by_window(accepted_seq: Sequence[int], accepted_at: Sequence[float],
