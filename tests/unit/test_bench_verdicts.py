@@ -10,6 +10,7 @@ import math
 import pytest
 
 from benchmarks.imports import xlsx_passed
+from benchmarks.polling import Polls
 from benchmarks.soak import SoakResult, Window, lags_by_window
 
 STEADY = {"ingest": 80_000, "projector": 100_000, "projector's writer": 100_000}
@@ -66,18 +67,20 @@ def test_one_slow_or_unseen_window_misses() -> None:
 
 
 def test_lags_go_to_the_window_of_their_202_and_count_to_the_first_covering_poll() -> None:
-    polls_at = [0.5, 1.0, 1.5, 2.0, 2.5, 3.5]
-    polls_position = [10, 11, 11, 14, 20, 20]
+    polls = Polls()
+    polls.at.extend([0.5, 1.0, 1.5, 2.0, 2.5, 3.5])
+    polls.position.extend([10, 11, 11, 14, 20, 20])
     windows = lags_by_window(
         accepted_seq=[11, 12, 20, 21, 13], accepted_at=[0.2, 1.2, 2.1, 3.0, 9.0],
-        polls_at=polls_at, polls_position=polls_position,
-        started=0.0, window_seconds=2.0, windows=2)
+        polls=polls, started=0.0, window_seconds=2.0, windows=2)
     assert [w.number for w in windows] == [1, 2]
     assert windows[0].lags == pytest.approx([0.8, 0.8])  # 11 seen at 1.0; 12 at 2.0
     assert windows[0].unseen == 0
     # 20 seen at 2.5; 21 never; 13 came after the last window: counted in the last, unseen
     assert windows[1].lags == pytest.approx([0.4])
     assert windows[1].unseen == 2
+    assert polls.lags([(11, 0.2), (21, 3.0), (14, 1.9)]) == pytest.approx([0.8, 0.1])
+    assert polls.interval() == pytest.approx(0.6)
 
 
 def test_the_xlsx_import_passes_only_if_every_row_was_accepted() -> None:
