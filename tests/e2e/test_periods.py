@@ -8,7 +8,6 @@ import asyncio
 import datetime as dt
 import json
 import re
-from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -19,12 +18,14 @@ import httpx
 import nats
 import pytest
 from tests.factories import event, report, stack_config
+from tests.recount import decimals, of_locality
+from tests.recount import recount as recounted
 from tests.waits import wait_until
 
 from cungdan.client import wait_until_projected
 from cungdan.stack import Stack
-from cungdan_contracts import ActivityLogged, AdminMap, encode_event, load_gazetteer
-from cungdan_contracts.periods import ALL_PERIOD_EVENTS, period_range
+from cungdan_contracts import ActivityLogged, encode_event
+from cungdan_contracts.periods import ALL_PERIOD_EVENTS
 from cungdan_contracts.subjects import (
     HEADER_FINGERPRINT,
     HEADER_MSG_ID,
@@ -96,30 +97,8 @@ def recount(stream: list[tuple[int, str, dict[str, Any]]], upto: int,
             locality: str) -> dict[str, Decimal]:
     """All campaigns' figures of ``locality`` for the period from the events before
     ``upto``, with nothing of the projector's code."""
-    gazetteer = load_gazetteer()
-    activities: dict[str, dict[str, Any]] = {}
-    for seq, _, ev in stream:
-        if seq >= upto:
-            break
-        if ev["type"] == "ActivityLogged":
-            activities[ev["activity"]["id"]] = {**ev["activity"], "retracted": False}
-        elif ev["type"] == "ActivityCorrected" and not activities[ev["activity_id"]]["retracted"]:
-            activities[ev["activity_id"]]["measures"] = ev["correction"]["measures"]
-        elif ev["type"] == "ActivityRetracted":
-            activities[ev["activity_id"]]["retracted"] = True
-    first, last = period_range(PERIOD)
-    sums: dict[str, Decimal] = defaultdict(Decimal)
-    for activity in activities.values():
-        day = dt.date.fromisoformat(activity["date"])
-        path = gazetteer.ancestors(AdminMap.LEGACY, activity["locality"])
-        if not activity["retracted"] and first <= day <= last and locality in path[:-1]:
-            for code, quantity in activity["measures"].items():
-                sums[code] += Decimal(str(quantity))
-    return {code: q for code, q in sums.items() if q}
-
-
-def _decimals(totals: dict[str, str]) -> dict[str, Decimal]:
-    return {code: Decimal(q) for code, q in totals.items()}
+    figures = recounted([(seq, ev) for seq, _, ev in stream], upto, PERIOD, PROVINCE)
+    return of_locality(figures, locality)
 
 
 def test_closings_freeze_the_stream_up_to_their_place(stack: Stack) -> None:
@@ -180,7 +159,7 @@ def test_closings_freeze_the_stream_up_to_their_place(stack: Stack) -> None:
         for code in (PROVINCE, "137", "04495", "04468"):
             body = as_closed(code, number)
             assert body["closing"]["seq"] == seq
-            assert _decimals(body["totals"]) == recount(stream, seq, code), (number, code)
+            assert decimals(body["totals"]) == recount(stream, seq, code), (number, code)
             frozen[(number, code)] = body["totals"]
     last = projector.get(f"/v1/totals/{PROVINCE}", params={
         "map": "legacy", "period": PERIOD, "as_closed": "true"}).json()
