@@ -99,9 +99,10 @@ same run on the same machine: these machines are noisy, so compare ratios, not a
   position covers the event). At the end the read model's ids against the 202s: lost,
   doubled, unaccounted.
 - Machine speed: the median raw read over the 48k ev/s the same read gave on the machine
-  the targets were set on. Ratios to same-run baselines carry across machines; absolute
-  figures (seconds, requests/s, p99s) are judged as they are, so on a slower machine they
-  miss in proportion (the report warns below 0.8x).
+  the targets were set on. Ratios to same-run baselines carry across machines (the
+  rebuild's too: it is judged against its own raw read); absolute figures (requests/s,
+  p99s) are judged as they are, so on a slower machine they miss in proportion (the report
+  warns below 0.8x).
 - Peak RSS is the most `VmRSS` (`/proc/<pid>/status`) the projector process and the
   writer process it starts held together, sampled at every position poll; each one's own
   `VmHWM` is in the notes.

@@ -15,8 +15,6 @@ are sent instead of held in memory.
 from __future__ import annotations
 
 import asyncio
-import bisect
-import contextlib
 import json
 import time
 import uuid
@@ -26,14 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
+from tests.factories import stack_config
 from tests.fault.faultkit import sqlite_read_model, stream_last_seq
 
-from cungdan.processes import LOCALHOST, free_port
-from cungdan.stack import Stack, StackConfig
+from cungdan.processes import LOCALHOST
+from cungdan.stack import Stack
 
 from .events import reports
-from .httpload import Connection, Request, closed_loop, open_loop, percentile
+from .httpload import Request, closed_loop, open_loop, percentile
 from .machine import CpuMeter, descendants, status_kib
+from .polling import Poller, Polls, to_json
 
 DISTINCT_REPORTS = 5_000
 """Loadgen reports sent in turn (each time under a new id)."""
@@ -52,7 +52,7 @@ class Reports(Sequence[Request]):
     def __init__(self, count: int, *, seed: int, distinct: int = DISTINCT_REPORTS) -> None:
         base = reports(min(count, distinct), seed=seed)
         self._count = count
-        self._bodies = [_json(r) for r in base]
+        self._bodies = [to_json(r) for r in base]
         self._ids = [str(r["id"]).encode() for r in base]
         self._namespace = uuid.UUID(int=seed)
 
@@ -139,25 +139,25 @@ class SoakResult:
         return max((w.p99 for w in self.windows), default=float("nan"))
 
     def passed(self) -> bool:
+        """Every process's RSS growth and every window's freshness within target, and the
+        ledger exactly the accepted reports: none lost, doubled or unaccounted for, and the
+        stream ending at the last accepted sequence (nothing stored that no 202 told of)."""
         return (bool(self.windows)
                 and all(self.growth(p) < RSS_GROWTH_MAX for p in JUDGED)
                 and all(w.p99 <= FRESHNESS_P99_MAX and w.unseen == 0 for w in self.windows)
-                and self.lost == 0 and self.doubled == 0 and self.accepted == self.sent)
+                and self.lost == 0 and self.doubled == 0 and self.foreign == 0
+                and self.accepted == self.sent and self.stream_last == self.last_accepted)
 
 
-def lags_by_window(accepted_seq: Sequence[int], accepted_at: Sequence[float],
-                   polls_at: Sequence[float], polls_position: Sequence[int],
+def lags_by_window(accepted_seq: Sequence[int], accepted_at: Sequence[float], polls: Polls,
                    started: float, window_seconds: float, windows: int) -> list[Window]:
     """Each 202 (its sequence and when it came) goes to the window it came in; its lag is
     the time to the first later poll whose position covers its sequence."""
     out = [Window(n + 1) for n in range(windows)]
     for seq, at in zip(accepted_seq, accepted_at, strict=True):
         window = out[min(windows - 1, max(0, int((at - started) / window_seconds)))]
-        i = bisect.bisect_left(polls_at, at)
-        while i < len(polls_at) and polls_position[i] < seq:
-            i += 1
-        if i < len(polls_at):
-            window.lags.append(polls_at[i] - at)
+        if (lag := polls.lag(seq, at)) is not None:
+            window.lags.append(lag)
         else:
             window.unseen += 1
     return out
@@ -177,16 +177,13 @@ async def run_soak(*, workdir: Path, rate: float, seconds: float, window_seconds
                    position_path: str, log: Callable[[str], None]) -> SoakResult:
     """Start a stack on fresh state, drive it and measure (see the module's docstring)."""
     data = workdir / "soak"
-    config = StackConfig(data_dir=data, nats_port=free_port(), nats_http_port=free_port(),
-                         ingest_port=free_port(), projector_port=free_port(),
-                         extra_env=dict(env))
+    config = stack_config(data, extra_env=dict(env))
     count = int(rate * seconds)
     windows = max(1, round(seconds / window_seconds))
     requests = Reports(count, seed=601)
     warm = Reports(200, seed=602)
     accepted_seq, accepted_at = array("q"), array("d")
     accepted_index = bytearray(count)
-    polls_at, polls_position = array("d"), array("q")
     rss: list[dict[str, int]] = []
 
     def on_202(index: int, _r: Request, response: Any, at: float) -> None:
@@ -202,20 +199,7 @@ async def run_soak(*, workdir: Path, rate: float, seconds: float, window_seconds
         pids = {"ingest": stack.ingest.pid, "projector": stack.projector.pid,
                 "nats-server": stack.nats.pid}
         await closed_loop(LOCALHOST, config.ingest_port, warm, 4)
-        poll_conn = Connection(LOCALHOST, config.projector_port)
-        stop, caught = asyncio.Event(), asyncio.Event()
-        target = [1 << 62]
-
-        async def poller() -> None:
-            while not stop.is_set():
-                response = await poll_conn.send(Request("GET", position_path))
-                position = (int(json.loads(response.body)["position"])
-                            if response.status == 200 else -1)
-                polls_at.append(time.perf_counter())
-                polls_position.append(position)
-                if position >= target[0]:
-                    caught.set()
-                await asyncio.sleep(poll_seconds)
+        poller = Poller(LOCALHOST, config.projector_port, position_path, poll_seconds)
 
         def sample(n: int) -> None:
             rss.append(processes_rss_kib(pids))
@@ -229,7 +213,7 @@ async def run_soak(*, workdir: Path, rate: float, seconds: float, window_seconds
                 sample(n)
                 n += 1
 
-        poll_task = asyncio.create_task(poller())
+        poller.start()
         meter = CpuMeter(pids)
         started = time.perf_counter()
         sample_task = asyncio.create_task(sampler(started))
@@ -242,21 +226,17 @@ async def run_soak(*, workdir: Path, rate: float, seconds: float, window_seconds
             sample(len(rss) + 1)
         last_accepted = max(accepted_seq, default=0)
         loaded = time.perf_counter()
-        target[0] = last_accepted
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(caught.wait(), 60)
+        await poller.wait_for(last_accepted, 60)
         caught_up = time.perf_counter() - loaded
-        stop.set()
-        await poll_task
-        await poll_conn.close()
+        await poller.stop()
         stream_last = stream_last_seq(stack)
         stack.projector.stop()  # the ledger is read once the projector let go of it
         ledger = sqlite_read_model(data / "readmodel.sqlite3").applied
     expected = {requests.id_of(i) for i in range(count) if accepted_index[i]}
     expected |= {warm.id_of(i) for i in range(len(warm))}
     held = set(ledger)
-    result_windows = lags_by_window(accepted_seq, accepted_at, polls_at, polls_position,
-                                    started, window_seconds, len(rss))
+    result_windows = lags_by_window(accepted_seq, accepted_at, poller.polls, started,
+                                    window_seconds, len(rss))
     for window, taken in zip(result_windows, rss, strict=False):
         window.rss_kib = taken
     return SoakResult(
@@ -302,7 +282,3 @@ def describe(result: SoakResult) -> tuple[str, list[str]]:
         f"CPU over the load {result.cpu}; SQLite read model",
     ]
     return measured, notes
-
-
-def _json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()

@@ -6,13 +6,7 @@ every report counted once, those sent again before and after the restarts includ
 from __future__ import annotations
 
 import os
-import queue
-import re
 import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,21 +16,18 @@ from typing import Any
 import httpx
 import pytest
 from tests.factories import report
+from tests.kits.run import Running, children, cmdline, cungdan_run
 from tests.waits import wait_until
 
 from cungdan.client import wait_until_projected
-from cungdan.processes import free_port, pid_alive
+from cungdan.processes import pid_alive
 
 pytestmark = pytest.mark.e2e
-
-READY = "Ctrl-C stops everything."
 
 
 @dataclass
 class Run:
-    proc: subprocess.Popen[str]
-    output: list[str]
-    lines: queue.Queue[str]
+    running: Running
     token: str
     ingest: str
     projector: str
@@ -44,80 +35,21 @@ class Run:
     nats_monitor: str
 
     def read_output(self) -> list[str]:
-        while True:
-            try:
-                self.output.append(self.lines.get_nowait())
-            except queue.Empty:
-                return self.output
+        return self.running.read_output()
 
     def child(self, marker: str) -> int | None:
         """The PID of the (live) child of `cungdan run` whose command line holds `marker`."""
-        for pid in _children(self.proc.pid):
-            if marker in _cmdline(pid) and pid_alive(pid):
+        for pid in children(self.running.proc.pid):
+            if marker in cmdline(pid) and pid_alive(pid):
                 return pid
         return None
 
 
-def _children(parent: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def _lines(stream: Any, into: queue.Queue[str]) -> None:
-    for line in stream:
-        into.put(line.rstrip("\n"))
-
-
 @pytest.fixture
 def run(tmp_path: Path) -> Iterator[Run]:
-    data = tmp_path / "var"
-    ports = {name: free_port() for name in ("NATS", "NATS_HTTP", "INGEST", "PROJECTOR")}
-    env = {**os.environ, "CUNGDAN_DATA_DIR": str(data),
-           **{f"CUNGDAN_{name}_PORT": str(port) for name, port in ports.items()}}
-    env.pop("CUNGDAN_TOKENS_FILE", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys; from cungdan.cli import main; sys.exit(main(['run', '--no-demo']))"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        start_new_session=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True).start()
-    output: list[str] = []
-    try:
-        deadline = time.monotonic() + 120
-        while READY not in output:
-            assert proc.poll() is None, "\n".join(output)
-            try:
-                output.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
-            except queue.Empty:
-                pytest.fail("cungdan run did not get ready:\n" + "\n".join(output))
-        token = next(output[i + 1].strip() for i, line in enumerate(output)
-                     if re.match(r"^  demo-national ", line))
-        yield Run(proc, output, lines, token, f"http://127.0.0.1:{ports['INGEST']}",
-                  f"http://127.0.0.1:{ports['PROJECTOR']}", ports["NATS"],
-                  f"http://127.0.0.1:{ports['NATS_HTTP']}")
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            code = proc.wait(timeout=30)
-    assert code == 0, "\n".join(output)
+    with cungdan_run(tmp_path / "var", ["run", "--no-demo"]) as running:
+        yield Run(running, running.tokens()["demo-national"], running.url("INGEST"),
+                  running.url("PROJECTOR"), running.ports["NATS"], running.url("NATS_HTTP"))
 
 
 def _post(run: Run, reports: list[dict[str, Any]]) -> dict[str, Any]:

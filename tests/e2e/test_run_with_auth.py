@@ -9,14 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import queue
-import re
-import signal
-import subprocess
-import sys
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,13 +18,12 @@ import httpx
 import nats
 import pytest
 from tests.factories import report_v2 as report
+from tests.kits.run import cungdan_run
 
 from cungdan.demo import demo_reports
 from cungdan.processes import free_port
 
 pytestmark = pytest.mark.e2e
-
-READY = "Ctrl-C stops everything."
 
 
 @dataclass
@@ -63,54 +54,20 @@ class Run:
         return {str(k): str(v) for k, v in document["passwords"].items()}
 
 
-def _lines(stream: object, into: queue.Queue[str]) -> None:
-    for line in stream:  # type: ignore[attr-defined]
-        into.put(line.rstrip("\n"))
-
-
 @pytest.fixture(scope="module", params=["one-node", "cluster"])
 def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     cluster = request.param == "cluster"
     data = tmp_path_factory.mktemp("run") / "var"
-    ports = {name: free_port() for name in ("NATS", "NATS_HTTP", "INGEST", "PROJECTOR")}
     nodes = {kind: [free_port() for _ in range(3)] for kind in ("", "_HTTP", "_ROUTE")}
-    env = {**os.environ, "CUNGDAN_DATA_DIR": str(data),
-           **{f"CUNGDAN_{name}_PORT": str(port) for name, port in ports.items()},
-           **{f"CUNGDAN_NATS_CLUSTER{kind}_PORTS": ",".join(map(str, listed))
-              for kind, listed in nodes.items()}}
-    env.pop("CUNGDAN_TOKENS_FILE", None)
-    args = ["run", "--cluster"] if cluster else ["run"]
-    proc = subprocess.Popen(
-        [sys.executable, "-c", f"import sys; from cungdan.cli import main; sys.exit(main({args}))"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        start_new_session=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True).start()
-    output: list[str] = []
-    try:
-        deadline = time.monotonic() + 120
-        while READY not in output:
-            assert proc.poll() is None, "\n".join(output)
-            try:
-                output.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
-            except queue.Empty:
-                pytest.fail("cungdan run did not get ready:\n" + "\n".join(output))
-        tokens = {m.group(1): output[i + 1].strip() for i, line in enumerate(output)
-                  if (m := re.match(r"^  (demo-\S+) ", line))}
-        projector = f"http://127.0.0.1:{ports['PROJECTOR']}"
+    env = {f"CUNGDAN_NATS_CLUSTER{kind}_PORTS": ",".join(map(str, listed))
+           for kind, listed in nodes.items()}
+    with cungdan_run(data, ["run", "--cluster"] if cluster else ["run"], env) as running:
+        projector = running.url("PROJECTOR")
         demo_totals = httpx.get(f"{projector}/v1/totals/137", params={
             "map": "legacy", "campaign": "ngay-cuoi-tuan-cung-dan"}, trust_env=False)
-        yield Run(output, tokens, f"http://127.0.0.1:{ports['INGEST']}", projector, data,
-                  demo_totals, nodes[""] if cluster else [ports["NATS"]],
-                  nodes["_HTTP"] if cluster else [ports["NATS_HTTP"]])
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            code = proc.wait(timeout=30)
-    assert code == 0
+        yield Run(running.output, running.tokens(), running.url("INGEST"), projector, data,
+                  demo_totals, nodes[""] if cluster else [running.ports["NATS"]],
+                  nodes["_HTTP"] if cluster else [running.ports["NATS_HTTP"]])
 
 
 def test_it_prints_a_token_per_demo_province_and_a_national_one(run: Run) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.factories import report, stack_config
+from tests.recount import decimals
 from tests.waits import wait_until
 
 from cungdan import cli
@@ -113,12 +114,12 @@ def test_the_2025_map_carries_the_articles_pre_reform_figures(demo: Demo) -> Non
     after = _sums(r for r in campaign if _date(r) >= REFORM
                   and _province(AdminMap.Y2025, str(r["locality"])) == LAO_CAI)
     assert before["road_km"] >= 150 and after["road_km"] > 0
-    assert _decimals(lao_cai["from_legacy"]) == before
-    assert _decimals(lao_cai["totals"]) == {
+    assert decimals(lao_cai["from_legacy"]) == before
+    assert decimals(lao_cai["totals"]) == {
         k: before.get(k, Decimal(0)) + after.get(k, Decimal(0)) for k in before | after}
     children = {c["code"]: c for c in lao_cai["children"]}
     mcc = children["04456"]  # 2025 Mù Cang Chải: legacy 04456, Mồ Dề 04468, ... and its own
-    assert mcc["from_legacy"] and _decimals(mcc["totals"]) != _decimals(mcc["from_legacy"])
+    assert mcc["from_legacy"] and decimals(mcc["totals"]) != decimals(mcc["from_legacy"])
     unattributed = children[None]  # the district's own reports: no 2025 commune takes them
     assert unattributed["unattributed"] is True
     assert MCC in {s["code"] for s in unattributed["sources"]}
@@ -144,10 +145,6 @@ def _sums(reports: Iterable[dict[str, object]]) -> dict[str, Decimal]:
         for indicator, quantity in measures.items():
             sums[indicator] += Decimal(quantity)
     return dict(sums)
-
-
-def _decimals(totals: dict[str, str]) -> dict[str, Decimal]:
-    return {k: Decimal(v) for k, v in totals.items()}
 
 
 def test_report_duplicate_conflict_batch_and_district_level(

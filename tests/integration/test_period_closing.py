@@ -4,6 +4,9 @@ events, reports and changes into a closed period refused, who may do what."""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -264,3 +267,30 @@ async def test_control_totals_sent_again_with_other_figures_are_stored_too(
     info = await nc.jetstream().stream_info(STREAM, subjects_filter=ALL_PERIOD_EVENTS)
     assert sorted(s.split(".")[5] for s in info.state.subjects or {}) == [
         "closed", "control", "control"]
+
+
+async def test_a_period_event_it_cannot_read_does_not_hold_up_the_start(
+        nats_server: NatsServer, nc: Client, caplog: pytest.LogCaptureFixture) -> None:
+    """A malformed or newer-version period event is skipped, and the index's position moves
+    past it: else the start waits for it until its timeout."""
+    async for _ in _ingest(nats_server):
+        pass  # makes the stream
+    js = nc.jetstream()
+    newer = await js.publish("cungdan.period.01.legacy.2023-Q3.closed.1.v2", json.dumps({
+        "type": "PeriodClosed", "version": 2, "province": "01"}).encode(), stream=STREAM)
+    garbage = await js.publish("cungdan.period.01.legacy.2023-Q2.closed.1.v1", b"\xff{not json",
+                               stream=STREAM)
+    assert garbage.seq > newer.seq
+    caplog.set_level(logging.INFO, logger="cungdan.ingest")
+    started = time.perf_counter()
+    async for client, app in _ingest(nats_server, nats_connect_timeout_seconds=60):
+        assert time.perf_counter() - started < 30  # the wait's timeout is 60 s
+        assert app.state.closures.position >= garbage.seq
+        assert "period events not all read at start" not in caplog.text
+        assert f"period event {newer.seq} ignored" in caplog.text
+        assert f"period event {garbage.seq} ignored" in caplog.text
+        assert (await client.post("/v1/activities", json=report())).status_code == 202
+        closed = await client.post(CLOSE, json={"reason": "sent"})
+        assert closed.status_code == 202, closed.text
+        await known(app, closed)
+        assert (await client.post("/v1/activities", json=report())).status_code == 409

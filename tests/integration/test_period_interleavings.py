@@ -23,6 +23,8 @@ import pytest
 from sqlalchemy import select
 from tests.factories import event
 from tests.integration.both_stores import read_model
+from tests.recount import Figures
+from tests.recount import recount as recounted
 
 from cungdan_contracts import (
     INDICATORS,
@@ -34,7 +36,7 @@ from cungdan_contracts import (
     encode_event,
     load_gazetteer,
 )
-from cungdan_contracts.periods import PeriodClosed, PeriodReopened, period_range, period_subject
+from cungdan_contracts.periods import PeriodClosed, PeriodReopened, period_subject
 from cungdan_contracts.subjects import corrected_subject, logged_subject, retracted_subject
 from cungdan_projector import closing_reads
 from cungdan_projector.decoding import decode
@@ -117,42 +119,17 @@ def stream_of(order: Sequence[str]) -> Stream:
     return out
 
 
-def recount(stream: Stream, upto: int) -> dict[tuple[str, str], dict[str, Decimal]]:
+def recount(stream: Stream, upto: int) -> Figures:
     """The figures of the province and below for the period, from the events before
     ``upto``: (locality, campaign) -> indicator -> quantity."""
-    gazetteer = load_gazetteer()
-    activities: dict[str, dict[str, Any]] = {}
-    for seq, _, data in stream:
-        if seq >= upto:
-            break
-        ev = json.loads(data, parse_float=Decimal)
-        if ev["type"] == "ActivityLogged":
-            activities[ev["activity"]["id"]] = {**ev["activity"], "retracted": False}
-        elif ev["type"] == "ActivityCorrected":
-            activity = activities[ev["activity_id"]]
-            if not activity["retracted"]:
-                activity["measures"] = ev["correction"]["measures"]
-        elif ev["type"] == "ActivityRetracted":
-            activities[ev["activity_id"]]["retracted"] = True
-    first, last = period_range(PERIOD)
-    sums: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(
-        lambda: defaultdict(Decimal))
-    for activity in activities.values():
-        day = dt.date.fromisoformat(activity["date"])
-        path = gazetteer.ancestors(LEGACY, activity["locality"])
-        if activity["retracted"] or not first <= day <= last or path[-2] != PROVINCE:
-            continue
-        for locality in path[:-1]:
-            for code, quantity in activity["measures"].items():
-                sums[(locality, activity["campaign"])][code] += Decimal(str(quantity))
-    return {key: {c: q for c, q in amounts.items() if q} for key, amounts in sums.items()
-            if any(amounts.values())}
+    events = [(seq, json.loads(data, parse_float=Decimal)) for seq, _, data in stream]
+    return recounted(events, upto, PERIOD, PROVINCE)
 
 
-def frozen(store: GenerationStore) -> dict[int, dict[tuple[str, str], dict[str, Decimal]]]:
+def frozen(store: GenerationStore) -> dict[int, Figures]:
     """Every closing's figures as the store holds them, as quantities."""
     t = store.tables.closing_totals
-    found: dict[int, dict[tuple[str, str], dict[str, Decimal]]] = defaultdict(dict)
+    found: dict[int, Figures] = defaultdict(dict)
     with store.model.engine.connect() as conn:
         for row in conn.execute(select(t).where(t.c.province == PROVINCE,
                                                 t.c.period == PERIOD)):

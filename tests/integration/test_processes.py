@@ -10,6 +10,7 @@ import nats
 import psycopg
 import pytest
 from tests.kits.postgres import PostgresCluster
+from tests.kits.run import live_group_members
 
 from cungdan.processes import (
     NatsServer,
@@ -34,19 +35,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 """
-
-
-def live_group_members(pgid: int) -> list[int]:
-    """PIDs in process group `pgid` that are not zombies (Linux /proc)."""
-    members = []
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat_file.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(stat_file.parent.name))
-    return members
 
 
 async def test_nats_server_survives_kill_and_restart(nats_server: NatsServer) -> None:
