@@ -16,7 +16,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Engine
 
-from cungdan_contracts import CAMPAIGNS, INDICATORS, NATION, AdminMap, Gazetteer, Locality
+from cungdan_contracts import (
+    CAMPAIGNS,
+    INDICATORS,
+    NATION,
+    AdminMap,
+    Gazetteer,
+    Locality,
+    format_units,
+)
 from cungdan_contracts.periods import default_map, period_range
 from cungdan_service.auth import Role, requires
 from cungdan_service.openapi_answers import TOKEN_REFUSALS, Refusal, answers
@@ -171,19 +179,15 @@ def _compare(projected: list[int] | None,
     ours = projected or [0] * len(INDICATORS)
     theirs = control.amounts if control is not None else None
     rows = []
-    for i, code in enumerate(INDICATORS):
+    for i, (code, indicator) in enumerate(INDICATORS.items()):
         if not ours[i] and not (theirs and theirs[i]):
             continue
-        one = [0] * len(INDICATORS)
-        one[i] = ours[i]
-        row: dict[str, Any] = {"indicator": code, "unit": INDICATORS[code].unit,
-                               "projected": quantities(one).get(code, "0"),
+        row: dict[str, Any] = {"indicator": code, "unit": indicator.unit,
+                               "projected": format_units(ours[i], indicator.scale),
                                "province": None, "difference": None}
         if theirs is not None:
-            one[i] = theirs[i]
-            row["province"] = quantities(one).get(code, "0")
-            one[i] = theirs[i] - ours[i]
-            row["difference"] = quantities(one).get(code, "0")
+            row["province"] = format_units(theirs[i], indicator.scale)
+            row["difference"] = format_units(theirs[i] - ours[i], indicator.scale)
         rows.append(row)
     return rows
 
