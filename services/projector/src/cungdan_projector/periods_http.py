@@ -195,14 +195,11 @@ def _compare(projected: list[int] | None,
 async def closed_totals(request: Request, admin_map: AdminMap, loc: Locality,
                         period: str | None, campaign: str | None, indicator: str | None,
                         closing: int | None) -> Response:
-    """The answer of ``/v1/totals/{locality}?as_closed=true``."""
+    """The answer of ``/v1/totals/{locality}?as_closed=true``; ``period`` was checked
+    (:func:`.http.get_totals`)."""
     if period is None:
         return problem(422, "invalid-query", "as_closed needs a period",
                        errors=[{"field": "period", "reason": "give the closed period"}])
-    try:
-        period_range(period)
-    except ValueError as exc:
-        return problem(422, "invalid-query", "Invalid period", detail=str(exc))
     gazetteer = _gazetteer(request)
     path = gazetteer.ancestors(admin_map, loc.code)
     if len(path) < 2:
