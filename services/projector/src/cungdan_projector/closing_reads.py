@@ -1,8 +1,9 @@
 """The read side of closings: frozen figures, periods, control totals, late amendments.
 
 Each read takes the active generation and its position in one snapshot, as the totals
-do (:mod:`.reads`). A generation made before closings existed (projection version < 5,
-serving while its rebuild runs) has none of these tables: :class:`NoClosingsError`.
+do (:mod:`.reads`). A generation made before closings existed (projection version below
+:data:`.schema.CLOSINGS_VERSION`, serving while its rebuild runs) has none of these
+tables: :class:`NoClosingsError`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, inspect, select
+from sqlalchemy import Connection, Engine, func, select
 
 from cungdan_contracts import INDICATORS
 
 from .reads import active_snapshot
-from .schema import GenerationTables
+from .schema import GenerationTables, keeps_closings
 
 _CODES = tuple(INDICATORS)
 
@@ -78,11 +79,10 @@ def _snapshot(engine: Engine) -> Iterator[tuple[Connection, int, GenerationTable
     with active_snapshot(engine) as found:
         if found is None:
             raise NoClosingsError("no active generation")
-        conn, _, tables = found
-        if not inspect(conn).has_table(tables.closings.name):
-            raise NoClosingsError(f"the active generation ({tables.closings.name}) "
-                                  f"predates closings")
-        yield found
+        if not keeps_closings(found.version):
+            raise NoClosingsError(f"the active generation ({found.tables.closings.name}) "
+                                  f"predates closings (version {found.version})")
+        yield found.conn, found.position, found.tables
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
