@@ -22,6 +22,7 @@ from cungdan_contracts import (
     NATION,
     AdminMap,
     Gazetteer,
+    Level,
     Locality,
     format_units,
 )
@@ -74,10 +75,33 @@ def _province(gazetteer: Gazetteer, admin_map: AdminMap, province: str) -> Respo
     return None
 
 
-def _not_kept() -> Response:
+def not_kept() -> Response:
+    """503: the active generation predates closings (:class:`.NoClosingsError`)."""
     return problem(503, "not-yet", "Closings are not in the read model yet",
                    detail="the read model is being rebuilt to keep closings; try again",
                    headers={"Retry-After": "5"})
+
+
+def as_closed_refusal(period: str | None, loc: Locality) -> Response | None:
+    """Why the figures of ``loc`` cannot be read as closed (422: no period, or the
+    nation's), or None. The period itself was checked before."""
+    if period is None:
+        return problem(422, "invalid-query", "as_closed needs a period",
+                       errors=[{"field": "period", "reason": "give the closed period"}])
+    if loc.level is Level.NATION:
+        reason = "as_closed reads a province or a locality below it"
+        return problem(422, "invalid-query", "Closed figures are a province's", detail=reason,
+                       errors=[{"field": "as_closed", "reason": reason}])
+    return None
+
+
+def not_closed(admin_map: AdminMap, province: str, period: str,
+               closing: int | None) -> Response:
+    """404: the province never closed the period (or has no closing ``closing``)."""
+    which = f"closing {closing}" if closing is not None else "a closing"
+    reason = f"period {period} of province {province} ({admin_map.value} map) has no {which}"
+    return problem(404, "not-closed", "The period was never closed", detail=reason, errors=[
+        {"field": "closing" if closing is not None else "period", "reason": reason}])
 
 
 def _view(name: str, view: PeriodView) -> dict[str, Any]:
@@ -108,7 +132,7 @@ async def list_periods(request: Request, province: str,
         position, found = await asyncio.to_thread(
             closing_reads.periods, _model(request).engine, admin_map.value, province)
     except NoClosingsError:
-        return _not_kept()
+        return not_kept()
     return FastJSONResponse({"map": admin_map.value, "province": province,
                              "position": position,
                              "periods": [_view(name, found[name]) for name in sorted(found)]})
@@ -139,7 +163,7 @@ async def period_detail(request: Request, province: str, period: str,
         position, found = await asyncio.to_thread(
             closing_reads.periods, engine, admin_map.value, province, period)
     except NoClosingsError:
-        return _not_kept()
+        return not_kept()
     view = found.get(period, PeriodView())
     body: dict[str, Any] = {"map": admin_map.value, "province": province,
                             "position": position, **_view(period, view),
@@ -148,7 +172,7 @@ async def period_detail(request: Request, province: str, period: str,
         body["comparisons"] = await asyncio.to_thread(
             comparisons, engine, admin_map.value, province, period, view, campaign)
     except NoClosingsError:
-        return _not_kept()
+        return not_kept()
     return FastJSONResponse(body)
 
 
@@ -197,24 +221,19 @@ async def closed_totals(request: Request, admin_map: AdminMap, loc: Locality,
                         closing: int | None) -> Response:
     """The answer of ``/v1/totals/{locality}?as_closed=true``; ``period`` was checked
     (:func:`.http.get_totals`)."""
-    if period is None:
-        return problem(422, "invalid-query", "as_closed needs a period",
-                       errors=[{"field": "period", "reason": "give the closed period"}])
+    if (refused := as_closed_refusal(period, loc)) is not None:
+        return refused
+    assert period is not None
     gazetteer = _gazetteer(request)
-    path = gazetteer.ancestors(admin_map, loc.code)
-    if len(path) < 2:
-        return problem(422, "invalid-query", "Closed figures are a province's",
-                       detail="as_closed reads a province or a locality below it")
     try:
         body = await asyncio.to_thread(
             closed_answer, _model(request).engine, gazetteer, admin_map, loc, period, campaign,
             indicator, closing)
     except NoClosingsError:
-        return _not_kept()
+        return not_kept()
     if body is None:
-        which = f"closing {closing}" if closing is not None else "a closing"
-        return problem(404, "not-closed", "The period was never closed", detail=(
-            f"period {period} of province {path[-2]} ({admin_map.value} map) has no {which}"))
+        return not_closed(admin_map, gazetteer.province_of(admin_map, loc.code), period,
+                          closing)
     return FastJSONResponse(body)
 
 
