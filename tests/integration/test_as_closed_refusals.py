@@ -35,7 +35,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     ("VN", "&period=2023", 422, "invalid-query", "as_closed",
      "as_closed reads a province or a locality below it"),
     ("04495", "&period=2023-Q2", 404, "not-closed", "period",
-     "period 2023-Q2 of province 15 (legacy map) has no a closing"),
+     "period 2023-Q2 of province 15 (legacy map) has no closing"),
     ("15", "&period=2023-Q2&closing=9", 404, "not-closed", "closing",
      "period 2023-Q2 of province 15 (legacy map) has no closing 9"),
 ])

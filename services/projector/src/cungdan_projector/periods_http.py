@@ -98,7 +98,7 @@ def as_closed_refusal(period: str | None, loc: Locality) -> Response | None:
 def not_closed(admin_map: AdminMap, province: str, period: str,
                closing: int | None) -> Response:
     """404: the province never closed the period (or has no closing ``closing``)."""
-    which = f"closing {closing}" if closing is not None else "a closing"
+    which = f"closing {closing}" if closing is not None else "closing"
     reason = f"period {period} of province {province} ({admin_map.value} map) has no {which}"
     return problem(404, "not-closed", "The period was never closed", detail=reason, errors=[
         {"field": "closing" if closing is not None else "period", "reason": reason}])
