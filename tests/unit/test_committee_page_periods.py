@@ -38,6 +38,14 @@ def test_a_moment_reads_in_vietnams_time() -> None:
     assert vn_time(AT) == "09:30 ngày 01/10/2026"
 
 
+def test_a_period_is_closed_while_its_last_closing_is_not_reopened() -> None:
+    assert (PeriodView().last, PeriodView().closed) == (None, False)
+    again = PeriodView([_closing(1, reopened=True), _closing(2)])
+    assert again.last == _closing(2) and again.closed
+    reopened = PeriodView([_closing(1), _closing(2, reopened=True)])
+    assert reopened.last == _closing(2, reopened=True) and not reopened.closed
+
+
 def test_a_period_never_closed_is_open_without_an_as_closed_link() -> None:
     status = period_status(ViewQuery("15", period="2026-Q3"), "Lào Cai", PeriodView())
     assert status is not None and not status.closed

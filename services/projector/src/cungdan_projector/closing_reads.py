@@ -73,6 +73,17 @@ class PeriodView:
     late: list[dict[str, Any]] = field(default_factory=list)
     """The late amendments themselves (read for one period only)."""
 
+    @property
+    def last(self) -> ClosingRecord | None:
+        """The period's last closing (None: never closed)."""
+        return self.closings[-1] if self.closings else None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the period is closed now: its last closing was not reopened."""
+        last = self.last
+        return last is not None and last.reopened_seq is None
+
 
 @contextmanager
 def _snapshot(engine: Engine) -> Iterator[tuple[Connection, int, GenerationTables]]:

@@ -105,10 +105,9 @@ def not_closed(admin_map: AdminMap, province: str, period: str,
 
 
 def _view(name: str, view: PeriodView) -> dict[str, Any]:
-    last = view.closings[-1] if view.closings else None
     return {
         "period": name,
-        "status": "closed" if last is not None and last.reopened_seq is None else "open",
+        "status": "closed" if view.closed else "open",
         "closings": [c.as_json() for c in view.closings],
         "late_amendments": view.late_amendments,
         "control_totals": [{"campaign": c.campaign, "closing": c.closing, "seq": c.seq,
@@ -181,7 +180,7 @@ def comparisons(engine: Engine, admin_map: str, province: str, period: str, view
     """Per campaign with control totals of the last closing (``campaign``: that one only;
     none sent: all campaigns together), its indicators compared (:func:`_compare`); none
     for a period never closed. The page's difference table reads the same."""
-    last = view.closings[-1] if view.closings else None
+    last = view.last
     if last is None:
         return []
     controls = {c.campaign: c for c in view.controls if c.closing == last.closing}

@@ -201,8 +201,9 @@ def _period_parts(request: Request, asked: _Asked, shown: int | None) -> _Period
         view = found.get(query.period, PeriodView())
         record = next((c for c in view.closings if c.closing == shown), None)
         status = ui_periods.period_status(query, own.name if own else province, view, record)
+        last = view.last
         controls = {c.campaign for c in view.controls
-                    if view.closings and c.closing == view.closings[-1].closing}
+                    if last is not None and c.closing == last.closing}
         if loc.level is Level.PROVINCE and status is not None and status.closed and controls \
                 and (query.campaign is None or query.campaign in controls):
             differences = ui_periods.differences_table(comparisons(
