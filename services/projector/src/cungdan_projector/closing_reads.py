@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from cungdan_contracts import INDICATORS
 
-from .reads import active_snapshot
+from .reads import active_snapshot, aware
 from .schema import GenerationTables, keeps_closings
 
 _CODES = tuple(INDICATORS)
@@ -96,17 +96,10 @@ def _snapshot(engine: Engine) -> Iterator[tuple[Connection, int, GenerationTable
         yield found.conn, found.position, found.tables
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 def _closing(r: Any) -> ClosingRecord:
-    closed_at = _aware(r.closed_at)
-    assert closed_at is not None
-    return ClosingRecord(r.period, int(r.closing), int(r.seq), closed_at, r.closed_by, r.reason,
-                         r.reopened_seq, _aware(r.reopened_at), r.reopened_by, r.reopen_reason)
+    return ClosingRecord(r.period, int(r.closing), int(r.seq), aware(r.closed_at), r.closed_by,
+                         r.reason, r.reopened_seq, aware(r.reopened_at), r.reopened_by,
+                         r.reopen_reason)
 
 
 def periods(engine: Engine, admin_map: str, province: str,
@@ -140,10 +133,8 @@ def periods(engine: Engine, admin_map: str, province: str,
         if period is not None:
             controls = controls.where(ct.c.period == period)
         for r in conn.execute(controls.order_by(ct.c.period, ct.c.closing, ct.c.campaign)):
-            at = _aware(r.submitted_at)
-            assert at is not None
             found.setdefault(r.period, PeriodView()).controls.append(ControlRecord(
-                r.campaign, int(r.closing), int(r.seq), at, r.submitted_by,
+                r.campaign, int(r.closing), int(r.seq), aware(r.submitted_at), r.submitted_by,
                 [int(r._mapping[code]) for code in _CODES]))
     return position, found
 

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Connection, Engine, Table, select
 
@@ -160,7 +160,7 @@ def freshness(engine: Engine, tables: GenerationTables) -> list[tuple[str, str, 
     table = tables.freshness
     with engine.connect() as conn:
         rows = conn.execute(select(table).order_by(table.c.map, table.c.province)).all()
-    return [(r.map, r.province, _aware(r.last_recorded_at)) for r in rows]
+    return [(r.map, r.province, aware(r.last_recorded_at)) for r in rows]
 
 
 def dead_letters(engine: Engine, tables: GenerationTables, *,
@@ -174,6 +174,17 @@ def dead_letters(engine: Engine, tables: GenerationTables, *,
                                  r.redriven_at) for r in conn.execute(query)]
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    """SQLite hands timestamps back naive; they were written in UTC."""
+@overload
+def aware(value: dt.datetime) -> dt.datetime: ...
+
+
+@overload
+def aware(value: None) -> None: ...
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """A stored timestamp in UTC: SQLite hands timestamps back naive; they were written
+    in UTC. None (a column left empty) stays None."""
+    if value is None:
+        return None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
