@@ -114,20 +114,20 @@ def periods(engine: Engine, admin_map: str, province: str,
         for r in conn.execute(query.order_by(c.c.period, c.c.closing)):
             found.setdefault(r.period, PeriodView()).closings.append(_closing(r))
         la = t.late_amendments
-        late = select(la.c.period, func.count()).where(
-            la.c.map == admin_map, la.c.province == province)
-        if period is not None:
-            late = late.where(la.c.period == period)
-        for name, count in conn.execute(late.group_by(la.c.period)):
-            found.setdefault(name, PeriodView()).late_amendments = int(count)
-        if period is not None:
+        if period is None:  # every period: how many each
+            counted = select(la.c.period, func.count()).where(
+                la.c.map == admin_map, la.c.province == province).group_by(la.c.period)
+            for name, count in conn.execute(counted):
+                found.setdefault(name, PeriodView()).late_amendments = int(count)
+        else:  # one period: the amendments themselves, and so their count
             rows = conn.execute(select(la.c.seq, la.c.closing, la.c.activity_id, la.c.kind)
                                 .where(la.c.map == admin_map, la.c.province == province,
                                        la.c.period == period).order_by(la.c.seq))
             late_rows = [{"seq": int(r.seq), "closing": int(r.closing),
                           "activity_id": r.activity_id, "kind": r.kind} for r in rows]
             if late_rows:
-                found.setdefault(period, PeriodView()).late = late_rows
+                view = found.setdefault(period, PeriodView())
+                view.late, view.late_amendments = late_rows, len(late_rows)
         ct = t.control_totals
         controls = select(ct).where(ct.c.map == admin_map, ct.c.province == province)
         if period is not None:
