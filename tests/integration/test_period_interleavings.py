@@ -193,6 +193,10 @@ def test_late_amendments_are_those_counted_while_the_period_was_closed(
     assert view.late_amendments == 3  # B and fixA while closing 1 held; C after closing 2
     assert [(c.closing, c.reopened_seq is not None) for c in view.closings] == [
         (1, True), (2, False)]
+    _, one = closing_reads.periods(model.engine, LEGACY.value, PROVINCE, PERIOD)
+    assert one[PERIOD].late_amendments == len(one[PERIOD].late) == 3  # read with its rows
+    assert [(r["closing"], r["kind"]) for r in one[PERIOD].late] == [
+        (1, "logged"), (1, "corrected"), (2, "logged")]
     _, record, sums = closing_reads.closed_figures(
         model.engine, LEGACY.value, PROVINCE, PERIOD, 1, ["04495", "137", PROVINCE], None)
     assert record is not None and record.closing == 1

@@ -4,9 +4,11 @@ batches, restarts, poison messages, dead letters, re-drive, rebuild, read-your-w
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
+from typing import NoReturn
 
 import pytest
 from nats.aio.client import Client
@@ -14,21 +16,25 @@ from sqlalchemy import inspect
 from tests.factories import event
 
 from cungdan_contracts import (
+    INDICATORS,
     ActivityCorrected,
     ActivityRetracted,
     AdminMap,
     CorrectionRequest,
     Gazetteer,
     RetractionRequest,
+    UnknownContractError,
     encode_event,
     load_gazetteer,
 )
+from cungdan_contracts.periods import PeriodClosed, period_subject
 from cungdan_contracts.subjects import (
     STREAM,
     corrected_subject,
     logged_subject,
     retracted_subject,
 )
+from cungdan_projector import closing_reads, decoding
 from cungdan_projector.deadletters import (
     DEADLETTER_STREAM,
     DeadLetterPublisher,
@@ -209,6 +215,49 @@ async def test_a_redriven_dead_letter_is_applied_exactly_once(
         assert [r["status"] for r in await redriver.redrive()] == ["applied"]
         assert await redriver.redrive() == []
         assert trees(model) == 8
+    finally:
+        await runtime.stop()
+
+async def test_a_redriven_period_event_that_now_decodes_waits_for_a_rebuild(
+    nc: Client, model: ReadModel, store: GenerationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A period event is applied in stream order only: re-driving it answers "still
+    failing", counts nothing and leaves the dead letter pending; a rebuild applies it."""
+    await publish(nc, measures={"trees_planted": 2})  # Nậm Khắt, Yên Bái (15), 2023-05-06
+    close = PeriodClosed(recorded_at=dt.datetime(2023, 7, 2, tzinfo=dt.UTC), province="15",
+                         map=AdminMap.LEGACY, period="2023-Q2", closing=1, by="approver",
+                         reason="sent")
+    seq = (await nc.jetstream().publish(period_subject(close), encode_event(close))).seq
+
+    def unknown(_: bytes) -> NoReturn:  # a projector that did not know this contract yet
+        raise UnknownContractError("unknown event type 'PeriodClosed'")
+
+    monkeypatch.setattr(decoding, "decode_period_event", unknown)
+    projection = await project_until(nc, store, seq)
+    await projection.stop()
+    monkeypatch.undo()
+    assert [(d.seq, d.reason) for d in store.dead_letters()] == [
+        (seq, "unknown contract: unknown event type 'PeriodClosed'")]
+    runtime = ProjectorRuntime(nc, model, load_gazetteer(), DeadLetterPublisher(nc),
+                               ProjectorSettings())
+    await runtime.start()
+    try:
+        redriver = Redriver(nc, runtime, load_gazetteer())
+        for _ in range(2):  # still pending: the same answer again
+            assert await redriver.redrive() == [{
+                "generation": store.number, "seq": seq, "status": "still failing",
+                "reason": "a period event is applied in stream order only: rebuild the "
+                          "read model to apply it"}]
+        assert [d.seq for d in store.dead_letters(pending_only=True)] == [seq]
+        assert closing_reads.periods(model.engine, "legacy", "15")[1] == {}
+        await runtime.start_rebuild()
+        await eventually(lambda: runtime.rebuild_status()["state"] == "done", "rebuild")
+        _, found = closing_reads.periods(model.engine, "legacy", "15")
+        assert [(c.closing, c.seq) for c in found["2023-Q2"].closings] == [(1, seq)]
+        _, _, sums = closing_reads.closed_figures(model.engine, "legacy", "15", "2023-Q2",
+                                                  1, ["15"], None)
+        assert sums["15"][list(INDICATORS).index("trees_planted")] == 2
+        assert await redriver.redrive() == []  # the new generation has no dead letter
     finally:
         await runtime.stop()
 

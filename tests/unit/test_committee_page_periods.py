@@ -12,9 +12,10 @@ from typing import Any
 
 from openpyxl import load_workbook
 
-from cungdan_contracts import AdminMap, load_gazetteer
-from cungdan_projector.closing_reads import ClosingRecord, PeriodView
+from cungdan_contracts import INDICATORS, AdminMap, load_gazetteer
+from cungdan_projector.closing_reads import ClosingRecord, ControlRecord, PeriodView
 from cungdan_projector.exports import to_csv, to_xlsx
+from cungdan_projector.periods_http import _compare
 from cungdan_projector.places import coordinates
 from cungdan_projector.ui_html import body_rows
 from cungdan_projector.ui_model import page
@@ -35,6 +36,14 @@ def _closing(number: int, reopened: bool = False) -> ClosingRecord:
 
 def test_a_moment_reads_in_vietnams_time() -> None:
     assert vn_time(AT) == "09:30 ngày 01/10/2026"
+
+
+def test_a_period_is_closed_while_its_last_closing_is_not_reopened() -> None:
+    assert (PeriodView().last, PeriodView().closed) == (None, False)
+    again = PeriodView([_closing(1, reopened=True), _closing(2)])
+    assert again.last == _closing(2) and again.closed
+    reopened = PeriodView([_closing(1), _closing(2, reopened=True)])
+    assert reopened.last == _closing(2, reopened=True) and not reopened.closed
 
 
 def test_a_period_never_closed_is_open_without_an_as_closed_link() -> None:
@@ -94,6 +103,33 @@ COMPARISONS: list[dict[str, Any]] = [{"campaign": NCD, "closing": 2, "indicators
      "difference": "10.25"},
     {"indicator": "citizen_turns", "unit": "person_turns", "projected": "1200",
      "province": "1000", "difference": "-200"}]}]
+
+
+def _amounts(**units: int) -> list[int]:
+    return [units.get(code, 0) for code in INDICATORS]
+
+
+def test_a_comparison_formats_each_side_and_the_difference_in_the_indicators_scale() -> None:
+    """Scale 3 and 4 (fractions, a negative one), scale 0, a side at zero; an indicator
+    neither side has is left out."""
+    projected = _amounts(road_km=1750, citizen_turns=1200, terraced_field_ha=5)
+    control = ControlRecord(NCD, 2, 30, AT, "tinh-15", _amounts(
+        road_km=12000, citizen_turns=1000, workdays=7))
+    assert _compare(projected, control) == [
+        {"indicator": "citizen_turns", "unit": "person-turns", "projected": "1200",
+         "province": "1000", "difference": "-200"},
+        {"indicator": "workdays", "unit": "person-days", "projected": "0", "province": "7",
+         "difference": "7"},
+        {"indicator": "road_km", "unit": "km", "projected": "1.75", "province": "12",
+         "difference": "10.25"},
+        {"indicator": "terraced_field_ha", "unit": "ha", "projected": "0.0005",
+         "province": "0", "difference": "-0.0005"}]
+    assert _compare(None, control)[0] == {
+        "indicator": "citizen_turns", "unit": "person-turns", "projected": "0",
+        "province": "1000", "difference": "1000"}
+    assert _compare(_amounts(road_km=-250), None) == [
+        {"indicator": "road_km", "unit": "km", "projected": "-0.25", "province": None,
+         "difference": None}]
 
 
 def test_the_difference_table_holds_the_apis_numbers_and_exports_them() -> None:

@@ -1,8 +1,9 @@
 """The read side of closings: frozen figures, periods, control totals, late amendments.
 
 Each read takes the active generation and its position in one snapshot, as the totals
-do (:mod:`.reads`). A generation made before closings existed (projection version < 5,
-serving while its rebuild runs) has none of these tables: :class:`NoClosingsError`.
+do (:mod:`.reads`). A generation made before closings existed (projection version below
+:data:`.schema.CLOSINGS_VERSION`, serving while its rebuild runs) has none of these
+tables: :class:`NoClosingsError`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, inspect, select
+from sqlalchemy import Connection, Engine, func, select
 
 from cungdan_contracts import INDICATORS
 
-from .reads import active_snapshot
-from .schema import GenerationTables
+from .reads import active_snapshot, aware
+from .schema import GenerationTables, keeps_closings
 
 _CODES = tuple(INDICATORS)
 
@@ -72,30 +73,33 @@ class PeriodView:
     late: list[dict[str, Any]] = field(default_factory=list)
     """The late amendments themselves (read for one period only)."""
 
+    @property
+    def last(self) -> ClosingRecord | None:
+        """The period's last closing (None: never closed)."""
+        return self.closings[-1] if self.closings else None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the period is closed now: its last closing was not reopened."""
+        last = self.last
+        return last is not None and last.reopened_seq is None
+
 
 @contextmanager
 def _snapshot(engine: Engine) -> Iterator[tuple[Connection, int, GenerationTables]]:
     with active_snapshot(engine) as found:
         if found is None:
             raise NoClosingsError("no active generation")
-        conn, _, tables = found
-        if not inspect(conn).has_table(tables.closings.name):
-            raise NoClosingsError(f"the active generation ({tables.closings.name}) "
-                                  f"predates closings")
-        yield found
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        if not keeps_closings(found.version):
+            raise NoClosingsError(f"the active generation ({found.tables.closings.name}) "
+                                  f"predates closings (version {found.version})")
+        yield found.conn, found.position, found.tables
 
 
 def _closing(r: Any) -> ClosingRecord:
-    closed_at = _aware(r.closed_at)
-    assert closed_at is not None
-    return ClosingRecord(r.period, int(r.closing), int(r.seq), closed_at, r.closed_by, r.reason,
-                         r.reopened_seq, _aware(r.reopened_at), r.reopened_by, r.reopen_reason)
+    return ClosingRecord(r.period, int(r.closing), int(r.seq), aware(r.closed_at), r.closed_by,
+                         r.reason, r.reopened_seq, aware(r.reopened_at), r.reopened_by,
+                         r.reopen_reason)
 
 
 def periods(engine: Engine, admin_map: str, province: str,
@@ -110,29 +114,27 @@ def periods(engine: Engine, admin_map: str, province: str,
         for r in conn.execute(query.order_by(c.c.period, c.c.closing)):
             found.setdefault(r.period, PeriodView()).closings.append(_closing(r))
         la = t.late_amendments
-        late = select(la.c.period, func.count()).where(
-            la.c.map == admin_map, la.c.province == province)
-        if period is not None:
-            late = late.where(la.c.period == period)
-        for name, count in conn.execute(late.group_by(la.c.period)):
-            found.setdefault(name, PeriodView()).late_amendments = int(count)
-        if period is not None:
+        if period is None:  # every period: how many each
+            counted = select(la.c.period, func.count()).where(
+                la.c.map == admin_map, la.c.province == province).group_by(la.c.period)
+            for name, count in conn.execute(counted):
+                found.setdefault(name, PeriodView()).late_amendments = int(count)
+        else:  # one period: the amendments themselves, and so their count
             rows = conn.execute(select(la.c.seq, la.c.closing, la.c.activity_id, la.c.kind)
                                 .where(la.c.map == admin_map, la.c.province == province,
                                        la.c.period == period).order_by(la.c.seq))
             late_rows = [{"seq": int(r.seq), "closing": int(r.closing),
                           "activity_id": r.activity_id, "kind": r.kind} for r in rows]
             if late_rows:
-                found.setdefault(period, PeriodView()).late = late_rows
+                view = found.setdefault(period, PeriodView())
+                view.late, view.late_amendments = late_rows, len(late_rows)
         ct = t.control_totals
         controls = select(ct).where(ct.c.map == admin_map, ct.c.province == province)
         if period is not None:
             controls = controls.where(ct.c.period == period)
         for r in conn.execute(controls.order_by(ct.c.period, ct.c.closing, ct.c.campaign)):
-            at = _aware(r.submitted_at)
-            assert at is not None
             found.setdefault(r.period, PeriodView()).controls.append(ControlRecord(
-                r.campaign, int(r.closing), int(r.seq), at, r.submitted_by,
+                r.campaign, int(r.closing), int(r.seq), aware(r.submitted_at), r.submitted_by,
                 [int(r._mapping[code]) for code in _CODES]))
     return position, found
 

@@ -16,7 +16,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Engine
 
-from cungdan_contracts import CAMPAIGNS, INDICATORS, NATION, AdminMap, Gazetteer, Locality
+from cungdan_contracts import (
+    CAMPAIGNS,
+    INDICATORS,
+    NATION,
+    AdminMap,
+    Gazetteer,
+    Level,
+    Locality,
+    format_units,
+)
 from cungdan_contracts.periods import default_map, period_range
 from cungdan_service.auth import Role, requires
 from cungdan_service.openapi_answers import TOKEN_REFUSALS, Refusal, answers
@@ -66,17 +75,39 @@ def _province(gazetteer: Gazetteer, admin_map: AdminMap, province: str) -> Respo
     return None
 
 
-def _not_kept() -> Response:
+def not_kept() -> Response:
+    """503: the active generation predates closings (:class:`.NoClosingsError`)."""
     return problem(503, "not-yet", "Closings are not in the read model yet",
                    detail="the read model is being rebuilt to keep closings; try again",
                    headers={"Retry-After": "5"})
 
 
+def as_closed_refusal(period: str | None, loc: Locality) -> Response | None:
+    """Why the figures of ``loc`` cannot be read as closed (422: no period, or the
+    nation's), or None. The period itself was checked before."""
+    if period is None:
+        return problem(422, "invalid-query", "as_closed needs a period",
+                       errors=[{"field": "period", "reason": "give the closed period"}])
+    if loc.level is Level.NATION:
+        reason = "as_closed reads a province or a locality below it"
+        return problem(422, "invalid-query", "Closed figures are a province's", detail=reason,
+                       errors=[{"field": "as_closed", "reason": reason}])
+    return None
+
+
+def not_closed(admin_map: AdminMap, province: str, period: str,
+               closing: int | None) -> Response:
+    """404: the province never closed the period (or has no closing ``closing``)."""
+    which = f"closing {closing}" if closing is not None else "closing"
+    reason = f"period {period} of province {province} ({admin_map.value} map) has no {which}"
+    return problem(404, "not-closed", "The period was never closed", detail=reason, errors=[
+        {"field": "closing" if closing is not None else "period", "reason": reason}])
+
+
 def _view(name: str, view: PeriodView) -> dict[str, Any]:
-    last = view.closings[-1] if view.closings else None
     return {
         "period": name,
-        "status": "closed" if last is not None and last.reopened_seq is None else "open",
+        "status": "closed" if view.closed else "open",
         "closings": [c.as_json() for c in view.closings],
         "late_amendments": view.late_amendments,
         "control_totals": [{"campaign": c.campaign, "closing": c.closing, "seq": c.seq,
@@ -100,7 +131,7 @@ async def list_periods(request: Request, province: str,
         position, found = await asyncio.to_thread(
             closing_reads.periods, _model(request).engine, admin_map.value, province)
     except NoClosingsError:
-        return _not_kept()
+        return not_kept()
     return FastJSONResponse({"map": admin_map.value, "province": province,
                              "position": position,
                              "periods": [_view(name, found[name]) for name in sorted(found)]})
@@ -131,7 +162,7 @@ async def period_detail(request: Request, province: str, period: str,
         position, found = await asyncio.to_thread(
             closing_reads.periods, engine, admin_map.value, province, period)
     except NoClosingsError:
-        return _not_kept()
+        return not_kept()
     view = found.get(period, PeriodView())
     body: dict[str, Any] = {"map": admin_map.value, "province": province,
                             "position": position, **_view(period, view),
@@ -140,7 +171,7 @@ async def period_detail(request: Request, province: str, period: str,
         body["comparisons"] = await asyncio.to_thread(
             comparisons, engine, admin_map.value, province, period, view, campaign)
     except NoClosingsError:
-        return _not_kept()
+        return not_kept()
     return FastJSONResponse(body)
 
 
@@ -149,7 +180,7 @@ def comparisons(engine: Engine, admin_map: str, province: str, period: str, view
     """Per campaign with control totals of the last closing (``campaign``: that one only;
     none sent: all campaigns together), its indicators compared (:func:`_compare`); none
     for a period never closed. The page's difference table reads the same."""
-    last = view.closings[-1] if view.closings else None
+    last = view.last
     if last is None:
         return []
     controls = {c.campaign: c for c in view.controls if c.closing == last.closing}
@@ -171,19 +202,15 @@ def _compare(projected: list[int] | None,
     ours = projected or [0] * len(INDICATORS)
     theirs = control.amounts if control is not None else None
     rows = []
-    for i, code in enumerate(INDICATORS):
+    for i, (code, indicator) in enumerate(INDICATORS.items()):
         if not ours[i] and not (theirs and theirs[i]):
             continue
-        one = [0] * len(INDICATORS)
-        one[i] = ours[i]
-        row: dict[str, Any] = {"indicator": code, "unit": INDICATORS[code].unit,
-                               "projected": quantities(one).get(code, "0"),
+        row: dict[str, Any] = {"indicator": code, "unit": indicator.unit,
+                               "projected": format_units(ours[i], indicator.scale),
                                "province": None, "difference": None}
         if theirs is not None:
-            one[i] = theirs[i]
-            row["province"] = quantities(one).get(code, "0")
-            one[i] = theirs[i] - ours[i]
-            row["difference"] = quantities(one).get(code, "0")
+            row["province"] = format_units(theirs[i], indicator.scale)
+            row["difference"] = format_units(theirs[i] - ours[i], indicator.scale)
         rows.append(row)
     return rows
 
@@ -191,29 +218,21 @@ def _compare(projected: list[int] | None,
 async def closed_totals(request: Request, admin_map: AdminMap, loc: Locality,
                         period: str | None, campaign: str | None, indicator: str | None,
                         closing: int | None) -> Response:
-    """The answer of ``/v1/totals/{locality}?as_closed=true``."""
-    if period is None:
-        return problem(422, "invalid-query", "as_closed needs a period",
-                       errors=[{"field": "period", "reason": "give the closed period"}])
-    try:
-        period_range(period)
-    except ValueError as exc:
-        return problem(422, "invalid-query", "Invalid period", detail=str(exc))
+    """The answer of ``/v1/totals/{locality}?as_closed=true``; ``period`` was checked
+    (:func:`.http.get_totals`)."""
+    if (refused := as_closed_refusal(period, loc)) is not None:
+        return refused
+    assert period is not None
     gazetteer = _gazetteer(request)
-    path = gazetteer.ancestors(admin_map, loc.code)
-    if len(path) < 2:
-        return problem(422, "invalid-query", "Closed figures are a province's",
-                       detail="as_closed reads a province or a locality below it")
     try:
         body = await asyncio.to_thread(
             closed_answer, _model(request).engine, gazetteer, admin_map, loc, period, campaign,
             indicator, closing)
     except NoClosingsError:
-        return _not_kept()
+        return not_kept()
     if body is None:
-        which = f"closing {closing}" if closing is not None else "a closing"
-        return problem(404, "not-closed", "The period was never closed", detail=(
-            f"period {period} of province {path[-2]} ({admin_map.value} map) has no {which}"))
+        return not_closed(admin_map, gazetteer.province_of(admin_map, loc.code), period,
+                          closing)
     return FastJSONResponse(body)
 
 

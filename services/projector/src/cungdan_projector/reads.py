@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Connection, Engine, Table, select
 
@@ -84,25 +84,36 @@ def totals_of(engine: Engine, parts: Sequence[Part], where: TotalsFilter,
     with active_snapshot(engine) as found:
         if found is None:
             return 0, summed
-        conn, position, tables = found
         for part, sums in zip(parts, summed, strict=True):
             if part.localities:
-                _sum_into(conn, tables, part, sums, where)
-    return position, summed
+                _sum_into(found.conn, found.tables, part, sums, where)
+    return found.position, summed
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The active generation as one read sees it."""
+
+    conn: Connection
+    """A transaction (REPEATABLE READ on PostgreSQL)."""
+    position: int
+    tables: GenerationTables
+    version: int
+    """The projection version that made it (:func:`.schema.keeps_closings`)."""
 
 
 @contextmanager
-def active_snapshot(engine: Engine) -> Iterator[tuple[Connection, int, GenerationTables] | None]:
-    """One consistent read of the active generation: its connection (a transaction,
-    REPEATABLE READ on PostgreSQL), its position and its tables; None without one."""
+def active_snapshot(engine: Engine) -> Iterator[Snapshot | None]:
+    """One consistent read of the active generation; None without one."""
     with engine.connect() as conn:
         if not is_sqlite(engine):
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
-            row = conn.execute(select(generations.c.generation, generations.c.position)
+            row = conn.execute(select(generations.c.generation, generations.c.position,
+                                      generations.c.version)
                                .where(generations.c.status == "active")).first()
-            yield (None if row is None else
-                   (conn, int(row.position), generation_tables(row.generation)))
+            yield (None if row is None else Snapshot(
+                conn, int(row.position), generation_tables(row.generation), int(row.version)))
 
 
 def _sum_into(conn: Connection, tables: GenerationTables, part: Part,
@@ -149,7 +160,7 @@ def freshness(engine: Engine, tables: GenerationTables) -> list[tuple[str, str, 
     table = tables.freshness
     with engine.connect() as conn:
         rows = conn.execute(select(table).order_by(table.c.map, table.c.province)).all()
-    return [(r.map, r.province, _aware(r.last_recorded_at)) for r in rows]
+    return [(r.map, r.province, aware(r.last_recorded_at)) for r in rows]
 
 
 def dead_letters(engine: Engine, tables: GenerationTables, *,
@@ -163,6 +174,17 @@ def dead_letters(engine: Engine, tables: GenerationTables, *,
                                  r.redriven_at) for r in conn.execute(query)]
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    """SQLite hands timestamps back naive; they were written in UTC."""
+@overload
+def aware(value: dt.datetime) -> dt.datetime: ...
+
+
+@overload
+def aware(value: None) -> None: ...
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """A stored timestamp in UTC: SQLite hands timestamps back naive; they were written
+    in UTC. None (a column left empty) stays None."""
+    if value is None:
+        return None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

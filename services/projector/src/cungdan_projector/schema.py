@@ -43,6 +43,15 @@ LAYOUT_VERSION = 3
 """The table layout this code reads and writes; generations made by an older projection
 version have another layout (2: one narrow row per indicator and day)."""
 
+CLOSINGS_VERSION = 5
+"""The projection version from which a generation has the tables of closings; an older
+one has none, and serves until its rebuild is done (:func:`keeps_closings`)."""
+
+
+def keeps_closings(version: int) -> bool:
+    """Whether a generation of this projection version has the tables of closings."""
+    return version >= CLOSINGS_VERSION
+
 meta = MetaData()
 
 generations = Table(

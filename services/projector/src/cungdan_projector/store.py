@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, inspect, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cungdan_contracts import INDICATORS, AdminMap
@@ -35,7 +35,13 @@ from .items import (
     Retracted,
 )
 from .rollup import INDICATOR_INDEX, Facts, Tally
-from .schema import GenerationTables, generation_tables, generations, is_deferred
+from .schema import (
+    GenerationTables,
+    generation_tables,
+    generations,
+    is_deferred,
+    keeps_closings,
+)
 
 if TYPE_CHECKING:
     from .generations import ReadModel
@@ -150,10 +156,12 @@ class GenerationStore:
         return plan
 
     def _has_periods(self, conn: Connection) -> bool:
-        """Whether this generation has the tables of closings (made by version 5 on; an
-        older one serves until its rebuild is done, and skips period events)."""
+        """Whether this generation has the tables of closings (:func:`.schema.keeps_closings`;
+        an older one serves until its rebuild is done, and skips period events)."""
         if self._periods is None:
-            self._periods = inspect(conn).has_table(self.tables.closings.name)
+            version = conn.execute(select(generations.c.version).where(
+                generations.c.generation == self.number)).scalar_one()
+            self._periods = keeps_closings(int(version))
         return self._periods
 
     def redrive(self, item: Item) -> bool:

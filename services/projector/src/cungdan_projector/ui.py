@@ -34,7 +34,7 @@ from .completeness import Completeness, by_province, completeness, reports_by
 from .exports import CSV_TYPE, XLSX_TYPE, to_csv, to_xlsx
 from .generations import ReadModel
 from .periods import period_range
-from .periods_http import closed_answer, comparisons
+from .periods_http import as_closed_refusal, closed_answer, comparisons, not_closed, not_kept
 from .places import coordinates
 from .reads import TotalsFilter
 from .reform import ReformViews
@@ -114,13 +114,8 @@ def _check(gazetteer: Gazetteer, query: ViewQuery | Response) -> _Asked | Respon
         return problem(422, "invalid-query", "Unknown indicator",
                        errors=[{"field": "indicator",
                                 "reason": f"unknown indicator '{query.indicator}'"}])
-    if query.as_closed and query.period is None:
-        return problem(422, "invalid-query", "as_closed needs a period",
-                       errors=[{"field": "period", "reason": "give the closed period"}])
-    if query.as_closed and loc.level is Level.NATION:
-        return problem(422, "invalid-query", "Closed figures are a province's",
-                       errors=[{"field": "as_closed",
-                                "reason": "as_closed reads a province or a locality below it"}])
+    if query.as_closed and (refused := as_closed_refusal(query.period, loc)) is not None:
+        return refused
     return _Asked(query, loc, date_from, date_to)
 
 
@@ -206,8 +201,9 @@ def _period_parts(request: Request, asked: _Asked, shown: int | None) -> _Period
         view = found.get(query.period, PeriodView())
         record = next((c for c in view.closings if c.closing == shown), None)
         status = ui_periods.period_status(query, own.name if own else province, view, record)
+        last = view.last
         controls = {c.campaign for c in view.controls
-                    if view.closings and c.closing == view.closings[-1].closing}
+                    if last is not None and c.closing == last.closing}
         if loc.level is Level.PROVINCE and status is not None and status.closed and controls \
                 and (query.campaign is None or query.campaign in controls):
             differences = ui_periods.differences_table(comparisons(
@@ -231,15 +227,10 @@ def _read_page(request: Request, asked: _Asked) -> ui_model.Page | Response:
             closed = closed_answer(model.engine, gazetteer, query.map, asked.loc, query.period,
                                    query.campaign, query.indicator, query.closing)
         except NoClosingsError:
-            return problem(503, "not-yet", "Closings are not in the read model yet",
-                           detail="the read model is being rebuilt to keep closings; "
-                           "try again", headers={"Retry-After": "5"})
+            return not_kept()
         if closed is None:
-            which = f"closing {query.closing}" if query.closing is not None else "a closing"
-            return problem(404, "not-closed", "The period was never closed", errors=[{
-                "field": "closing" if query.closing is not None else "period",
-                "reason": f"period {query.period} has no {which} on the "
-                          f"{query.map.value} map"}])
+            return not_closed(query.map, gazetteer.province_of(query.map, asked.loc.code),
+                              query.period, query.closing)
         body: dict[str, Any] = closed
         shown = int(closed["closing"]["closing"])
         series: dict[int, int] = {}  # the chart is of the live figures

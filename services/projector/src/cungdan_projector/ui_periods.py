@@ -71,12 +71,13 @@ def _reopen_line(c: ClosingRecord) -> str | None:
 
 def _status(view: PeriodView) -> tuple[bool, str]:
     """(closed, the status in a sentence)."""
-    if not view.closings:
+    last = view.last
+    if last is None:
         return False, "Đang mở (chưa khóa lần nào)"
-    last = view.closings[-1]
-    if last.reopened_at is None:
+    if view.closed:
         return True, (f"Đã khóa (lần {last.closing}) lúc {vn_time(last.closed_at)}, "
                       f"{_by(last.closed_by)}")
+    assert last.reopened_at is not None  # reopened: set with reopened_seq
     return False, (f"Đang mở lại (từ {vn_time(last.reopened_at)}, {_by(last.reopened_by)}; "
                    f"đã khóa {len(view.closings)} lần)")
 
