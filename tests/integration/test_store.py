@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import OperationalError
 from tests.change_orders import ORDERS, VALUES, expected_trees
 from tests.factories import event
@@ -21,7 +21,15 @@ from cungdan_projector import store as store_module
 from cungdan_projector.decoding import facts_of
 from cungdan_projector.engine import PAGE_SIZE, make_engine
 from cungdan_projector.generations import ReadModel
-from cungdan_projector.items import Change, Corrected, DeadLetter, Logged, Origin, Retracted
+from cungdan_projector.items import (
+    Change,
+    Corrected,
+    DeadLetter,
+    Logged,
+    Origin,
+    PeriodMark,
+    Retracted,
+)
 from cungdan_projector.reads import TotalsFilter
 from cungdan_projector.rollup import PROJECTION_VERSION
 from cungdan_projector.store import GenerationStore
@@ -368,6 +376,25 @@ def test_the_by_day_index_is_built_once_caught_up_not_with_the_table(
     store.apply([applicable(2, date="2023-04-03", measures={"road_km": "1"})])
     april_2nd_3rd = TotalsFilter(date_from=dt.date(2023, 4, 2), date_to=dt.date(2023, 4, 3))
     assert units(store, "137", "road_km", april_2nd_3rd) == 3000
+
+
+def test_a_generation_still_filling_builds_the_by_day_index_for_its_first_closing(
+        store: GenerationStore) -> None:
+    """A closing reads by it (``closings._freeze``): without it, each closing in a rebuild
+    scanned every activity so far."""
+    by_day = f"activities_g{store.number}_by_day"
+    store.apply([applicable(1, date="2023-04-02", measures={"road_km": "2"}),
+                 applicable(2, date="2023-05-02", measures={"road_km": "1"})])
+    assert by_day not in activity_indexes(store)
+    at = dt.datetime(2023, 5, 3, tzinfo=dt.UTC)
+    store.apply([PeriodMark(3, "closed", LEGACY, "15", "2023-04", 1, at, "tester", "done"),
+                 applicable(4, date="2023-04-03", measures={"road_km": "4"})])
+    assert by_day in activity_indexes(store)  # built on the rows so far, kept up after
+    t = store.tables.closing_totals
+    with store.model.engine.connect() as conn:
+        frozen = dict(conn.execute(select(t.c.locality, t.c.road_km)).all())
+    assert frozen == {"15": 2000, "137": 2000, "04495": 2000}  # April before the closing
+    assert units(store, "15", "road_km") == 7000
 
 
 def test_a_catching_up_batch_leaves_the_wal_to_grow_and_a_live_one_checkpoints(

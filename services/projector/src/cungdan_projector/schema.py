@@ -115,9 +115,10 @@ def generation_tables(generation: int) -> GenerationTables:
         Column("day", Date, nullable=False),
         Column("retracted", Boolean, nullable=False),
         *amount_columns(),
-        # deferred: random inserts into it slow a rebuild (see is_deferred)
+        # deferred: random inserts into it slow a rebuild (see is_deferred), until the
+        # generation's first closing reads by it (see read_by_closings)
         Index(f"activities_g{generation}_by_day", "map", "province", "day",
-              info={"deferred": True}),
+              info={"deferred": True, "closings": True}),
         # covers the completeness read (reports per locality path, :mod:`.completeness`)
         Index(f"activities_g{generation}_by_path", "map", "province", "path", "day",
               "retracted", "campaign", info={"deferred": True}),
@@ -218,6 +219,18 @@ def is_deferred(index: Index) -> bool:
     then, sums over days that cut through a month scan the activities.
     """
     return bool(index.info.get("deferred"))
+
+
+def read_by_closings(index: Index) -> bool:
+    """Whether a deferred ``index`` is built before the generation's first closing is
+    applied (:meth:`~.store.GenerationStore.apply`), caught up or not.
+
+    A closing reads its province's activities for its period by it
+    (:func:`.closings._freeze`); without it each closing of a rebuild scanned all the
+    activities so far: 2,584 closings over a 1M-event stream cost minutes, more than the
+    index maintained from there on (docs/benchmarks.md, fourteenth round).
+    """
+    return bool(index.info.get("closings"))
 
 
 def amount_columns() -> list[Column[int]]:

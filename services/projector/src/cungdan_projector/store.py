@@ -41,6 +41,7 @@ from .schema import (
     generations,
     is_deferred,
     keeps_closings,
+    read_by_closings,
 )
 
 if TYPE_CHECKING:
@@ -105,6 +106,13 @@ class GenerationStore:
                     if is_deferred(index):
                         index.create(conn, checkfirst=True)
 
+    def _build_closing_indexes(self, conn: Connection) -> None:
+        """The deferred indexes a closing reads by (:func:`.schema.read_by_closings`), if
+        the generation lacks them: built on the rows so far, maintained from then on."""
+        for index in self.tables.activities.indexes:
+            if is_deferred(index) and read_by_closings(index):
+                index.create(conn, checkfirst=True)
+
     def apply(self, batch: Sequence[Message],
               presummed: CopiedSums | None = None) -> BatchResult:
         """Fold a batch (in stream order) into the totals, exactly once, in one transaction.
@@ -118,10 +126,13 @@ class GenerationStore:
             current = self._position(conn, lock=True)
             periods = self._has_periods(conn)
             opened = closings.open_closings(conn, self.tables) if periods else {}
-            position, results = current, []
+            position, results, indexed = current, [], False
             for part in closings.segments(batch):  # the period events apart, in order
                 if isinstance(part, PeriodMark):
                     applied = part.seq > position and periods
+                    if applied and part.kind == "closed" and not indexed:
+                        self._build_closing_indexes(conn)
+                        indexed = True
                     if applied:
                         closings.apply_mark(conn, self.tables, part, opened, day=self._day)
                     results.append(BatchResult(int(applied), 0, 0, max(position, part.seq),
