@@ -65,12 +65,16 @@ def frozen_figures(rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], list[
     and every one above it up to the province (not to the nation), per campaign."""
     figures: dict[tuple[str, str], list[int]] = {}
     for path, campaign, *amounts in rows:
+        # an activity reports a few of the indicators: only those are added, to each level
+        nonzero = [(i, int(amount)) for i, amount in enumerate(amounts) if amount]
+        if not nonzero:
+            continue
         for locality in str(path).split(",")[:-1]:  # the nation (last) is not the province's
             row = figures.get((locality, campaign))
             if row is None:
                 row = figures[(locality, campaign)] = [0] * len(_CODES)
-            for i, amount in enumerate(amounts):
-                row[i] += int(amount or 0)
+            for i, amount in nonzero:
+                row[i] += amount
     return {key: row for key, row in figures.items() if any(row)}
 
 
